@@ -1,0 +1,238 @@
+"""Typed settings read once from the environment (prefix ``SWEEPER_``, nested delimiter ``__``).
+
+Variable names are part of the product's interface (README, .env.example); do not rename them.
+``load_settings()`` turns every validation failure into one line per problem.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from tronpy.keys import is_base58check_address
+
+KNOWN_SOURCES = ("itrx", "ea888fee", "tronzap", "stake", "burn")
+USDT_MAINNET = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+
+
+class InvalidSettings(ValueError):
+    """Raised when the configuration is invalid; ``problems`` has one message per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def check_address(value: str, what: str = "address") -> str:
+    """Return a TRON base58check address unchanged, or raise ValueError naming what it was for."""
+    value = value.strip()
+    try:
+        ok = is_base58check_address(value)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{what} {value!r} is not a valid TRON address (base58check, starts with T)")
+    return value
+
+
+def _opt_address(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    return check_address(value)
+
+
+class TronSettings(BaseModel):
+    node_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:9090/")
+    api_key: SecretStr | None = None
+    timeout: float = Field(10.0, gt=0, le=120)
+
+
+class ItrxSettings(BaseModel):
+    base_url: AnyHttpUrl = AnyHttpUrl("https://itrx.io")
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    period: str = "1H"
+    use_collect_manual: bool = True
+    callbacks: bool = True
+
+
+class Ea888feeSettings(BaseModel):
+    base_url: AnyHttpUrl = AnyHttpUrl("https://openapi.ea888fee.top")
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    period: str = "1H"
+
+
+class TronzapSettings(BaseModel):
+    base_url: AnyHttpUrl = AnyHttpUrl("https://api.tronzap.com")
+    api_token: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    duration_hours: int = 1
+
+
+class StakeSettings(BaseModel):
+    """The exchange's own staked account that delegates energy (DelegateResource) to deposit addresses."""
+
+    owner: str | None = None
+    key_ref: str | None = None
+    reclaim: bool = True
+
+    _v_owner = field_validator("owner")(classmethod(lambda cls, v: _opt_address(v)))
+
+
+class BurnSettings(BaseModel):
+    """A gas wallet that sends TRX so the transfer burns it: last resort, off by default, capped."""
+
+    gas_wallet: str | None = None
+    key_ref: str | None = None
+    max_sun_per_sweep: int = Field(15_000_000, ge=0)
+
+    _v_gas = field_validator("gas_wallet")(classmethod(lambda cls, v: _opt_address(v)))
+
+
+class EnergySettings(BaseModel):
+    order: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["itrx", "ea888fee", "tronzap"])
+    margin: int = Field(0, ge=0, le=100_000)
+    max_sun_per_sweep: int = Field(8_000_000, ge=0)
+    max_percent_of_amount: float = Field(5.0, ge=0, le=100)
+    breaker_failures: int = Field(3, ge=1)
+    breaker_reset_seconds: float = Field(60.0, gt=0)
+    itrx: ItrxSettings = ItrxSettings()
+    ea888fee: Ea888feeSettings = Ea888feeSettings()
+    tronzap: TronzapSettings = TronzapSettings()
+    stake: StakeSettings = StakeSettings()
+    burn: BurnSettings = BurnSettings()
+
+    @field_validator("order", mode="before")
+    @classmethod
+    def _split_order(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [s.strip().lower() for s in v.split(",") if s.strip()]
+        return v
+
+    @field_validator("order")
+    @classmethod
+    def _known_sources(cls, v: list[str]) -> list[str]:
+        unknown = [s for s in v if s not in KNOWN_SOURCES]
+        if unknown:
+            raise ValueError(f"unknown energy source(s) {', '.join(unknown)}; known: {', '.join(KNOWN_SOURCES)}")
+        if len(set(v)) != len(v):
+            raise ValueError("an energy source is listed twice")
+        return v
+
+
+class TokenSettings(BaseModel):
+    symbol: str
+    contract: str
+    decimals: int = Field(ge=0, le=36)
+    min_amount: int = Field(ge=0, description="smallest balance worth sweeping, in base units")
+    destination: str | None = None
+
+    _v_contract = field_validator("contract")(classmethod(lambda cls, v: check_address(v, "token contract")))
+    _v_dest = field_validator("destination")(classmethod(lambda cls, v: _opt_address(v)))
+
+
+class KeySettings(BaseModel):
+    mnemonic: SecretStr | None = None
+    mnemonic_file: str | None = None
+    passphrase: SecretStr | None = None
+    keystore_file: str | None = None
+    keystore_password: SecretStr | None = None
+    remote_signer_url: AnyHttpUrl | None = None
+
+
+def _default_tokens() -> list[TokenSettings]:
+    return [TokenSettings(symbol="USDT", contract=USDT_MAINNET, decimals=6, min_amount=1_000_000)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SWEEPER_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    tron: TronSettings = TronSettings()
+    database_url: str = "sqlite:///sweeper.sqlite3"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend: str | None = None
+    destination: str | None = None
+    tokens: list[TokenSettings] = Field(default_factory=_default_tokens)
+    energy: EnergySettings = EnergySettings()
+    keys: KeySettings = KeySettings()
+    confirmations: int = Field(19, ge=0, le=1000)
+    dry_run: bool = False
+    sweep_leftover_trx: bool = False
+    callback_public_url: AnyHttpUrl | None = None
+    scan_interval_seconds: float = Field(3.0, gt=0)
+    rescan_interval_seconds: float = Field(3600.0, gt=0)
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: str = "INFO"
+
+    _v_destination = field_validator("destination")(classmethod(lambda cls, v: _opt_address(v)))
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        problems: list[str] = []
+        for token in self.tokens:
+            if not (token.destination or self.destination):
+                problems.append(
+                    f"no destination for {token.symbol}: set SWEEPER_DESTINATION (the hot wallet)"
+                )
+        e = self.energy
+        need: dict[str, list[tuple[str, object]]] = {
+            "itrx": [("API_KEY", e.itrx.api_key), ("API_SECRET", e.itrx.api_secret)],
+            "ea888fee": [("API_KEY", e.ea888fee.api_key), ("API_SECRET", e.ea888fee.api_secret)],
+            "tronzap": [("API_TOKEN", e.tronzap.api_token), ("API_SECRET", e.tronzap.api_secret)],
+            "stake": [("OWNER", e.stake.owner)],
+            "burn": [("GAS_WALLET", e.burn.gas_wallet)],
+        }
+        for source in e.order:
+            for name, value in need[source]:
+                if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                    problems.append(
+                        f"energy source {source!r} is enabled but SWEEPER_ENERGY__{source.upper()}__{name} is not set"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def destination_for(self, symbol: str) -> str:
+        """The configured hot wallet for a token; never taken from any other input."""
+        for token in self.tokens:
+            if token.symbol == symbol:
+                dest = token.destination or self.destination
+                if dest:
+                    return dest
+        raise KeyError(symbol)
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    out: list[str] = []
+    for err in exc.errors():
+        loc = "__".join(str(p).upper() for p in err["loc"] if not isinstance(p, int))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if loc:
+            out.append(f"SWEEPER_{loc}: {msg}")
+        else:
+            out.extend(part for part in msg.split("; "))
+    return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate settings; raise InvalidSettings with one message per problem."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise InvalidSettings(_problems(exc)) from None
