@@ -1,0 +1,75 @@
+# Sweeper — run `make help` for the list of targets.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-unit test-integration test-e2e test-chaos lint format bench devnet worker beat flower web services compose-check clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with dev extras
+
+demo: install ## Devnet + embedded broker + SQLite + workers + receiver: sweep many deposits, print a summary
+	$(BIN)/sweeper demo
+
+services: ## Start Redis and PostgreSQL if they are not running (tests need them)
+	bash .ci/services
+
+test: install services ## Run the whole test suite (unit, integration, e2e)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install ## Unit tests only (no services)
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+test-integration: install services ## Integration tests (Redis, PostgreSQL, devnet over HTTP)
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+test-e2e: install services ## End-to-end tests (Celery workers, beat, receiver, devnet)
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+test-chaos: install services ## Crash, fault and bad-input suites
+	$(BIN)/pytest -m chaos $(PYTEST_ARGS)
+
+lint: install ## ruff + mypy --strict on sweeper/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Apply ruff formatting and fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install services ## Run every benchmark and write bench/RESULTS.md
+	$(BIN)/python -m bench
+
+devnet: install ## Run the local TRON node and provider simulators on :9090-9093
+	$(BIN)/sweeper devnet
+
+worker: install ## Run a Celery worker (queues scan, sweep, callbacks)
+	$(BIN)/celery -A tasks.app worker -Q scan,sweep,callbacks -l INFO
+
+beat: install ## Run Celery beat (one per deployment)
+	$(BIN)/celery -A tasks.app beat -l INFO
+
+flower: install ## Run Flower (set FLOWER_BASIC_AUTH=user:password)
+	$(BIN)/celery -A tasks.app flower --basic-auth=$${FLOWER_BASIC_AUTH:-admin:admin}
+
+web: install ## Run the callback receiver (/callbacks/{provider}, /healthz, /metrics)
+	$(BIN)/sweeper web
+
+compose-check: ## Validate docker-compose.yml (needs the docker compose client only)
+	if docker compose version >/dev/null 2>&1; then SWEEPER_ENV_FILE=.env.example docker compose config -q; else SWEEPER_ENV_FILE=.env.example docker-compose config -q; fi
+
+clean: ## Remove caches and the virtualenv
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

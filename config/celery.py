@@ -1,0 +1,50 @@
+"""Celery settings as a plain dict (DESIGN §6): JSON only, late acks, no prefetch, events on for Flower."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Queue
+
+QUEUES = ("scan", "sweep", "callbacks")
+
+# Longest countdown any task uses is far below this; a message must never be re-delivered while it
+# still waits for its countdown, or two workers would hold the same step.
+VISIBILITY_TIMEOUT_S = 6 * 3600
+
+
+def celery_settings(broker_url: str, result_backend: str | None = None) -> dict[str, Any]:
+    """Return the Celery configuration for one deployment."""
+    return {
+        "broker_url": broker_url,
+        "result_backend": result_backend,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_track_started": True,
+        "task_time_limit": 120,
+        "task_soft_time_limit": 90,
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        "result_expires": 3600,
+        "task_default_queue": "sweep",
+        "task_queues": [Queue(q) for q in QUEUES],
+        "task_routes": {
+            "sweeper.scan_blocks": {"queue": "scan"},
+            "sweeper.rescan_balances": {"queue": "scan"},
+            "sweeper.check_address": {"queue": "scan"},
+            "sweeper.sweep_address": {"queue": "sweep"},
+            "sweeper.advance": {"queue": "sweep"},
+            "sweeper.reconcile": {"queue": "sweep"},
+            "sweeper.handle_callback": {"queue": "callbacks"},
+        },
+        "broker_connection_retry_on_startup": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+    }

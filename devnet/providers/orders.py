@@ -1,0 +1,193 @@
+"""Order bookkeeping and the block-driven lifecycle every simulated provider shares.
+
+An order is paid when accepted, delegates real energy from the provider's pool `delay_blocks` blocks
+later, is active once that delegation is mined, and is reclaimed when its (time-scaled) period ends:
+
+    paid ──delay──> delegating ──mined──> active ──period over / early reclaim──> reclaimed
+      ├──delay──> done (activation-only orders)
+      └──────────── failed (forced outcome or the chain refused; the account is refunded)
+
+Providers translate these neutral states into their own status words and numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("devnet.providers")
+
+PAID, DELEGATING, ACTIVE, RECLAIMED, FAILED = "paid", "delegating", "active", "reclaimed", "failed"
+DONE = "done"  # an activation-only order, complete once its activation transfer is mined
+FINAL = frozenset({RECLAIMED, FAILED, DONE})
+
+
+@dataclass
+class Order:
+    """One provider order; `ref` is the client's own number (out_trade_no, outTradeNo, external_id)."""
+
+    id: str
+    receiver: str
+    energy: int
+    period: str
+    period_s: float
+    cost: int
+    deliver_at: int
+    ref: str | None = None
+    kind: str = "energy"
+    state: str = PAID
+    created: float = field(default_factory=time.time)
+    activation_txid: str = ""
+    delegate_txid: str = ""
+    delegate_block: int = 0
+    delegated_at: float | None = None
+    reclaim_due: float | None = None
+    reclaim_txid: str = ""
+    reclaimed_at: float | None = None
+    refund: int = 0
+    fail_reason: str = ""
+    forced_outcome: str | None = None
+    energy_after: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[Order], None]
+
+
+class OrderBook:
+    """All orders of one provider, with the `chain.on_block` hook that moves them along.
+
+    `on_change(order)` is called (outside the book's lock) after every state change, so the provider
+    can refund, send callbacks or log. `early_reclaim(order)` may ask for an active order to be
+    reclaimed before its period ends (itrx reclaims fully consumed 1H delegations).
+    """
+
+    def __init__(
+        self,
+        chain: Any,
+        pool: str,
+        *,
+        on_change: Listener | None = None,
+        early_reclaim: Callable[[Order], bool] | None = None,
+    ) -> None:
+        self.chain = chain
+        self.pool = pool
+        self.lock = threading.RLock()
+        self._by_id: dict[str, Order] = {}
+        self._by_ref: dict[str, list[Order]] = {}
+        self._open: dict[str, Order] = {}
+        self._on_change = on_change
+        self._early_reclaim = early_reclaim
+        chain.on_block(self.on_block)
+
+    def add(self, order: Order) -> None:
+        with self.lock:
+            self._by_id[order.id] = order
+            if order.ref:
+                self._by_ref.setdefault(order.ref, []).append(order)
+            if order.state not in FINAL:
+                self._open[order.id] = order
+
+    def get(self, order_id: str) -> Order | None:
+        with self.lock:
+            return self._by_id.get(order_id)
+
+    def by_ref(self, ref: str) -> list[Order]:
+        """Every order placed with this client reference, oldest first (a reference may repeat)."""
+        with self.lock:
+            return list(self._by_ref.get(ref, ()))
+
+    def all(self) -> list[Order]:
+        with self.lock:
+            return list(self._by_id.values())
+
+    def fail(self, order: Order, reason: str) -> None:
+        """Mark an order failed now (e.g. its activation could not be sent) and notify."""
+        with self.lock:
+            order.state, order.fail_reason = FAILED, reason
+            order.refund = order.cost
+            self._open.pop(order.id, None)
+        self._notify(order)
+
+    def reclaim(self, order: Order) -> bool:
+        """Undelegate an active order's energy now; False when it is not active."""
+        with self.lock:
+            if order.state != ACTIVE:
+                return False
+        self._undelegate(order)
+        return True
+
+    def on_block(self, number: int) -> None:
+        """Advance every open order; never raises into the chain's block producer."""
+        with self.lock:
+            open_orders = list(self._open.values())
+        now = time.time()
+        for order in open_orders:
+            try:
+                self._advance(order, number, now)
+            except Exception:  # a provider bug must not stop block production
+                log.exception("provider order %s failed to advance", order.id)
+
+    def _advance(self, order: Order, number: int, now: float) -> None:
+        if order.state == PAID and number >= order.deliver_at:
+            self._delegate(order, number)
+        elif order.state == DELEGATING and number > order.delegate_block:
+            with self.lock:
+                order.state, order.delegated_at = ACTIVE, now
+                order.reclaim_due = now + order.period_s
+                order.energy_after = self.chain.energy_available(order.receiver)
+            self._notify(order)
+        elif order.state == ACTIVE:
+            due = order.reclaim_due is not None and now >= order.reclaim_due
+            if due or (self._early_reclaim is not None and self._early_reclaim(order)):
+                self._undelegate(order)
+
+    def _delegate(self, order: Order, number: int) -> None:
+        if order.forced_outcome:
+            self._finish_failed(order, f"forced outcome: {order.forced_outcome}")
+            return
+        if order.kind == "activation":  # nothing to delegate: done once the activation is mined
+            with self.lock:
+                order.state, order.delegated_at = DONE, time.time()
+                self._open.pop(order.id, None)
+            self._notify(order)
+            return
+        try:
+            txid = self.chain.delegate_energy(self.pool, order.receiver, order.energy)
+        except Exception as exc:  # ChainError: receiver not activated, pool short of stake, …
+            self._finish_failed(order, str(exc) or type(exc).__name__)
+            return
+        with self.lock:
+            order.state, order.delegate_txid, order.delegate_block = DELEGATING, txid, number
+        self._notify(order)
+
+    def _undelegate(self, order: Order) -> None:
+        try:
+            txid = self.chain.undelegate_energy(self.pool, order.receiver, order.energy)
+        except Exception as exc:
+            log.warning("reclaim of provider order %s failed: %s", order.id, exc)
+            txid = ""
+        with self.lock:
+            if order.state != ACTIVE:
+                return
+            order.state, order.reclaim_txid, order.reclaimed_at = RECLAIMED, txid, time.time()
+            self._open.pop(order.id, None)
+        self._notify(order)
+
+    def _finish_failed(self, order: Order, reason: str) -> None:
+        with self.lock:
+            order.state, order.fail_reason, order.refund = FAILED, reason, order.cost
+            self._open.pop(order.id, None)
+        self._notify(order)
+
+    def _notify(self, order: Order) -> None:
+        if self._on_change is None:
+            return
+        try:
+            self._on_change(order)
+        except Exception:
+            log.exception("provider listener failed for order %s", order.id)

@@ -1,0 +1,65 @@
+"""TRON address forms (base58 ``T…``, hex ``41…``, 20-byte ABI word) with cached conversions.
+
+The block scanner converts millions of log topics; an LRU cache makes repeated holders nearly free.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import base58
+
+from sweeper.errors import InvalidAddress
+
+ZERO_ADDRESS = "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"
+"""``410000…00``: the owner of constant calls that need none."""
+
+_CACHE_SIZE = 1 << 18  # ~260k addresses per form: bounded memory, hot holders stay cached
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def to_hex(address: str) -> str:
+    """Return the lowercase 42-hex ``41…`` form of a base58 address; raise InvalidAddress otherwise."""
+    if not (isinstance(address, str) and len(address) == 34 and address.startswith("T")):
+        raise InvalidAddress(f"not a TRON base58 address: {address!r}")
+    try:
+        raw = base58.b58decode_check(address)
+    except ValueError as exc:
+        raise InvalidAddress(f"bad base58check checksum: {address!r}") from exc
+    if len(raw) != 21 or raw[0] != 0x41:
+        raise InvalidAddress(f"not a TRON base58 address: {address!r}")
+    return raw.hex()
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def to_base58(address: str) -> str:
+    """Return the base58 form of a base58, ``41…`` hex, ``0x``+40-hex or bare 40-hex address."""
+    if len(address) == 34 and address.startswith("T"):
+        to_hex(address)
+        return address
+    body = address[2:] if address.startswith("0x") else address
+    if len(body) == 40:
+        body = "41" + body
+    try:
+        raw = bytes.fromhex(body)
+    except ValueError as exc:
+        raise InvalidAddress(f"not a TRON address: {address!r}") from exc
+    if len(raw) != 21 or raw[0] != 0x41:
+        raise InvalidAddress(f"not a TRON address: {address!r}")
+    return base58.b58encode_check(raw).decode()
+
+
+def from_topic(word: str) -> str:
+    """Return the base58 address held in a 64-hex ABI word (log topic or argument)."""
+    return to_base58(word[-40:])
+
+
+def abi_word(address: str) -> str:
+    """Return the 64-hex ABI encoding of an address argument (20 bytes, left-padded)."""
+    return to_hex(address)[2:].rjust(64, "0")
+
+
+def validate(address: str) -> str:
+    """Return ``address`` if it is a valid base58 TRON address, else raise InvalidAddress."""
+    to_hex(address)
+    return address

@@ -1,0 +1,97 @@
+"""The chain port: what the domain needs from TRON, with no tronpy or HTTP types leaking out.
+
+Addresses are base58check (``T…``) strings; amounts are ints in base units (sun, token units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from sweeper.models import Receipt, Resources, SignedTx
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Holds one key and signs transaction ids; the chain adapter never sees private keys."""
+
+    @property
+    def address(self) -> str:
+        """The base58 address of the key."""
+        ...
+
+    def sign_digest(self, digest: bytes) -> bytes:
+        """Return 65 bytes r||s||v (v in {0, 1}): a recoverable secp256k1 signature of the 32-byte txid."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTransfer:
+    """One TRC20 ``Transfer`` event found in a mined block (all addresses base58)."""
+
+    contract: str
+    txid: str
+    block_number: int
+    from_address: str
+    to_address: str
+    amount: int
+    log_index: int = 0
+
+
+class Chain(Protocol):
+    """The TRON operations a sweep needs. Failures raise ``sweeper.errors`` types only."""
+
+    def is_activated(self, address: str) -> bool: ...
+
+    def trx_balance(self, address: str) -> int:
+        """Sun; 0 if the account is not activated."""
+        ...
+
+    def token_balance(self, contract: str, address: str) -> int: ...
+
+    def resources(self, address: str) -> Resources:
+        """Spendable energy and bandwidth; ``Resources(0, 0)`` if not activated."""
+        ...
+
+    def is_blacklisted(self, contract: str, address: str) -> bool: ...
+
+    def transfer_energy(self, contract: str, to: str) -> int:
+        """Energy a token transfer to ``to`` needs: less when ``to`` already holds the token."""
+        ...
+
+    def build_token_transfer(
+        self, contract: str, owner: Signer, to: str, amount: int, fee_limit_sun: int
+    ) -> SignedTx: ...
+
+    def build_trx_transfer(self, owner: Signer, to: str, amount_sun: int) -> SignedTx: ...
+
+    def build_delegate_energy(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx: ...
+
+    def build_undelegate_energy(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx: ...
+
+    def broadcast(self, tx: SignedTx) -> None:
+        """Send the stored signed bytes as-is; raises ``DuplicateTransaction`` if the node has them."""
+        ...
+
+    def receipt(self, txid: str) -> Receipt | None:
+        """The mined outcome, or None while the transaction is not in a block."""
+        ...
+
+    def transaction_known(self, txid: str) -> bool: ...
+
+    def head_block_number(self) -> int: ...
+
+    def solid_block_number(self) -> int: ...
+
+    def can_delegate_max_sun(self, owner: str) -> int: ...
+
+    def delegated_energy_sun(self, owner: str, receiver: str) -> int: ...
+
+    def sun_per_energy_staked(self) -> int: ...
+
+    def energy_price_sun(self) -> int: ...
+
+    def block_transfers(self, start: int, end: int, contracts: Collection[str]) -> list[TokenTransfer]:
+        """TRC20 ``Transfer`` logs of ``contracts`` in blocks ``start..end`` inclusive, in chain order."""
+        ...

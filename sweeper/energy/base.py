@@ -1,0 +1,104 @@
+"""The one interface every energy source implements, and the rule that makes ``order`` idempotent.
+
+Our order number (``order_no``) is derived from the sweep id and attempt and stored in the ledger before
+``order`` is called. ``order`` first looks the number up where the provider can, and after a lost answer
+or a duplicate-number refusal it looks again; it never orders twice blindly. When the outcome cannot be
+known it raises :class:`OrderOutcomeUnknown` and the caller waits for the energy to appear on chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from tronpy.keys import is_base58check_address
+
+from sweeper.energy.http import ResponseLost
+from sweeper.errors import (
+    DuplicateOrderNumber,
+    InvalidAddress,
+    ProviderInvalidRequest,
+    ProviderUnavailable,
+    TransientError,
+)
+from sweeper.models import EnergyOrder, Quote
+
+
+class OrderOutcomeUnknown(TransientError):
+    """Raised when an order may or may not exist at the provider: wait for energy on chain, never re-order."""
+
+    reason = "order_outcome_unknown"
+
+
+class AddressNotActivated(ProviderInvalidRequest):
+    """Raised when a provider refuses because the receiving address is not activated on chain."""
+
+    reason = "not_activated"
+
+
+@runtime_checkable
+class EnergySource(Protocol):
+    """A place energy for one sweep can come from (a rental provider, our own stake, or burnt TRX)."""
+
+    name: str
+    supports_activation: bool
+    supports_lookup: bool
+
+    def quote(self, address: str, energy: int, *, to: str | None = None, activate: bool = False) -> Quote:
+        """What delivering ``energy`` to ``address`` (and activating it, if asked) would cost now."""
+        ...
+
+    def order(
+        self, order_no: str, address: str, energy: int, *, to: str | None = None, activate: bool = False
+    ) -> EnergyOrder:
+        """Place the order numbered ``order_no`` once; calling again returns the same order."""
+        ...
+
+    def status(self, order: EnergyOrder) -> EnergyOrder:
+        """The order as the source reports it now."""
+        ...
+
+    def lookup(self, order_no: str) -> EnergyOrder | None:
+        """The order placed under our number, or ``None`` if the source has none."""
+        ...
+
+    def balance(self) -> int:
+        """Our account's balance (or capacity) at the source, in sun."""
+        ...
+
+
+def check_address(address: str, what: str = "address") -> str:
+    """Reject anything that is not a base58check TRON address before it reaches a provider."""
+    try:
+        ok = bool(is_base58check_address(address))
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise InvalidAddress(f"{what} {address!r} is not a valid TRON address")
+    return address
+
+
+def place_once(
+    source: str,
+    order_no: str,
+    *,
+    lookup: Callable[[], EnergyOrder | None],
+    place: Callable[[], EnergyOrder],
+    look_first: bool = True,
+) -> EnergyOrder:
+    """Look up, then place; resolve a lost answer or a duplicate number by looking up again."""
+    if look_first:
+        existing = lookup()
+        if existing is not None:
+            return existing
+    try:
+        return place()
+    except (ResponseLost, DuplicateOrderNumber) as exc:
+        cause = exc.reason
+    try:
+        found = lookup()
+    except ProviderUnavailable:
+        found = None
+    if found is not None:
+        return found
+    raise OrderOutcomeUnknown(f"{source}: order {order_no} may exist ({cause}); wait for energy on chain")

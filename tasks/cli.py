@@ -1,0 +1,99 @@
+"""The `sweeper` command line: the operator's entry point to the devnet, the demo and the ledger."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from config.settings import InvalidSettings, Settings, load_settings
+
+app = typer.Typer(
+    name="sweeper",
+    help="Sweep USDT-TRC20 and TRX from TRON deposit addresses into the hot wallet, exactly once, cheaply.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    """Load settings or print one line per problem and exit 2."""
+    try:
+        return load_settings()
+    except InvalidSettings as exc:
+        err_console.print("[bold red]invalid configuration[/]")
+        for problem in exc.problems:
+            err_console.print(f"  - {problem}")
+        raise typer.Exit(2) from None
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate SWEEPER_* settings (and .env); print what is wrong, one line per problem."""
+    settings = settings_or_exit()
+    console.print("[green]configuration is valid[/]")
+    console.print(f"  node:         {settings.tron.node_url}")
+    console.print(f"  database:     {_mask_url(settings.database_url)}")
+    console.print(f"  broker:       {_mask_url(settings.broker_url)}")
+    console.print(f"  energy order: {', '.join(settings.energy.order) or '(none)'}")
+    for token in settings.tokens:
+        console.print(
+            f"  token {token.symbol}: {token.contract} → {settings.destination_for(token.symbol)}"
+            f" (min {token.min_amount} units)"
+        )
+
+
+def _mask_url(url: str) -> str:
+    """Hide a password inside a URL before printing it."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+@app.command()
+def devnet(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Node port; providers take the next three.")] = 9090,
+    block_time: Annotated[float, typer.Option(help="Seconds between blocks.")] = 3.0,
+    solid_depth: Annotated[int, typer.Option(help="Blocks behind head that count as solid.")] = 18,
+    state: Annotated[str | None, typer.Option(help="JSON file to load and persist chain state.")] = None,
+) -> None:
+    """Run the local TRON network and the three energy-provider simulators."""
+    from devnet.server import main as devnet_main
+
+    argv = ["--host", host, "--port", str(port), "--block-time", str(block_time)]
+    argv += ["--solid-depth", str(solid_depth)]
+    if state:
+        argv += ["--state", state]
+    raise typer.Exit(devnet_main(argv))
+
+
+def _mount_optional() -> None:
+    """Mount sub-apps whose modules exist; keeps the CLI usable while parts are being built."""
+    try:
+        from tasks.cli_energy import energy_app
+    except ImportError:  # pragma: no cover - only while the energy module is absent
+        return
+    app.add_typer(energy_app, name="energy", help="Energy provider quotes and balances.")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Configuration is validated at start-up with one clear message per problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import InvalidSettings, load_settings
+
+pytestmark = pytest.mark.unit
+
+HOT = "TJzXt1sZautjqXnpjQT4xSCBHNSYgBkDr3"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("SWEEPER_"):
+            monkeypatch.delenv(key)
+
+
+def problems(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> list[str]:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(InvalidSettings) as info:
+        load_settings(_env_file=None)
+    return info.value.problems
+
+
+def test_a_valid_configuration_loads_with_typed_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWEEPER_DESTINATION", HOT)
+    monkeypatch.setenv("SWEEPER_ENERGY__ORDER", "tronzap, itrx")
+    monkeypatch.setenv("SWEEPER_ENERGY__TRONZAP__API_TOKEN", "tok-123456")
+    monkeypatch.setenv("SWEEPER_ENERGY__TRONZAP__API_SECRET", "sec-123456")
+    monkeypatch.setenv("SWEEPER_ENERGY__ITRX__API_KEY", "key-123456")
+    monkeypatch.setenv("SWEEPER_ENERGY__ITRX__API_SECRET", "sec-abcdef")
+    monkeypatch.setenv("SWEEPER_TRON__NODE_URL", "http://127.0.0.1:9999/")
+    s = load_settings(_env_file=None)
+    assert s.energy.order == ["tronzap", "itrx"]
+    assert str(s.tron.node_url) == "http://127.0.0.1:9999/"
+    assert s.destination_for("USDT") == HOT
+    assert s.energy.tronzap.api_secret is not None
+    assert "sec-123456" not in repr(s)
+
+
+def test_a_bad_checksum_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = problems(monkeypatch, {"SWEEPER_DESTINATION": HOT[:-1] + "4", "SWEEPER_ENERGY__ORDER": ""})
+    assert len(found) == 1
+    assert found[0].startswith("SWEEPER_DESTINATION:")
+    assert "not a valid TRON address" in found[0]
+
+
+def test_each_problem_gets_its_own_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = problems(
+        monkeypatch,
+        {
+            "SWEEPER_TRON__NODE_URL": "not a url",
+            "SWEEPER_DESTINATION": "0xdeadbeef",
+            "SWEEPER_ENERGY__ORDER": "itrx,moonpay",
+            "SWEEPER_CONFIRMATIONS": "-1",
+        },
+    )
+    joined = "\n".join(found)
+    assert len(found) == 4, joined
+    assert any(p.startswith("SWEEPER_TRON__NODE_URL:") for p in found)
+    assert any(p.startswith("SWEEPER_DESTINATION:") for p in found)
+    assert any("moonpay" in p for p in found)
+    assert any(p.startswith("SWEEPER_CONFIRMATIONS:") for p in found)
+
+
+def test_an_enabled_source_without_its_secret_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = problems(
+        monkeypatch,
+        {
+            "SWEEPER_DESTINATION": HOT,
+            "SWEEPER_ENERGY__ORDER": "itrx,tronzap",
+            "SWEEPER_ENERGY__ITRX__API_KEY": "k-123456",
+            "SWEEPER_ENERGY__TRONZAP__API_TOKEN": "t-123456",
+        },
+    )
+    assert found == [
+        "energy source 'itrx' is enabled but SWEEPER_ENERGY__ITRX__API_SECRET is not set",
+        "energy source 'tronzap' is enabled but SWEEPER_ENERGY__TRONZAP__API_SECRET is not set",
+    ]
+
+
+def test_a_missing_destination_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = problems(monkeypatch, {"SWEEPER_ENERGY__ORDER": ""})
+    assert found == ["no destination for USDT: set SWEEPER_DESTINATION (the hot wallet)"]
+
+
+def test_secrets_in_an_invalid_configuration_are_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = problems(
+        monkeypatch,
+        {
+            "SWEEPER_DESTINATION": "bad",
+            "SWEEPER_ENERGY__ORDER": "itrx",
+            "SWEEPER_ENERGY__ITRX__API_KEY": "visible-key-987",
+            "SWEEPER_ENERGY__ITRX__API_SECRET": "top-secret-value-42",
+        },
+    )
+    assert "top-secret-value-42" not in "\n".join(found)

@@ -1,0 +1,41 @@
+"""Secrets never reach captured logs: the redaction processor masks them by key and by value."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+import structlog
+
+from config.logging import configure_logging, redact_secrets, register_secrets
+
+pytestmark = pytest.mark.unit
+
+
+def test_values_under_secret_looking_keys_are_masked() -> None:
+    event = redact_secrets(
+        None, "info", {"event": "x", "api_secret": "s3cr3t!!", "headers": {"SIGNATURE": "abc", "ok": 1}}
+    )
+    assert event["api_secret"] == "***"
+    assert event["headers"] == {"SIGNATURE": "***", "ok": 1}
+
+
+def test_registered_secret_values_are_masked_anywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    configure_logging("json", "INFO")
+    register_secrets(["abandon-abandon-mnemonic-words", None, "short"])
+    structlog.get_logger().info("derived", note="seed is abandon-abandon-mnemonic-words here", items=["x"])
+    line = json.loads(buf.getvalue().strip().splitlines()[-1])
+    assert "abandon-abandon-mnemonic-words" not in buf.getvalue()
+    assert line["note"] == "seed is *** here"
+
+
+def test_json_is_rendered_when_not_attached_to_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    configure_logging("auto", "INFO")
+    structlog.get_logger().info("hello", sweep_id=7)
+    assert json.loads(buf.getvalue().strip())["sweep_id"] == 7
