@@ -168,7 +168,7 @@ def recover_address(digest32: bytes, sig65: bytes) -> str:
         raise ValueError("signature r or s out of range")
     try:
         pub = PublicKey.from_signature_and_message(sig65[:64] + bytes([v]), digest32, hasher=None)
-    except Exception as exc:  # noqa: BLE001 - coincurve raises bare Exception/ValueError variants
+    except ValueError as exc:  # coincurve: unparsable or unrecoverable signature
         raise ValueError("signature does not recover to a public key") from exc
     return address_from_pubkey(pub.format(compressed=False)[1:])
 

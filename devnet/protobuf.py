@@ -93,7 +93,7 @@ def _enum(value: Any, names: Mapping[str, int], what: str) -> int:
 class _Fields:
     """Reads typed values out of one contract's JSON `value` object."""
 
-    def __init__(self, obj: Mapping[str, Any], type_name: str) -> None:
+    def __init__(self, obj: Any, type_name: str) -> None:
         if not isinstance(obj, Mapping):
             raise ValueError(f"{type_name}: parameter.value must be an object")
         self.obj, self.type_name = obj, type_name
