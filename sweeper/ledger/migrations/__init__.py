@@ -1,0 +1,1 @@
+"""Alembic migrations for the ledger; run them with ``sweeper.ledger.migrate.upgrade(url)``."""

@@ -1,0 +1,638 @@
+"""The ledger: the source of truth for sweeps, and the only code that talks to the database.
+
+Every state change is a compare-and-set (``UPDATE … WHERE id=? AND state=?``) whose history row is
+written in the same transaction, and only when a row changed. Inserts that a retry may repeat (sweeps,
+orders, transactions, callbacks) are insert-or-get on a unique key, so at-least-once delivery never
+duplicates them. The domain sees the dataclasses of ``records.py``, never a Session or a Row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from sweeper.errors import StateConflict
+from sweeper.ledger.addresses import add_addresses, check_address_shape
+from sweeper.ledger.engine import READ_ONLY
+from sweeper.ledger.errors import LedgerUnavailable
+from sweeper.ledger.records import (
+    ChainTx,
+    DepositAddress,
+    HistoryEntry,
+    OrderRecord,
+    OrderRequestStatus,
+    StateTotals,
+    Sweep,
+    TxKind,
+    TxStatus,
+)
+from sweeper.ledger.tables import Base
+from sweeper.ledger.types import utc_now
+from sweeper.models import TERMINAL_STATES, SignedTx, SweepState, Token
+
+ADDRESSES: Table = Base.metadata.tables["deposit_addresses"]
+SWEEPS: Table = Base.metadata.tables["sweeps"]
+HISTORY: Table = Base.metadata.tables["sweep_history"]
+ORDERS: Table = Base.metadata.tables["energy_orders"]
+TXS: Table = Base.metadata.tables["chain_transactions"]
+CALLBACKS: Table = Base.metadata.tables["callback_events"]
+CURSORS: Table = Base.metadata.tables["scanner_cursor"]
+
+MUTABLE_SWEEP_FIELDS = frozenset(
+    {
+        "amount",
+        "energy_needed",
+        "energy_source",
+        "order_no",
+        "txid",
+        "cost_sun",
+        "detected_block",
+        "confirmed_block",
+        "next_check_at",
+    }
+)
+"""What a transition may set besides state and reason; address, token and destination never change."""
+
+_TERMINAL = sorted(s.value for s in TERMINAL_STATES)
+_IN_CHUNK = 500
+
+
+class Ledger:
+    """Plain Python API over an Engine; safe to share between threads and across worker tasks."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # -- transactions -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with _mapped_errors(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with _mapped_errors(), self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
+
+    def _insert(self, table: Table) -> Any:
+        """An INSERT that understands ``on_conflict_do_nothing`` on both dialects."""
+        return pg_insert(table) if self._postgres else sqlite_insert(table)
+
+    def ping(self) -> None:
+        """Raise LedgerUnavailable unless the database answers."""
+        with self._read() as conn:
+            conn.execute(select(1))
+
+    # -- deposit addresses --------------------------------------------------------------------------
+
+    def add_addresses(self, rows: Iterable[DepositAddress], *, chunk_size: int = 10_000) -> int:
+        """Watch these addresses; return how many were new. One transaction: all or nothing.
+
+        Addresses already watched under the same key reference are skipped, so an import can be
+        re-run; one already watched under another key reference aborts the whole import.
+        """
+        with self._write() as conn:
+            return add_addresses(conn, rows, now=self._clock(), chunk_size=chunk_size)
+
+    def get_address(self, address: str) -> DepositAddress | None:
+        with self._read() as conn:
+            row = conn.execute(select(ADDRESSES).where(ADDRESSES.c.address == address)).mappings().first()
+        if row is None:
+            return None
+        return DepositAddress(row["address"], row["key_ref"], row["label"], row["created_at"])
+
+    def is_watched(self, addresses: Iterable[str]) -> set[str]:
+        """The subset of ``addresses`` that are watched deposit addresses."""
+        wanted = sorted(set(addresses))
+        found: set[str] = set()
+        with self._read() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                found.update(
+                    conn.execute(select(ADDRESSES.c.address).where(ADDRESSES.c.address.in_(chunk))).scalars()
+                )
+        return found
+
+    def watched_set(self) -> frozenset[str]:
+        """Every watched address, streamed from the database into one frozenset (for the scanner)."""
+        with self._read() as conn:
+            result = conn.execution_options(yield_per=50_000).execute(select(ADDRESSES.c.address))
+            return frozenset(result.scalars())
+
+    def iter_addresses(self, batch_size: int = 10_000) -> Iterator[list[str]]:
+        """Every watched address in batches, ordered, each batch read in its own short transaction."""
+        after = ""
+        while True:
+            with self._read() as conn:
+                query = (
+                    select(ADDRESSES.c.address)
+                    .where(ADDRESSES.c.address > after)
+                    .order_by(ADDRESSES.c.address)
+                    .limit(batch_size)
+                )
+                batch = list(conn.execute(query).scalars())
+            if not batch:
+                return
+            yield batch
+            after = batch[-1]
+
+    def address_count(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(ADDRESSES)).scalar_one())
+
+    # -- sweeps -------------------------------------------------------------------------------------
+
+    def open_sweep(
+        self,
+        address: str,
+        token: Token,
+        amount: int,
+        destination: str,
+        dry_run: bool = False,
+        *,
+        detected_block: int | None = None,
+        next_check_at: datetime | None = None,
+    ) -> Sweep | None:
+        """Open a DETECTED sweep, or return the one already open for (address, token).
+
+        Returns None when ``address`` is not a watched deposit address. ``destination`` must come
+        from configuration; it is stored once and no later call can change it. ``next_check_at``
+        (default: now) is when reconcile should look at the sweep if no message moved it.
+        """
+        check_address_shape(destination)
+        now = self._clock()
+        with self._write() as conn:
+            watched = conn.execute(select(ADDRESSES.c.id).where(ADDRESSES.c.address == address)).first()
+            if watched is None:
+                return None
+            inserted = conn.execute(
+                self._insert(SWEEPS)
+                .values(
+                    address=address,
+                    token_symbol=token.symbol,
+                    token_contract=token.contract,
+                    amount=amount,
+                    destination=destination,
+                    state=SweepState.DETECTED.value,
+                    attempt=0,
+                    cost_sun=0,
+                    dry_run=dry_run,
+                    detected_block=detected_block,
+                    next_check_at=next_check_at or now,
+                    created_at=now,
+                    updated_at=now,
+                    version=0,
+                )
+                .on_conflict_do_nothing()
+                .returning(SWEEPS.c.id)
+            ).first()
+            row = (
+                conn.execute(
+                    select(SWEEPS).where(
+                        SWEEPS.c.address == address,
+                        SWEEPS.c.token_contract == token.contract,
+                        SWEEPS.c.state.not_in(_TERMINAL),
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            sweep = Sweep.from_row(row)
+            if inserted is not None:
+                detail = {"amount": amount, "detected_block": detected_block, "dry_run": dry_run}
+                self._history(
+                    conn, sweep.id, None, SweepState.DETECTED, reason="detected", detail=detail, at=now
+                )
+        return sweep
+
+    def get_sweep(self, sweep_id: int) -> Sweep | None:
+        with self._read() as conn:
+            row = conn.execute(select(SWEEPS).where(SWEEPS.c.id == sweep_id)).mappings().first()
+        return Sweep.from_row(row) if row is not None else None
+
+    def find_open_sweep(self, address: str, token_contract: str) -> Sweep | None:
+        """The open (non-terminal) sweep for (address, token), if any."""
+        query = select(SWEEPS).where(
+            SWEEPS.c.address == address,
+            SWEEPS.c.token_contract == token_contract,
+            SWEEPS.c.state.not_in(_TERMINAL),
+        )
+        with self._read() as conn:
+            row = conn.execute(query).mappings().first()
+        return Sweep.from_row(row) if row is not None else None
+
+    def transition(
+        self,
+        sweep_id: int,
+        from_state: SweepState,
+        to_state: SweepState,
+        *,
+        reason: str | None = None,
+        note: str | None = None,
+        expected_version: int | None = None,
+        add_cost: int = 0,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move a sweep from ``from_state`` to ``to_state`` if it is still there; True if it moved.
+
+        ``fields`` (see MUTABLE_SWEEP_FIELDS) are set and ``add_cost`` sun added to ``cost_sun`` in the
+        same UPDATE. A history row (with ``note``, ``detail`` and what was set) is written in the same
+        transaction only when the row changed. ``reason`` is kept on the sweep too. Raises StateConflict
+        if the move would open a second sweep for the same address and token.
+        """
+        if from_state == to_state:
+            raise ValueError("a transition must change the state; use update_fields() to change fields")
+        values = _mutable(fields, add_cost=add_cost)
+        now = self._clock()
+        values.update(state=to_state.value, updated_at=now, version=SWEEPS.c.version + 1)
+        if reason is not None:
+            values["reason"] = reason
+        history = dict(detail or {})
+        history.update({k: v for k, v in (("note", note), ("add_cost", add_cost)) if v})
+        if fields:
+            history["set"] = fields
+        with self._write() as conn:
+            changed = self._compare_and_set(conn, sweep_id, from_state, expected_version, values)
+            if changed:
+                self._history(conn, sweep_id, from_state, to_state, reason=reason, detail=history, at=now)
+        return changed
+
+    def update_fields(
+        self, sweep_id: int, state: SweepState, *, expected_version: int | None = None, **fields: Any
+    ) -> bool:
+        """Set fields of a sweep that is still in ``state`` (and at ``expected_version``, if given)."""
+        values = _mutable(fields)
+        if not values:
+            raise ValueError("update_fields() needs at least one field")
+        values.update(updated_at=self._clock(), version=SWEEPS.c.version + 1)
+        with self._write() as conn:
+            return self._compare_and_set(conn, sweep_id, state, expected_version, values)
+
+    def add_cost(self, sweep_id: int, cost_sun: int) -> None:
+        """Add what was spent on a sweep (energy, burned TRX, activation) in one atomic increment."""
+        values = {"cost_sun": SWEEPS.c.cost_sun + cost_sun, "updated_at": self._clock()}
+        with self._write() as conn:
+            conn.execute(
+                update(SWEEPS).where(SWEEPS.c.id == sweep_id).values(version=SWEEPS.c.version + 1, **values)
+            )
+
+    def set_next_check(self, sweep_id: int, at: datetime) -> bool:
+        """Set when reconcile should look at an open sweep again; scheduling only, the version stays."""
+        query = (
+            update(SWEEPS)
+            .where(SWEEPS.c.id == sweep_id, SWEEPS.c.state.not_in(_TERMINAL))
+            .values(next_check_at=at, updated_at=self._clock())
+        )
+        with self._write() as conn:
+            return bool(conn.execute(query).rowcount == 1)
+
+    def reopen(self, sweep_id: int, *, reason: str = "reopened") -> bool:
+        """FAILED → DETECTED with attempt + 1 (a new attempt gets new order numbers); True if reopened."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "state": SweepState.DETECTED.value,
+            "attempt": SWEEPS.c.attempt + 1,
+            "reason": None,
+            "energy_needed": None,
+            "energy_source": None,
+            "order_no": None,
+            "txid": None,
+            "next_check_at": now,
+            "updated_at": now,
+            "version": SWEEPS.c.version + 1,
+        }
+        with self._write() as conn:
+            changed = self._compare_and_set(conn, sweep_id, SweepState.FAILED, None, values)
+            if changed:
+                self._history(
+                    conn, sweep_id, SweepState.FAILED, SweepState.DETECTED, reason=reason, detail={}, at=now
+                )
+        return changed
+
+    def _compare_and_set(
+        self,
+        conn: Connection,
+        sweep_id: int,
+        state: SweepState,
+        expected_version: int | None,
+        values: dict[str, Any],
+    ) -> bool:
+        where = [SWEEPS.c.id == sweep_id, SWEEPS.c.state == state.value]
+        if expected_version is not None:
+            where.append(SWEEPS.c.version == expected_version)
+        try:
+            return bool(conn.execute(update(SWEEPS).where(*where).values(**values)).rowcount == 1)
+        except IntegrityError as exc:
+            raise StateConflict(
+                f"sweep {sweep_id}: another sweep is already open for this address and token"
+            ) from exc
+
+    def _history(
+        self,
+        conn: Connection,
+        sweep_id: int,
+        from_state: SweepState | None,
+        to_state: SweepState,
+        *,
+        reason: str | None,
+        detail: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        conn.execute(
+            insert(HISTORY).values(
+                sweep_id=sweep_id,
+                from_state=from_state.value if from_state is not None else None,
+                to_state=to_state.value,
+                reason=reason,
+                at=at,
+                detail=json.dumps(detail, sort_keys=True, default=str) if detail else None,
+            )
+        )
+
+    def history(self, sweep_id: int) -> list[HistoryEntry]:
+        query = select(HISTORY).where(HISTORY.c.sweep_id == sweep_id).order_by(HISTORY.c.id)
+        with self._read() as conn:
+            return [HistoryEntry.from_row(row) for row in conn.execute(query).mappings()]
+
+    def due_sweeps(
+        self, now: datetime, limit: int = 100, states: Iterable[SweepState] | None = None
+    ) -> list[Sweep]:
+        """Open sweeps whose ``next_check_at`` has passed, oldest deadline first (for reconcile)."""
+        wanted = [s.value for s in states] if states is not None else None
+        query = select(SWEEPS).where(SWEEPS.c.next_check_at <= now)
+        if wanted is not None:
+            query = query.where(SWEEPS.c.state.in_(wanted))
+        query = query.where(SWEEPS.c.state.not_in(_TERMINAL))
+        query = query.order_by(SWEEPS.c.next_check_at, SWEEPS.c.id).limit(limit)
+        with self._read() as conn:
+            return [Sweep.from_row(row) for row in conn.execute(query).mappings()]
+
+    def sweeps(
+        self, state: SweepState | None = None, limit: int = 100, *, address: str | None = None
+    ) -> list[Sweep]:
+        """Sweeps, newest first, optionally in one state or for one address."""
+        query = select(SWEEPS)
+        if state is not None:
+            query = query.where(SWEEPS.c.state == state.value)
+        if address is not None:
+            query = query.where(SWEEPS.c.address == address)
+        query = query.order_by(SWEEPS.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            return [Sweep.from_row(row) for row in conn.execute(query).mappings()]
+
+    def summary(self) -> list[StateTotals]:
+        """Count, amount and cost of sweeps by state and token (for ``sweeper status``)."""
+        query = (
+            select(
+                SWEEPS.c.state,
+                SWEEPS.c.token_symbol,
+                func.count(),
+                func.coalesce(func.sum(SWEEPS.c.amount), 0),
+                func.coalesce(func.sum(SWEEPS.c.cost_sun), 0),
+            )
+            .group_by(SWEEPS.c.state, SWEEPS.c.token_symbol)
+            .order_by(SWEEPS.c.state, SWEEPS.c.token_symbol)
+        )
+        with self._read() as conn:
+            return [
+                StateTotals(SweepState(state), symbol, int(count), int(amount), int(cost))
+                for state, symbol, count, amount, cost in conn.execute(query)
+            ]
+
+    # -- energy orders ------------------------------------------------------------------------------
+
+    def record_order_request(
+        self, sweep_id: int, step: str, source: str, order_no: str, energy: int
+    ) -> OrderRecord:
+        """Record an order as REQUESTED before calling the provider; a repeat returns the stored row.
+
+        Raises StateConflict if ``order_no`` at ``source`` already belongs to another sweep or step.
+        """
+        now = self._clock()
+        with self._write() as conn:
+            conn.execute(
+                self._insert(ORDERS)
+                .values(
+                    sweep_id=sweep_id,
+                    step=step,
+                    source=source,
+                    order_no=order_no,
+                    energy=energy,
+                    status=OrderRequestStatus.REQUESTED.value,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+            row = self._order_row(conn, source, order_no)
+        assert row is not None
+        if (row.sweep_id, row.step) != (sweep_id, step):
+            raise StateConflict(f"order {source}:{order_no} belongs to sweep {row.sweep_id} step {row.step}")
+        return row
+
+    def update_order(
+        self,
+        source: str,
+        order_no: str,
+        *,
+        status: OrderRequestStatus,
+        from_status: OrderRequestStatus | None = None,
+        provider_order_id: str | None = None,
+        cost_sun: int | None = None,
+        detail: str | None = None,
+    ) -> bool:
+        """Set an order's status (only if still ``from_status``, when given) and what the provider said."""
+        values: dict[str, Any] = {"status": status.value, "updated_at": self._clock()}
+        for name, value in (
+            ("provider_order_id", provider_order_id),
+            ("cost_sun", cost_sun),
+            ("detail", detail),
+        ):
+            if value is not None:
+                values[name] = value
+        where = [ORDERS.c.source == source, ORDERS.c.order_no == order_no]
+        if from_status is not None:
+            where.append(ORDERS.c.status == from_status.value)
+        with self._write() as conn:
+            return bool(conn.execute(update(ORDERS).where(*where).values(**values)).rowcount == 1)
+
+    def get_order(self, source: str, order_no: str) -> OrderRecord | None:
+        with self._read() as conn:
+            return self._order_row(conn, source, order_no)
+
+    def find_orders(self, order_no: str) -> list[OrderRecord]:
+        """Orders under our order number at any source (a callback may name only the number)."""
+        query = select(ORDERS).where(ORDERS.c.order_no == order_no).order_by(ORDERS.c.id)
+        with self._read() as conn:
+            return [OrderRecord.from_row(row) for row in conn.execute(query).mappings()]
+
+    def count_orders(self, sweep_id: int) -> int:
+        """How many orders a sweep has placed (over all attempts): the next order number's counter."""
+        query = select(func.count()).select_from(ORDERS).where(ORDERS.c.sweep_id == sweep_id)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def order_sources(self, sweep_id: int) -> list[str]:
+        """The sources a sweep has ordered from, first order first (failover skips them)."""
+        return list(dict.fromkeys(o.source for o in self.orders_for_sweep(sweep_id)))
+
+    def orders_for_sweep(self, sweep_id: int) -> list[OrderRecord]:
+        query = select(ORDERS).where(ORDERS.c.sweep_id == sweep_id).order_by(ORDERS.c.id)
+        with self._read() as conn:
+            return [OrderRecord.from_row(row) for row in conn.execute(query).mappings()]
+
+    @staticmethod
+    def _order_row(conn: Connection, source: str, order_no: str) -> OrderRecord | None:
+        query = select(ORDERS).where(ORDERS.c.source == source, ORDERS.c.order_no == order_no)
+        row = conn.execute(query).mappings().first()
+        return OrderRecord.from_row(row) if row is not None else None
+
+    # -- chain transactions -------------------------------------------------------------------------
+
+    def store_signed_tx(self, sweep_id: int | None, kind: TxKind, tx: SignedTx) -> ChainTx:
+        """Persist a signed transaction before it is broadcast; a repeat returns the stored row."""
+        now = self._clock()
+        with self._write() as conn:
+            conn.execute(
+                self._insert(TXS)
+                .values(
+                    txid=tx.txid,
+                    sweep_id=sweep_id,
+                    kind=kind.value,
+                    signed_json=tx.raw_json,
+                    expiration_ms=tx.expiration_ms,
+                    status=TxStatus.SIGNED.value,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+            row = conn.execute(select(TXS).where(TXS.c.txid == tx.txid)).mappings().one()
+        stored = ChainTx.from_row(row)
+        if stored.sweep_id != sweep_id:
+            raise StateConflict(f"transaction {tx.txid} belongs to sweep {stored.sweep_id}")
+        return stored
+
+    def mark_tx(
+        self,
+        txid: str,
+        status: TxStatus,
+        *,
+        from_status: TxStatus | None = None,
+        block_number: int | None = None,
+        fee_sun: int | None = None,
+    ) -> bool:
+        """Set a transaction's status (only if still ``from_status``, when given); True if it changed."""
+        values: dict[str, Any] = {"status": status.value, "updated_at": self._clock()}
+        if block_number is not None:
+            values["block_number"] = block_number
+        if fee_sun is not None:
+            values["fee_sun"] = fee_sun
+        where = [TXS.c.txid == txid]
+        if from_status is not None:
+            where.append(TXS.c.status == from_status.value)
+        with self._write() as conn:
+            return bool(conn.execute(update(TXS).where(*where).values(**values)).rowcount == 1)
+
+    def get_tx(self, txid: str) -> ChainTx | None:
+        with self._read() as conn:
+            row = conn.execute(select(TXS).where(TXS.c.txid == txid)).mappings().first()
+        return ChainTx.from_row(row) if row is not None else None
+
+    def txs_for_sweep(self, sweep_id: int, kind: TxKind | None = None) -> list[ChainTx]:
+        query = select(TXS).where(TXS.c.sweep_id == sweep_id)
+        if kind is not None:
+            query = query.where(TXS.c.kind == kind.value)
+        with self._read() as conn:
+            return [ChainTx.from_row(row) for row in conn.execute(query.order_by(TXS.c.id)).mappings()]
+
+    # -- callbacks and cursors ----------------------------------------------------------------------
+
+    def record_callback(
+        self, provider: str, event_key: str, payload: str, *, order_no: str | None = None
+    ) -> bool:
+        """Record a provider callback once; False if this event key was seen before (a replay)."""
+        with self._write() as conn:
+            inserted = conn.execute(
+                self._insert(CALLBACKS)
+                .values(
+                    provider=provider,
+                    event_key=event_key,
+                    payload=payload,
+                    received_at=self._clock(),
+                    order_no=order_no,
+                )
+                .on_conflict_do_nothing()
+                .returning(CALLBACKS.c.id)
+            ).first()
+        return inserted is not None
+
+    def get_cursor(self, name: str) -> int | None:
+        with self._read() as conn:
+            query = select(CURSORS.c.block_number).where(CURSORS.c.name == name)
+            value = conn.execute(query).scalar_one_or_none()
+        return int(value) if value is not None else None
+
+    def set_cursor(self, name: str, block_number: int, *, expected: int | None = None) -> bool:
+        """Store a scanner's cursor; with ``expected``, only if it still stands there (True if stored)."""
+        now = self._clock()
+        with self._write() as conn:
+            if expected is not None:
+                query = (
+                    update(CURSORS)
+                    .where(CURSORS.c.name == name, CURSORS.c.block_number == expected)
+                    .values(block_number=block_number, updated_at=now)
+                )
+                return bool(conn.execute(query).rowcount == 1)
+            upsert = self._insert(CURSORS).values(name=name, block_number=block_number, updated_at=now)
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[CURSORS.c.name],
+                    set_={"block_number": block_number, "updated_at": now},
+                )
+            )
+            return True
+
+
+def _mutable(fields: dict[str, Any], *, add_cost: int = 0) -> dict[str, Any]:
+    """Check that only mutable sweep fields are set, and store enum members as their values."""
+    refused = set(fields) - MUTABLE_SWEEP_FIELDS
+    if refused:
+        raise TypeError(f"these sweep fields cannot be set: {', '.join(sorted(refused))}")
+    values = {name: value.value if isinstance(value, Enum) else value for name, value in fields.items()}
+    if add_cost:
+        if "cost_sun" in values:
+            raise TypeError("set cost_sun or add_cost, not both")
+        values["cost_sun"] = SWEEPS.c.cost_sun + add_cost
+    return values
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """Turn connection-level database failures into LedgerUnavailable (retry later).
+
+    Only the driver's message is kept: SQLAlchemy's own text would carry the statement's parameters.
+    """
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise LedgerUnavailable(f"ledger unavailable: {exc.orig}") from exc
+    except PoolTimeout as exc:
+        raise LedgerUnavailable("ledger unavailable: connection pool exhausted") from exc
