@@ -1,0 +1,300 @@
+"""``TronChain``: the ``Chain`` port implemented with tronpy over our own ``httpx.Client``.
+
+Queries and transaction building go through tronpy (its request shapes are what nodes expect); the block
+scan calls ``gettransactioninfobyblocknum`` directly, because it is the hot path and tronpy adds nothing
+there. Every upstream failure leaves this module as a ``sweeper.errors`` type.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Collection
+from typing import Any
+
+import httpx
+from tronpy import Tron
+from tronpy.exceptions import TransactionNotFound
+from tronpy.tron import Transaction, TransactionBuilder
+
+from sweeper.chain import signing
+from sweeper.chain import txid as local_txid
+from sweeper.chain.addresses import ZERO_ADDRESS, abi_word, to_hex, validate
+from sweeper.chain.errors import from_node_code, translating
+from sweeper.chain.logs import contract_lookup, transfers_in
+from sweeper.chain.port import Signer, TokenTransfer
+from sweeper.chain.receipts import parse_receipt
+from sweeper.chain.transport import HttpxProvider
+from sweeper.errors import AccountNotActivated, ChainRejected, ChainUnavailable
+from sweeper.models import (
+    ENERGY_TRANSFER_TO_HOLDER,
+    ENERGY_TRANSFER_TO_NEW_HOLDER,
+    Receipt,
+    Resources,
+    SignedTx,
+)
+
+TRANSFER_SELECTOR = "a9059cbb"  # transfer(address,uint256)
+ENERGY_PRICE_TTL_S = 600.0
+STAKE_RATIO_TTL_S = 60.0
+
+
+class TronChain:
+    """The TRON node as the sweeper sees it. One instance per process; thread-safe for queries.
+
+    ``reference_address`` (e.g. the hot wallet or stake pool) is an activated account whose resource view
+    carries the network's energy totals; without it the first activated account seen is used.
+    """
+
+    def __init__(
+        self,
+        node_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 10.0,
+        http: httpx.Client | None = None,
+        reference_address: str | None = None,
+    ) -> None:
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(limits=httpx.Limits(max_connections=32))
+        self._provider = HttpxProvider(node_url, http=self._http, timeout=timeout, api_key=api_key)
+        self._tron = Tron(self._provider)
+        self._reference = validate(reference_address) if reference_address else None
+        self._cache: dict[str, tuple[float, int]] = {}
+
+    def close(self) -> None:
+        """Close the HTTP client if this instance created it."""
+        if self._owns_http:
+            self._http.close()
+
+    # --- accounts -------------------------------------------------------------------------------
+
+    def is_activated(self, address: str) -> bool:
+        with translating("getaccount"):
+            return bool(self._call("wallet/getaccount", {"address": validate(address), "visible": True}))
+
+    def trx_balance(self, address: str) -> int:
+        with translating("getaccount"):
+            account = self._call("wallet/getaccount", {"address": validate(address), "visible": True})
+        return int(account.get("balance", 0)) if account else 0
+
+    def token_balance(self, contract: str, address: str) -> int:
+        return self._constant_uint(contract, "balanceOf(address)", abi_word(address))
+
+    def is_blacklisted(self, contract: str, address: str) -> bool:
+        return self._constant_uint(contract, "isBlackListed(address)", abi_word(address)) != 0
+
+    def transfer_energy(self, contract: str, to: str) -> int:
+        holds = self.token_balance(contract, to) > 0
+        return ENERGY_TRANSFER_TO_HOLDER if holds else ENERGY_TRANSFER_TO_NEW_HOLDER
+
+    def resources(self, address: str) -> Resources:
+        with translating("getaccountresource"):
+            res = self._call("wallet/getaccountresource", {"address": validate(address), "visible": True})
+        if not res:
+            return Resources(0, 0)
+        self._reference = self._reference or address  # an activated account to read network totals from
+        energy = res.get("EnergyLimit", 0) - res.get("EnergyUsed", 0)
+        free = res.get("freeNetLimit", 0) - res.get("freeNetUsed", 0)
+        staked = res.get("NetLimit", 0) - res.get("NetUsed", 0)
+        return Resources(energy=max(0, int(energy)), bandwidth=max(0, int(free)) + max(0, int(staked)))
+
+    # --- building and signing -------------------------------------------------------------------
+
+    def build_token_transfer(
+        self, contract: str, owner: Signer, to: str, amount: int, fee_limit_sun: int
+    ) -> SignedTx:
+        _positive(amount, fee_limit_sun)
+        value = {
+            "owner_address": to_hex(owner.address),
+            "contract_address": to_hex(contract),
+            "data": TRANSFER_SELECTOR + abi_word(to) + format(amount, "064x"),
+            "call_token_value": 0,
+            "call_value": 0,
+            "token_id": 0,
+        }
+        inner = {
+            "parameter": {"value": value, "type_url": "type.googleapis.com/protocol.TriggerSmartContract"},
+            "type": "TriggerSmartContract",
+        }
+        with translating("build token transfer"):
+            builder = TransactionBuilder(inner, client=self._tron).fee_limit(fee_limit_sun)
+        return self._build_and_sign(builder, owner)
+
+    def build_trx_transfer(self, owner: Signer, to: str, amount_sun: int) -> SignedTx:
+        _positive(amount_sun)
+        with translating("build trx transfer"):
+            builder = self._tron.trx.transfer(validate(owner.address), validate(to), amount_sun)
+        return self._build_and_sign(builder, owner)
+
+    def build_delegate_energy(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx:
+        _positive(balance_sun)
+        with translating("build delegate"):
+            builder = self._tron.trx.delegate_resource(
+                validate(owner.address), validate(receiver), balance_sun, resource="ENERGY"
+            )
+        return self._build_and_sign(builder, owner)
+
+    def build_undelegate_energy(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx:
+        _positive(balance_sun)
+        with translating("build undelegate"):
+            builder = self._tron.trx.undelegate_resource(
+                validate(owner.address), validate(receiver), balance_sun, resource="ENERGY"
+            )
+        return self._build_and_sign(builder, owner)
+
+    def _build_and_sign(self, builder: Any, owner: Signer) -> SignedTx:
+        with translating("build"):
+            txn = builder.build()  # getnodeinfo (reference block) + getsignweight (txid, permission)
+        if txn._permission is None and not self.is_activated(owner.address):
+            raise AccountNotActivated(f"owner {owner.address} is not activated")
+        self._reference = self._reference or owner.address
+        return signing.sign(txn, owner)
+
+    # --- broadcasting and receipts --------------------------------------------------------------
+
+    def broadcast(self, tx: SignedTx) -> None:
+        try:
+            stored = json.loads(tx.raw_json)  # the stored transaction, sent exactly as it was signed
+            txn = Transaction.from_json(stored)
+            intact = local_txid.txid(stored["raw_data"]) == tx.txid == stored["txID"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ChainRejected(f"stored transaction {tx.txid} is malformed", reason="malformed_tx") from exc
+        if not intact:
+            raise ChainRejected(
+                f"stored transaction {tx.txid} does not hash to its txid", reason="malformed_tx"
+            )
+        with translating("broadcasttransaction"):
+            answer = self._call("wallet/broadcasttransaction", txn.to_json())
+        if answer.get("result") is True:
+            return
+        code = str(answer.get("code") or "OTHER_ERROR")
+        raise from_node_code(code, _node_text(answer.get("message", "")), f"broadcast {tx.txid}")
+
+    def receipt(self, txid: str) -> Receipt | None:
+        with translating("gettransactioninfobyid"):
+            try:
+                info = self._tron.get_transaction_info(_txid(txid))
+            except TransactionNotFound:
+                return None
+        return parse_receipt(info)
+
+    def transaction_known(self, txid: str) -> bool:
+        with translating("gettransactionbyid"):
+            try:
+                return bool(self._tron.get_transaction(_txid(txid)))
+            except TransactionNotFound:
+                return False
+
+    def head_block_number(self) -> int:
+        with translating("getnodeinfo"):
+            return int(self._tron.get_latest_block_number())
+
+    def solid_block_number(self) -> int:
+        with translating("getnodeinfo"):
+            return int(self._tron.get_latest_solid_block_number())
+
+    # --- staking --------------------------------------------------------------------------------
+
+    def can_delegate_max_sun(self, owner: str) -> int:
+        with translating("getcandelegatedmaxsize"):
+            answer = self._tron.get_can_delegated_max_size(validate(owner), "ENERGY")
+            self._tron._handle_api_error(answer)
+        if answer:
+            self._reference = self._reference or owner
+        return int(answer.get("max_size", 0))
+
+    def delegated_energy_sun(self, owner: str, receiver: str) -> int:
+        with translating("getdelegatedresourcev2"):
+            answer = self._tron.get_delegated_resource_v2(validate(owner), validate(receiver))
+            self._tron._handle_api_error(answer)
+        entries = answer.get("delegatedResource") or ()
+        return sum(int(e.get("frozen_balance_for_energy", 0)) for e in entries)
+
+    def sun_per_energy_staked(self) -> int:
+        """Sun of staked TRX per unit of daily energy, rounded up (1 energy = 100,000 sun on the devnet)."""
+        return self._cached("stake_ratio", STAKE_RATIO_TTL_S, self._read_stake_ratio)
+
+    def energy_price_sun(self) -> int:
+        return self._cached("energy_price", ENERGY_PRICE_TTL_S, self._read_energy_price)
+
+    def _read_energy_price(self) -> int:
+        with translating("getchainparameters"):
+            params = self._tron.get_chain_parameters()
+        for param in params:
+            if param.get("key") == "getEnergyFee":
+                return int(param.get("value", 0))
+        raise ChainUnavailable("getchainparameters: node did not report getEnergyFee")
+
+    def _read_stake_ratio(self) -> int:
+        for address in (self._reference, ZERO_ADDRESS):
+            if address is None:
+                continue
+            with translating("getaccountresource"):
+                res = self._call("wallet/getaccountresource", {"address": address, "visible": True})
+            weight, limit = int(res.get("TotalEnergyWeight", 0)), int(res.get("TotalEnergyLimit", 0))
+            if weight and limit:
+                return -(-weight * 1_000_000 // limit)
+        raise ChainUnavailable(
+            "getaccountresource: no activated account known to read the energy totals from "
+            "(pass reference_address)"
+        )
+
+    def _cached(self, key: str, ttl: float, read: Callable[[], int]) -> int:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+        value = read()
+        self._cache[key] = (now, value)
+        return value
+
+    # --- blocks ---------------------------------------------------------------------------------
+
+    def block_transfers(self, start: int, end: int, contracts: Collection[str]) -> list[TokenTransfer]:
+        lookup = contract_lookup(contracts)
+        found: list[TokenTransfer] = []
+        if not lookup:
+            return found
+        for number in range(start, end + 1):
+            with translating(f"gettransactioninfobyblocknum {number}"):
+                infos = self._call("wallet/gettransactioninfobyblocknum", {"num": number, "visible": True})
+            if not isinstance(infos, list):  # an empty block may come back as {}
+                continue
+            found.extend(transfers_in(infos, lookup))
+        return found
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _constant_uint(self, contract: str, selector: str, parameter: str) -> int:
+        with translating(f"triggerconstantcontract {selector}"):
+            answer = self._tron.trigger_constant_contract(
+                ZERO_ADDRESS, validate(contract), selector, parameter
+            )
+        results = answer.get("constant_result") or [""]
+        return int(results[0][:64] or "0", 16)
+
+    def _call(self, method: str, params: dict[str, Any]) -> Any:
+        answer = self._provider.make_request(method, params)
+        if isinstance(answer, dict) and "Error" in answer:
+            self._tron._handle_api_error(answer)
+        return answer
+
+
+def _positive(*amounts: int) -> None:
+    if any(a <= 0 for a in amounts):
+        raise ChainRejected(f"amounts must be positive integers: {amounts}", reason="invalid_amount")
+
+
+def _txid(txid: str) -> str:
+    if len(txid) != 64:
+        raise ChainRejected(f"not a transaction id: {txid!r}", reason="bad_txid")
+    return txid
+
+
+def _node_text(message: Any) -> str:
+    """Broadcast errors carry hex-encoded text (no ``visible``); show it readable."""
+    try:
+        return bytes.fromhex(str(message)).decode()
+    except ValueError:
+        return str(message)
