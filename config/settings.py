@@ -6,6 +6,7 @@ Variable names are part of the product's interface (README, .env.example); do no
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -124,7 +125,9 @@ class EnergySettings(BaseModel):
     def _known_sources(cls, v: list[str]) -> list[str]:
         unknown = [s for s in v if s not in KNOWN_SOURCES]
         if unknown:
-            raise ValueError(f"unknown energy source(s) {', '.join(unknown)}; known: {', '.join(KNOWN_SOURCES)}")
+            raise ValueError(
+                f"unknown energy source(s) {', '.join(unknown)}; known: {', '.join(KNOWN_SOURCES)}"
+            )
         if len(set(v)) != len(v):
             raise ValueError("an energy source is listed twice")
         return v
@@ -136,6 +139,9 @@ class TokenSettings(BaseModel):
     decimals: int = Field(ge=0, le=36)
     min_amount: int = Field(ge=0, description="smallest balance worth sweeping, in base units")
     destination: str | None = None
+    trx_per_token: Decimal | None = Field(
+        None, gt=0, description="price of one whole token in TRX, for the percent-of-amount fee cap"
+    )
 
     _v_contract = field_validator("contract")(classmethod(lambda cls, v: check_address(v, "token contract")))
     _v_dest = field_validator("destination")(classmethod(lambda cls, v: _opt_address(v)))
@@ -151,7 +157,11 @@ class KeySettings(BaseModel):
 
 
 def _default_tokens() -> list[TokenSettings]:
-    return [TokenSettings(symbol="USDT", contract=USDT_MAINNET, decimals=6, min_amount=1_000_000)]
+    return [
+        TokenSettings(
+            symbol="USDT", contract=USDT_MAINNET, decimals=6, min_amount=1_000_000, trx_per_token=Decimal(3)
+        )
+    ]
 
 
 class Settings(BaseSettings):
@@ -177,6 +187,11 @@ class Settings(BaseSettings):
     callback_public_url: AnyHttpUrl | None = None
     scan_interval_seconds: float = Field(3.0, gt=0)
     rescan_interval_seconds: float = Field(3600.0, gt=0)
+    reconcile_interval_seconds: float = Field(60.0, gt=0)
+    scan_max_blocks: int = Field(200, ge=1, le=100_000)
+    rescan_concurrency: int = Field(32, ge=1, le=512)
+    poll_seconds: float = Field(3.0, gt=0)
+    order_timeout_seconds: float = Field(180.0, gt=0)
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
 
@@ -201,9 +216,8 @@ class Settings(BaseSettings):
         for source in e.order:
             for name, value in need[source]:
                 if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
-                    problems.append(
-                        f"energy source {source!r} is enabled but SWEEPER_ENERGY__{source.upper()}__{name} is not set"
-                    )
+                    var = f"SWEEPER_ENERGY__{source.upper()}__{name}"
+                    problems.append(f"energy source {source!r} is enabled but {var} is not set")
         if problems:
             raise ValueError("; ".join(problems))
         return self

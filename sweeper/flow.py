@@ -24,6 +24,7 @@ from sweeper.chain.port import Chain, Signer
 from sweeper.energy.base import EnergySource, OrderOutcomeUnknown
 from sweeper.energy.health import CircuitBreaker
 from sweeper.errors import (
+    ChainUnavailable,
     DuplicateTransaction,
     LockBusy,
     PermanentError,
@@ -32,6 +33,7 @@ from sweeper.errors import (
     TransactionExpired,
     TransientError,
 )
+from sweeper.ledger.errors import LedgerUnavailable
 from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep, TxKind, TxStatus
 from sweeper.ledger.repository import Ledger
 from sweeper.models import (
@@ -118,6 +120,7 @@ class FlowConfig:
     order_timeout_seconds: float = 180.0
     expiry_grace_ms: int = 9_000
     max_steps_per_call: int = 8
+    max_orders_per_sweep: int = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,8 @@ class Flow:
             if s.state not in (SweepState.ACTIVATING, SweepState.ENERGY_ORDERED):
                 return None
             record = self._order_record(s)
+        if record.status is OrderRequestStatus.FAILED:
+            return self._failover(s, record, record.detail or "the previous order failed")
         activated = self.chain.is_activated(s.address)
         if s.state is SweepState.ACTIVATING:
             if not activated:
@@ -426,10 +431,11 @@ class Flow:
                 record.source, record.order_no, status=OrderRequestStatus.UNKNOWN, detail=str(exc)
             )
             return
-        except TransientError as exc:
+        except (ChainUnavailable, LedgerUnavailable):
+            raise  # our own side is down: the order stays REQUESTED and is asked again, idempotently
+        except SweeperError as exc:
+            # The source answered (or was never reached): no order exists under this number.
             self._unhealthy(record.source, exc)
-            raise
-        except PermanentError as exc:
             self.ledger.update_order(
                 record.source,
                 record.order_no,
@@ -471,12 +477,30 @@ class Flow:
         need, required = self._energy(current, activated)
         if need == 0 and activated:
             return None  # the energy arrived after all; the next step sees it
-        tried = frozenset(self.ledger.order_sources(current.id))
+        orders = self.ledger.orders_for_sweep(current.id)
+        tried = frozenset(o.source for o in orders)
+        if len(orders) >= self.config.max_orders_per_sweep:
+            tried = frozenset(self.sources)  # enough money risked on this sweep: stop ordering
         try:
-            self._order_energy(
-                current, need, activate=not activated, amount=current.amount, required=required, exclude=tried
-            )
+            try:
+                self._order_energy(
+                    current,
+                    need,
+                    activate=not activated,
+                    amount=current.amount,
+                    required=required,
+                    exclude=tried,
+                )
+            except PolicyRefused:
+                if len(orders) >= self.config.max_orders_per_sweep:
+                    raise
+                # Every source was tried once; ask them all again (breakers still keep sick ones out).
+                self._order_energy(
+                    current, need, activate=not activated, amount=current.amount, required=required
+                )
         except PolicyRefused as exc:
+            if self._any_circuit_open() and len(orders) < self.config.max_orders_per_sweep:
+                return self.config.poll_seconds * 10  # sources are sick, not unaffordable: wait for them
             self._move(
                 current,
                 SweepState.FAILED,
@@ -565,9 +589,12 @@ class Flow:
             raise PermanentError(f"sweep {s.id} has no stored transaction {s.txid}", reason="tx_missing")
         return SignedTx(txid=stored.txid, raw_json=stored.signed_json, expiration_ms=stored.expiration_ms)
 
+    def _any_circuit_open(self) -> bool:
+        return any(not b.healthy for b in self.breakers.values())
+
     def _is_healthy(self, name: str) -> bool:
         breaker = self.breakers.get(name)
-        return breaker is None or breaker.allow()
+        return breaker is None or breaker.healthy
 
     def _unhealthy(self, name: str, exc: SweeperError | None) -> None:
         breaker = self.breakers.get(name)

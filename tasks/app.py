@@ -1,0 +1,24 @@
+"""The Celery application (`celery -A tasks.app worker|beat|flower`)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from config.celery import celery_settings
+from config.settings import InvalidSettings, load_settings
+from tasks.schedule import beat_schedule
+
+
+def create_app() -> Celery:
+    """Build the app from SWEEPER_* settings; invalid settings stop start-up with one line per problem."""
+    try:
+        settings = load_settings()
+    except InvalidSettings as exc:
+        raise SystemExit(str(exc)) from None
+    celery = Celery("sweeper", include=["tasks.sweeping", "tasks.scanning"])
+    celery.conf.update(celery_settings(settings.broker_url, settings.result_backend))
+    celery.conf.beat_schedule = beat_schedule(settings)
+    return celery
+
+
+app = create_app()

@@ -1,0 +1,64 @@
+"""The one task decorator: it owns every Celery default so no task repeats options (STYLE §2)."""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import structlog
+from celery import Task
+
+from sweeper.errors import PermanentError, TransientError
+from tasks.app import app
+
+log = structlog.get_logger("sweeper.tasks")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_RETRIES = 60
+BACKOFF_CAP_S = 300.0
+
+
+def backoff(retries: int, base: float = 2.0, cap: float = BACKOFF_CAP_S) -> float:
+    """Capped exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, base * (2**retries)))
+
+
+def sweeper_task(name: str, **options: Any) -> Callable[[F], Task]:
+    """Register ``fn`` as task ``name``: late acks, requeue on worker loss, retry transient errors.
+
+    Permanent errors are not retried: they are logged and returned as a small JSON result, so a bad
+    argument from Flower or the CLI gets a clear answer and changes nothing.
+    """
+
+    def decorate(fn: F) -> Task:
+        @app.task(
+            name=name,
+            bind=True,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            max_retries=MAX_RETRIES,
+            **options,
+        )
+        @functools.wraps(fn)
+        def run(self: Task, *args: Any, **kwargs: Any) -> Any:
+            structlog.contextvars.bind_contextvars(task=name, task_id=self.request.id)
+            try:
+                result = fn(*args, **kwargs)
+                log.info("task.done", result=result)
+                return result
+            except TransientError as exc:
+                delay = backoff(self.request.retries)
+                log.info("task.retry", reason=exc.reason, error=str(exc), retry_in=round(delay, 2))
+                raise self.retry(exc=exc, countdown=delay) from None
+            except PermanentError as exc:
+                log.warning("task.rejected", reason=exc.reason, error=str(exc))
+                return {"ok": False, "reason": exc.reason, "error": str(exc)}
+            finally:
+                structlog.contextvars.clear_contextvars()
+
+        return run
+
+    return decorate

@@ -1,0 +1,192 @@
+"""The composition root: every adapter is built once per worker process and injected into the domain."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+import structlog
+
+from config.logging import configure_logging, register_secrets
+from config.settings import Settings, load_settings
+from sweeper.chain import TronChain
+from sweeper.energy.base import EnergySource
+from sweeper.energy.health import CircuitBreaker
+from sweeper.energy.journal import TxJournal
+from sweeper.flow import AddressLocks, Flow, FlowConfig, LocalLocks
+from sweeper.keys import ChainedKeyring, Keyring, KeystoreKeyring, MnemonicKeyring, RemoteKeyring
+from sweeper.ledger.engine import create_engine_for
+from sweeper.ledger.repository import Ledger
+from sweeper.models import Token
+from tasks.locks import FileLocks, RedisLocks
+from tasks.sources import build_http_client, build_sources
+
+log = structlog.get_logger("sweeper.runtime")
+
+
+@dataclass
+class Runtime:
+    """Everything a worker process needs, built from settings once."""
+
+    settings: Settings
+    http: httpx.Client
+    chain: TronChain
+    ledger: Ledger
+    keyring: Keyring
+    sources: dict[str, EnergySource]
+    breakers: dict[str, CircuitBreaker]
+    flow: Flow
+    redis: redis.Redis | None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.http.close()
+        self.ledger.engine.dispose()
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every configured secret, so the log redactor can mask it wherever it appears."""
+    e = settings.energy
+    values = [
+        e.itrx.api_key,
+        e.itrx.api_secret,
+        e.ea888fee.api_key,
+        e.ea888fee.api_secret,
+        e.tronzap.api_token,
+        e.tronzap.api_secret,
+        settings.tron.api_key,
+        settings.keys.mnemonic,
+        settings.keys.passphrase,
+        settings.keys.keystore_password,
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def mnemonic_of(settings: Settings) -> str | None:
+    """The deposit mnemonic, from its file (preferred) or the secret variable."""
+    k = settings.keys
+    if k.mnemonic_file and Path(k.mnemonic_file).is_file():
+        return Path(k.mnemonic_file).read_text(encoding="utf-8").strip()
+    if k.mnemonic is not None:
+        return k.mnemonic.get_secret_value().strip()
+    return None
+
+
+def build_keyring(settings: Settings, ledger: Ledger, http: httpx.Client) -> Keyring:
+    """Mnemonic-derived deposit keys, then imported keystore keys, then a remote signer."""
+    rings: list[Keyring] = []
+    phrase = mnemonic_of(settings)
+    if phrase:
+        passphrase = settings.keys.passphrase.get_secret_value() if settings.keys.passphrase else ""
+        rings.append(MnemonicKeyring(phrase, passphrase, index_of=lambda a: mnemonic_index(ledger, a)))
+    if settings.keys.keystore_file:
+        password = settings.keys.keystore_password
+        rings.append(
+            KeystoreKeyring(settings.keys.keystore_file, password.get_secret_value() if password else "")
+        )
+    if settings.keys.remote_signer_url is not None:
+        rings.append(RemoteKeyring(str(settings.keys.remote_signer_url), http))
+    return ChainedKeyring(*rings)
+
+
+def mnemonic_index(ledger: Ledger, address: str) -> int | None:
+    """The derivation index the ledger recorded for a deposit address (key_ref ``mnemonic:<i>``)."""
+    row = ledger.get_address(address)
+    if row is None or not row.key_ref.startswith("mnemonic:"):
+        return None
+    try:
+        return int(row.key_ref.split(":", 1)[1])
+    except ValueError:
+        return None
+
+
+def journal(ledger: Ledger, source: str) -> TxJournal:
+    """Stake and burn keep their signed transactions in the ledger, so a crash never re-signs blindly."""
+    from sweeper.ledger.journal import LedgerJournal
+
+    return LedgerJournal(ledger, source)
+
+
+def flow_config(settings: Settings) -> FlowConfig:
+    tokens = {t.contract: Token(t.symbol, t.contract, t.decimals, t.min_amount) for t in settings.tokens}
+    return FlowConfig(
+        tokens=tokens,
+        destinations={t.contract: settings.destination_for(t.symbol) for t in settings.tokens},
+        confirmations=settings.confirmations,
+        energy_margin=settings.energy.margin,
+        max_sun_per_sweep=settings.energy.max_sun_per_sweep,
+        max_percent_of_amount=settings.energy.max_percent_of_amount,
+        trx_per_token={t.contract: t.trx_per_token for t in settings.tokens if t.trx_per_token is not None},
+        dry_run=settings.dry_run,
+        poll_seconds=settings.poll_seconds,
+        order_timeout_seconds=settings.order_timeout_seconds,
+    )
+
+
+def build_locks(settings: Settings, client: redis.Redis | None) -> AddressLocks:
+    if client is not None:
+        return RedisLocks(client)
+    if settings.broker_url.startswith("sqla+sqlite"):
+        db = settings.broker_url.split(":///", 1)[-1]
+        return FileLocks(Path(db).parent / "locks")
+    return LocalLocks()
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or load_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    register_secrets(secret_values(settings))
+    http = build_http_client()
+    chain = TronChain(
+        str(settings.tron.node_url),
+        api_key=settings.tron.api_key.get_secret_value() if settings.tron.api_key else None,
+        timeout=settings.tron.timeout,
+        http=http,
+        reference_address=settings.destination_for(settings.tokens[0].symbol),
+    )
+    ledger = Ledger(create_engine_for(settings.database_url))
+    keyring = build_keyring(settings, ledger, http)
+    sources = build_sources(
+        settings, http, chain, keyring.signer_for, journal_for=lambda n: journal(ledger, n)
+    )
+    breakers = {
+        name: CircuitBreaker(
+            name,
+            failures=settings.energy.breaker_failures,
+            reset_seconds=settings.energy.breaker_reset_seconds,
+        )
+        for name in sources
+    }
+    client = redis.Redis.from_url(settings.broker_url) if settings.broker_url.startswith("redis") else None
+    flow = Flow(
+        ledger=ledger,
+        chain=chain,
+        sources=sources,
+        keyring=keyring,
+        config=flow_config(settings),
+        locks=build_locks(settings, client),
+        breakers=breakers,
+    )
+    return Runtime(settings, http, chain, ledger, keyring, sources, breakers, flow, client)
+
+
+_lock = threading.Lock()
+_built: dict[str, Runtime] = {}
+
+
+def runtime() -> Runtime:
+    """This process's runtime, built on first use (after a fork, each child builds its own)."""
+    with _lock:
+        if "runtime" not in _built:
+            _built["runtime"] = build_runtime()
+        return _built["runtime"]
+
+
+def reset_runtime() -> None:
+    """Forget the runtime (a forked child must not reuse its parent's connections)."""
+    with _lock:
+        _built.pop("runtime", None)

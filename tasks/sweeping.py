@@ -1,0 +1,123 @@
+"""Sweep tasks: thin wrappers that load by id, call the domain, and schedule the next look."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from celery.signals import worker_process_init
+from tronpy.keys import is_base58check_address
+
+from sweeper.errors import InvalidAddress, PermanentError
+from tasks.decorator import sweeper_task
+from tasks.runtime import Runtime, reset_runtime, runtime
+
+log = structlog.get_logger("sweeper.tasks")
+
+NEXT_KEY = "sweeper:next-advance:{}"
+RECONCILE_GRACE_S = 30.0
+
+
+@worker_process_init.connect
+def _fresh_runtime(**_: Any) -> None:
+    """Each forked worker process builds its own clients and connections."""
+    reset_runtime()
+
+
+def as_sweep_id(value: Any) -> int:
+    """Task arguments come from JSON (and from people, via Flower): accept ints only."""
+    if isinstance(value, bool):
+        raise PermanentError(f"sweep id must be an integer, got {value!r}", reason="bad_argument")
+    try:
+        sweep_id = int(value)
+    except (TypeError, ValueError):
+        raise PermanentError(f"sweep id must be an integer, got {value!r}", reason="bad_argument") from None
+    if sweep_id <= 0 or str(sweep_id) != str(value).strip():
+        raise PermanentError(f"sweep id must be a positive integer, got {value!r}", reason="bad_argument")
+    return sweep_id
+
+
+def as_address(value: Any) -> str:
+    """A base58check TRON address, or a clear error naming what was given."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    try:
+        ok = bool(text) and bool(is_base58check_address(text))
+    except ValueError:
+        ok = False
+    if not ok:
+        raise InvalidAddress(f"{str(value)[:64]!r} is not a valid TRON address")
+    return text
+
+
+def schedule_advance(rt: Runtime, sweep_id: int, countdown: float = 0.0) -> None:
+    """Enqueue ``advance``; with Redis, a newer schedule supersedes older ones so chains never multiply."""
+    token = uuid.uuid4().hex
+    if rt.redis is not None:
+        ttl = int(countdown) + 3600
+        rt.redis.set(NEXT_KEY.format(sweep_id), token, ex=ttl)
+    advance.apply_async(kwargs={"sweep_id": sweep_id, "token": token}, countdown=max(0.0, countdown))
+
+
+def _superseded(rt: Runtime, sweep_id: int, token: str | None) -> bool:
+    if token is None or rt.redis is None:
+        return False
+    current = rt.redis.get(NEXT_KEY.format(sweep_id))
+    return current is not None and current.decode() != token
+
+
+@sweeper_task("sweeper.advance")
+def advance(sweep_id: Any, token: str | None = None, **_: Any) -> dict[str, Any]:
+    """Move one sweep forward as far as it can go now; re-enqueue itself while the sweep waits."""
+    sid = as_sweep_id(sweep_id)
+    rt = runtime()
+    if _superseded(rt, sid, token):
+        return {"ok": True, "sweep_id": sid, "superseded": True}
+    step = rt.flow.advance(sid)
+    if step.retry_in is not None:
+        schedule_advance(rt, sid, step.retry_in)
+    return {"ok": True, "sweep_id": sid, "state": step.state.value, "retry_in": step.retry_in}
+
+
+@sweeper_task("sweeper.sweep_address")
+def sweep_address(address: Any, **_: Any) -> dict[str, Any]:
+    """Check one deposit address for every configured token and start a sweep where one is due."""
+    addr = as_address(address)
+    rt = runtime()
+    if rt.ledger.get_address(addr) is None:
+        raise PermanentError(f"{addr} is not a watched deposit address", reason="not_watched")
+    opened: list[int] = []
+    for contract in rt.flow.config.tokens:
+        sweep = rt.flow.detect(addr, contract)
+        if sweep is not None:
+            opened.append(sweep.id)
+            schedule_advance(rt, sweep.id)
+    return {"ok": True, "address": addr, "sweeps": opened}
+
+
+@sweeper_task("sweeper.reconcile")
+def reconcile(limit: Any = 500, **_: Any) -> dict[str, Any]:
+    """Re-enqueue open sweeps whose deadline passed: a lost message only delays, never strands."""
+    rt = runtime()
+    cutoff = datetime.now(UTC) - timedelta(seconds=RECONCILE_GRACE_S)
+    due = rt.ledger.due_sweeps(cutoff, limit=max(1, min(int(limit), 10_000)))
+    for sweep in due:
+        schedule_advance(rt, sweep.id)
+    return {"ok": True, "requeued": len(due)}
+
+
+@sweeper_task("sweeper.retry")
+def retry(sweep_id: Any, **_: Any) -> dict[str, Any]:
+    """Re-open a FAILED sweep and start it again (also `sweeper retry SWEEP_ID`)."""
+    sid = as_sweep_id(sweep_id)
+    rt = runtime()
+    if not rt.flow.retry(sid):
+        raise PermanentError(f"sweep {sid} is not FAILED", reason="not_failed")
+    schedule_advance(rt, sid)
+    return {"ok": True, "sweep_id": sid}
+
+
+def enqueue_advance(sweep_id: int) -> None:
+    """For the callback receiver: look at this sweep now."""
+    schedule_advance(runtime(), sweep_id)
