@@ -159,11 +159,17 @@ class Flow:
 
     # -- entry points -------------------------------------------------------------------------------
 
-    def detect(self, address: str, contract: str, *, block: int | None = None) -> Sweep | None:
-        """Open a sweep if ``address`` is watched and holds at least the token's minimum; idempotent."""
+    def detect(
+        self, address: str, contract: str, *, block: int | None = None, record_dust: bool = False
+    ) -> Sweep | None:
+        """Open a sweep if ``address`` is watched and holds at least the token's minimum; idempotent.
+
+        With ``record_dust`` (a deposit was seen, or an operator asked), a balance below the minimum is
+        recorded as a sweep that the next step skips with its reason, so nothing seen goes unexplained.
+        """
         token = self.config.tokens[contract]
         balance = self.chain.token_balance(contract, address)
-        if balance < token.min_amount:
+        if balance <= 0 or (balance < token.min_amount and not record_dust):
             return None
         return self.ledger.open_sweep(
             address,

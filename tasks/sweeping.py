@@ -89,7 +89,7 @@ def sweep_address(address: Any, **_: Any) -> dict[str, Any]:
         raise PermanentError(f"{addr} is not a watched deposit address", reason="not_watched")
     opened: list[int] = []
     for contract in rt.flow.config.tokens:
-        sweep = rt.flow.detect(addr, contract)
+        sweep = rt.flow.detect(addr, contract, record_dust=True)
         if sweep is not None:
             opened.append(sweep.id)
             schedule_advance(rt, sweep.id)
