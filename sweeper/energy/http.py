@@ -47,7 +47,7 @@ class RetryPolicy:
 
     def backoff(self, retry: int, rng: Callable[[], float]) -> float:
         """Seconds to wait before retry number ``retry`` (0-based): uniform in [0, min(cap, base·2^n))."""
-        return rng() * min(self.max_delay, self.base_delay * (2**retry))
+        return rng() * min(self.max_delay, self.base_delay * (2.0**retry))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ class ProviderHttp:
                     params=dict(params) if params else None,
                     content=content,
                     headers=dict(headers or {}),
-                    **({"timeout": self._timeout} if self._timeout is not None else {}),
+                    timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
                 )
             except _NEVER_SENT as exc:
                 if last:
@@ -152,7 +152,9 @@ class ProviderHttp:
             if reply.status_code == 429:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 if last or (wait is not None and wait > self.retry.max_retry_after):
-                    raise ProviderUnavailable(f"{self.provider}: rate limited (HTTP 429)", reason="rate_limited")
+                    raise ProviderUnavailable(
+                        f"{self.provider}: rate limited (HTTP 429)", reason="rate_limited"
+                    )
                 self._sleep(wait if wait is not None else self.retry.backoff(attempt, self._rng))
                 continue
             if reply.status_code >= 500:

@@ -1,0 +1,202 @@
+"""The provider at openapi.ea888fee.top: balance and prices, orders, order info (specs/providers.md §2).
+
+Every call is a signed POST (empty fields dropped, sorted compact JSON, ``{}`` for none). Orders cannot be
+looked up by our number (``/v1/order/info`` wants the platform ``orderNo``), so idempotency rests on the
+provider refusing a reused ``outTradeNo`` (600004): after that, or after a lost answer, the outcome is
+:class:`~sweeper.energy.base.OrderOutcomeUnknown` and the caller waits for the energy on chain.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sweeper.energy.base import AddressNotActivated, OrderOutcomeUnknown, check_address, place_once
+from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.signing import ea888fee_body, ea888fee_signature
+from sweeper.errors import (
+    DuplicateOrderNumber,
+    OrderNotFound,
+    ProviderAuthError,
+    ProviderError,
+    ProviderInsufficientBalance,
+    ProviderInvalidRequest,
+    ProviderOutOfResources,
+    ProviderUnavailable,
+    SweeperError,
+)
+from sweeper.models import EnergyOrder, OrderStatus, Quote
+
+OK = 200
+MAX_OUT_TRADE_NO = 63
+"""``outTradeNo`` must be shorter than 64 characters."""
+
+ERRORS: dict[int, tuple[type[SweeperError], str]] = {
+    10001: (ProviderInvalidRequest, "parameter error"),
+    600001: (ProviderAuthError, "API key wrong or expired"),
+    600002: (ProviderAuthError, "signature error"),
+    600003: (ProviderInvalidRequest, "unsupported rental period"),
+    600004: (DuplicateOrderNumber, "order number already used"),
+    600005: (ProviderInsufficientBalance, "insufficient balance"),
+    600006: (ProviderOutOfResources, "insufficient platform resources"),
+    600007: (OrderNotFound, "order does not exist"),
+    600008: (ProviderAuthError, "IP not in allow-list"),
+}
+
+STATUSES: dict[str, OrderStatus] = {
+    "WAIT_DELEGATE": OrderStatus.PENDING,  # paid, waiting for delegation
+    "PENDING": OrderStatus.DELIVERED,  # 代理中: the energy is delegated now
+    "FINISHED": OrderStatus.DELIVERED,  # the delegation ran its period
+    "ABORT": OrderStatus.FAILED,
+    "BREAK_OFF": OrderStatus.FAILED,
+}
+
+
+def error_for_code(code: int, msg: str) -> SweeperError:
+    """The typed error for an envelope ``code`` other than 200 (10001 naming activation is its own error)."""
+    cls, meaning = ERRORS.get(code, (ProviderError, "error"))
+    if code == 10001 and ("未激活" in msg or "not activated" in msg.lower()):
+        cls = AddressNotActivated
+    return cls(f"ea888fee: {code} {meaning}: {msg}".rstrip(": "))
+
+
+class Ea888feeClient:
+    """openapi.ea888fee.top as an :class:`~sweeper.energy.base.EnergySource`."""
+
+    supports_activation = False
+    supports_lookup = False
+
+    def __init__(
+        self,
+        http: ProviderHttp,
+        *,
+        api_key: str,
+        api_secret: str,
+        period: str = "1H",
+        clock: Callable[[], float] = time.time,
+        name: str = "ea888fee",
+    ) -> None:
+        self.name = name
+        self._http = http
+        self._api_key = api_key
+        self._api_secret = api_secret
+        self.period = period
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"Ea888feeClient(name={self.name!r}, base_url={self._http.base_url!r})"
+
+    def _call(self, path: str, params: Mapping[str, Any], *, idempotent: bool) -> dict[str, Any]:
+        body = ea888fee_body(params)
+        timestamp = str(int(self._clock()))
+        headers = {
+            "API-KEY": self._api_key,
+            "TIMESTAMP": timestamp,
+            "SIGNATURE": ea888fee_signature(self._api_secret, timestamp, body),
+            "Content-Type": "application/json",
+        }
+        reply = self._http.request(
+            "POST", path, idempotent=idempotent, content=body.encode(), headers=headers
+        )
+        return self._answer(reply)
+
+    def _answer(self, reply: Reply) -> dict[str, Any]:
+        data = reply.json()
+        if not isinstance(data, dict) or "code" not in data:
+            if reply.status_code in (401, 403):
+                raise ProviderAuthError(f"ea888fee: HTTP {reply.status_code}")
+            if 400 <= reply.status_code < 500:
+                raise ProviderInvalidRequest(f"ea888fee: HTTP {reply.status_code}")
+            raise ProviderUnavailable(f"ea888fee: unreadable answer (HTTP {reply.status_code})")
+        code = int(data["code"])
+        if code != OK:
+            raise error_for_code(code, str(data.get("msg") or ""))
+        inner = data.get("data")
+        return inner if isinstance(inner, dict) else {}
+
+    def account(self) -> dict[str, Any]:
+        """``/v1/balance``: platform energy, minimum order, prices per period, our balance."""
+        return self._call("/v1/balance", {}, idempotent=True)
+
+    def balance(self) -> int:
+        return int(self.account()["balance"])
+
+    def quote(self, address: str, energy: int, *, to: str | None = None, activate: bool = False) -> Quote:
+        check_address(address)
+        if activate:
+            raise ProviderInvalidRequest(
+                "ea888fee cannot activate addresses", reason="activation_unsupported"
+            )
+        account = self.account()
+        price = next(
+            (p.get("price") for p in account.get("prices") or [] if p.get("period") == self.period), None
+        )
+        if price is None:
+            raise ProviderInvalidRequest(f"ea888fee: period {self.period} is not offered", reason="period")
+        energy = max(energy, int(account.get("minimumOrderEnergy") or 0))
+        available = account.get("platformAvailEnergy")
+        if available is not None and int(available) < energy:
+            raise ProviderOutOfResources(f"ea888fee: {available} energy available, {energy} needed")
+        # The unit of prices[].price is undocumented; sun per energy unit matches the examples' scale.
+        return Quote(source=self.name, energy=energy, cost_sun=int(price) * energy, duration=self.period)
+
+    def lookup(self, order_no: str) -> EnergyOrder | None:
+        raise OrderOutcomeUnknown(f"ea888fee cannot look orders up by our number ({order_no})")
+
+    def status(self, order: EnergyOrder) -> EnergyOrder:
+        if not order.provider_order_id:
+            return order  # no platform number: only the chain can tell
+        data = self._call("/v1/order/info", {"orderNo": order.provider_order_id}, idempotent=True)
+        raw = str(data.get("status") or "")
+        return EnergyOrder(
+            source=self.name,
+            order_no=order.order_no,
+            receive_address=str(data.get("receiveAddress") or order.receive_address),
+            energy=int(data.get("energyAmount") or order.energy),
+            status=STATUSES.get(raw, OrderStatus.PENDING),
+            provider_order_id=order.provider_order_id,
+            cost_sun=int(data.get("amount") or order.cost_sun),
+            delegate_txid=order.delegate_txid,
+            detail=f"ea888fee status {raw}",
+        )
+
+    def order(
+        self, order_no: str, address: str, energy: int, *, to: str | None = None, activate: bool = False
+    ) -> EnergyOrder:
+        check_address(address)
+        if activate:
+            raise ProviderInvalidRequest(
+                "ea888fee cannot activate addresses", reason="activation_unsupported"
+            )
+        if not order_no or len(order_no) > MAX_OUT_TRADE_NO:
+            raise ProviderInvalidRequest(f"ea888fee: outTradeNo must be 1..{MAX_OUT_TRADE_NO} characters")
+        return place_once(
+            self.name,
+            order_no,
+            lookup=lambda: None,
+            place=lambda: self._place(order_no, address, energy),
+            look_first=False,
+        )
+
+    def _place(self, order_no: str, address: str, energy: int) -> EnergyOrder:
+        minimum = int(self.account().get("minimumOrderEnergy") or 0)
+        energy = max(energy, minimum)
+        params = {
+            "energyAmount": energy,
+            "period": self.period,
+            "receiveAddress": address,
+            "outTradeNo": order_no,
+        }
+        data = self._call("/v1/order", params, idempotent=False)
+        charged = data.get("amount", data.get("price"))
+        return EnergyOrder(
+            source=self.name,
+            order_no=order_no,
+            receive_address=address,
+            energy=energy,
+            status=OrderStatus.PENDING,
+            provider_order_id=str(data.get("orderNo") or "") or None,
+            cost_sun=int(charged or 0),
+            detail="order",
+        )

@@ -1,0 +1,77 @@
+"""Where stake and burn keep their signed transactions, so an order is one transaction forever.
+
+The signed transaction (and so its txid, the order id) is stored under our order number *before* it is
+broadcast. Calling ``order`` again re-broadcasts the stored bytes as-is; a stored transaction is replaced
+only after it has expired and the node provably does not have it.
+
+:class:`MemoryJournal` is the in-process implementation; production passes one backed by the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from sweeper.errors import DuplicateTransaction, TransactionExpired
+from sweeper.models import SignedTx
+
+if TYPE_CHECKING:
+    from sweeper.chain.port import Chain
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One stored transaction with what it was for (receiver, sun moved or delegated, energy)."""
+
+    tx: SignedTx
+    receiver: str
+    amount_sun: int
+    energy: int
+
+
+class TxJournal(Protocol):
+    """Durable map from our order number to the transaction signed for it."""
+
+    def get(self, key: str) -> JournalEntry | None: ...
+
+    def put(self, key: str, entry: JournalEntry) -> None: ...
+
+
+class MemoryJournal:
+    """A journal in a dict: real semantics, no durability (tests, the CLI, single-process demos)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, JournalEntry] = {}
+
+    def get(self, key: str) -> JournalEntry | None:
+        return self._entries.get(key)
+
+    def put(self, key: str, entry: JournalEntry) -> None:
+        self._entries[key] = entry
+
+
+def submit_once(
+    chain: Chain,
+    journal: TxJournal,
+    key: str,
+    build: Callable[[], JournalEntry],
+) -> JournalEntry:
+    """Broadcast the transaction stored under ``key``, building and storing one first if there is none."""
+    entry = journal.get(key)
+    if entry is None:
+        entry = build()
+        journal.put(key, entry)
+    elif chain.receipt(entry.tx.txid) is not None:
+        return entry
+    try:
+        chain.broadcast(entry.tx)
+    except DuplicateTransaction:
+        pass
+    except TransactionExpired:
+        if chain.transaction_known(entry.tx.txid):
+            return entry
+        entry = build()
+        journal.put(key, entry)
+        chain.broadcast(entry.tx)
+    return entry

@@ -1,0 +1,72 @@
+"""``sweeper energy quotes`` and ``balances`` against the devnet's providers, configured by environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from devnet.crypto import generate_key
+from devnet.providers.common import (
+    EA888FEE_API_KEY,
+    EA888FEE_API_SECRET,
+    ITRX_API_KEY,
+    ITRX_API_SECRET,
+    TRONZAP_API_TOKEN,
+)
+from devnet.server import Devnet
+from tasks.cli_energy import energy_app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Devnet]:
+    with Devnet(port=0, block_time=0.2, solid_depth=2) as devnet:
+        yield devnet
+
+
+@pytest.fixture
+def env(node: Devnet, monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict[str, str]:
+    _, hot = generate_key()
+    values = {
+        "SWEEPER_TRON__NODE_URL": node.node_url,
+        "SWEEPER_DESTINATION": hot,
+        "SWEEPER_TOKENS": '[{"symbol":"USDT","contract":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t","decimals":6,'
+        '"min_amount":1000000}]',
+        "SWEEPER_ENERGY__ORDER": "itrx,ea888fee,tronzap",
+        "SWEEPER_ENERGY__ITRX__BASE_URL": node.itrx_url,
+        "SWEEPER_ENERGY__ITRX__API_KEY": ITRX_API_KEY,
+        "SWEEPER_ENERGY__ITRX__API_SECRET": ITRX_API_SECRET,
+        "SWEEPER_ENERGY__EA888FEE__BASE_URL": node.ea888fee_url,
+        "SWEEPER_ENERGY__EA888FEE__API_KEY": EA888FEE_API_KEY,
+        "SWEEPER_ENERGY__EA888FEE__API_SECRET": EA888FEE_API_SECRET,
+        "SWEEPER_ENERGY__TRONZAP__BASE_URL": node.tronzap_url,
+        "SWEEPER_ENERGY__TRONZAP__API_TOKEN": TRONZAP_API_TOKEN,
+        "SWEEPER_ENERGY__TRONZAP__API_SECRET": "wrong secret",
+        "COLUMNS": "220",
+    }
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return values
+
+
+def test_quotes_lists_every_source_cheapest_first_with_errors_per_row(node, env):
+    _, deposit = generate_key()
+    httpx.post(node.node_url + "devnet/fund", json={"address": deposit, "sun": 1_000_000}).raise_for_status()
+    result = CliRunner().invoke(energy_app, ["quotes", "--address", deposit], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    rows = [line for line in lines if line.startswith("│")]
+    order = [row.split("│")[1].strip() for row in rows if row.split("│")[1].strip()]
+    assert order[:2] == ["ea888fee", "itrx"]  # 131,000 energy: ea888fee 45 sun/energy, itrx 60
+    assert "tronzap" in order and "provider_auth" in result.output
+    assert "wrong secret" not in result.output and ITRX_API_SECRET not in result.output
+
+
+def test_balances_lists_each_account(env):
+    result = CliRunner().invoke(energy_app, ["balances"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "10,000,000.000000" in result.output  # the devnet's itrx and ea888fee accounts
+    assert "provider_auth" in result.output  # tronzap with a wrong secret
