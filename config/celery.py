@@ -31,7 +31,10 @@ def celery_settings(broker_url: str, result_backend: str | None = None) -> dict[
         "task_track_started": True,
         "task_time_limit": 120,
         "task_soft_time_limit": 90,
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        # Only Redis understands a visibility timeout; the embedded SQL broker passes options to SQLAlchemy.
+        "broker_transport_options": (
+            {"visibility_timeout": VISIBILITY_TIMEOUT_S} if broker_url.startswith("redis") else {}
+        ),
         "result_expires": 3600,
         "task_default_queue": "sweep",
         "task_queues": [Queue(q) for q in QUEUES],

@@ -103,7 +103,7 @@ class BurnSettings(BaseModel):
 class EnergySettings(BaseModel):
     order: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["itrx", "ea888fee", "tronzap"])
     margin: int = Field(0, ge=0, le=100_000)
-    max_sun_per_sweep: int = Field(8_000_000, ge=0)
+    max_sun_per_sweep: int = Field(12_000_000, ge=0)
     max_percent_of_amount: float = Field(5.0, ge=0, le=100)
     breaker_failures: int = Field(3, ge=1)
     breaker_reset_seconds: float = Field(60.0, gt=0)

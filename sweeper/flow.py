@@ -112,7 +112,7 @@ class FlowConfig:
     destinations: Mapping[str, str]
     confirmations: int = 19
     energy_margin: int = 0
-    max_sun_per_sweep: int = 8_000_000
+    max_sun_per_sweep: int = 12_000_000
     max_percent_of_amount: Decimal = Decimal(5)
     trx_per_token: Mapping[str, Decimal] = field(default_factory=dict)
     dry_run: bool = False
@@ -265,7 +265,7 @@ class Flow:
                 return self._check_order(s, record)
             self._move(s, SweepState.ENERGY_ORDERED, "address activated")
             return None
-        if activated and self.chain.resources(s.address).energy >= (s.energy_needed or 0):
+        if activated and self._energy_on_chain(s, record.source):
             if record.status is not OrderRequestStatus.DELIVERED:
                 self.ledger.update_order(record.source, record.order_no, status=OrderRequestStatus.DELIVERED)
             self._healthy_again(record.source)
@@ -345,6 +345,14 @@ class Flow:
         )
         self._reclaim(s)
         return None
+
+    def _energy_on_chain(self, s: Sweep, source: str) -> bool:
+        """The transfer can pay for its energy: delegated energy, or TRX the burn source sent to burn."""
+        shortfall = (s.energy_needed or 0) - self.chain.resources(s.address).energy
+        if shortfall <= 0:
+            return True
+        covers = getattr(self.sources.get(source), "covers", None)
+        return covers is not None and bool(covers(s.address, shortfall))
 
     # -- energy orders ------------------------------------------------------------------------------
 
@@ -541,10 +549,15 @@ class Flow:
     # -- helpers ------------------------------------------------------------------------------------
 
     def _cost(self, s: Sweep, fee_sun: int) -> int:
-        """What the sweep cost: every order the sources charged for, plus TRX burned on chain."""
-        orders = sum(o.cost_sun or 0 for o in self.ledger.orders_for_sweep(s.id))
+        """What the sweep cost: every order the sources charged for, plus TRX burned on chain.
+
+        TRX the burn source sent is what the transfer then burns: it is counted once, not twice.
+        """
+        orders = self.ledger.orders_for_sweep(s.id)
+        sent = sum(o.cost_sun or 0 for o in orders if hasattr(self.sources.get(o.source), "covers"))
+        rented = sum(o.cost_sun or 0 for o in orders) - sent
         burned = sum(t.fee_sun or 0 for t in self.ledger.txs_for_sweep(s.id) if t.txid != s.txid)
-        return orders + burned + fee_sun
+        return rented + max(sent, burned + fee_sun)
 
     def _expired(self, s: Sweep, why: str) -> float | None:
         """The stored transaction can never be included: record that and sign a fresh one."""

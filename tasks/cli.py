@@ -78,16 +78,19 @@ def devnet(
     raise typer.Exit(devnet_main(argv))
 
 
-def _mount_optional() -> None:
-    """Mount sub-apps whose modules exist; keeps the CLI usable while parts are being built."""
-    try:
-        from tasks.cli_energy import energy_app
-    except ImportError:  # pragma: no cover - only while the energy module is absent
-        return
+def _mount() -> None:
+    """Mount the sub-commands; each module registers its own."""
+    from tasks import cli_ops, cli_status
+    from tasks.cli_addresses import addresses_app
+    from tasks.cli_energy import energy_app
+
     app.add_typer(energy_app, name="energy", help="Energy provider quotes and balances.")
+    app.add_typer(addresses_app, name="addresses", help="Derive, import and list deposit addresses.")
+    cli_status.register(app)
+    cli_ops.register(app)
 
 
-_mount_optional()
+_mount()
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,8 +33,8 @@ from sweeper.ledger.tables import Base
 addresses_app = typer.Typer(
     help="Watched deposit addresses: derive from the mnemonic, import from CSV, list.", no_args_is_help=True
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DERIVE_CHUNK = 5_000
 PROGRESS_FROM = 1_000
@@ -57,7 +58,7 @@ def _settings() -> Settings:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -153,8 +154,8 @@ class CsvRow:
 def read_csv(path: Path) -> tuple[list[CsvRow], list[str]]:
     """Parse an address CSV: the rows, and one message per problem ("line N: …").
 
-    Columns are ``address[,label][,key_ref]``, positional, or named by a header row starting with
-    ``address``. Blank lines and lines starting with ``#`` are skipped.
+    Columns are ``address[,label][,key_ref]``, positional, or in any order named by a first row
+    that has an ``address`` column. Blank lines and lines starting with ``#`` are skipped.
     """
     rows: list[CsvRow] = []
     problems: list[str] = []
@@ -170,7 +171,7 @@ def read_csv(path: Path) -> tuple[list[CsvRow], list[str]]:
                 continue
             if not seen_content:
                 seen_content = True
-                if cells[0].lower() == "address":
+                if "address" in (cell.lower() for cell in cells):
                     columns, problem = _header(cells)
                     if problem:
                         problems.append(f"line {line}: {problem}")
@@ -237,8 +238,9 @@ def import_(
 ) -> None:
     """Watch the addresses of a CSV file (address[,label][,key_ref]); all rows or none.
 
-    A row without key_ref gets 'external:<address>' (its key is found by address: keystore, remote
-    signer). Exit status 2 lists every bad row by line number and imports nothing.
+    Any bad row: every problem is listed by line number, nothing is imported, exit status 2.
+
+    A row without key_ref gets 'external:<address>': its key is looked up by address.
     """
     settings = _settings()
     try:

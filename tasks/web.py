@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sweeper.callbacks import CallbackEvent, event_key, parse_itrx_callback
 from sweeper.errors import CallbackRejected, SweeperError
-from sweeper.ledger import Ledger, LedgerUnavailable
-from sweeper.ledger import stats
+from sweeper.ledger import Ledger, LedgerUnavailable, Sweep, stats
 from sweeper.ledger.records import OrderRequestStatus
 from sweeper.models import SweepState
 
@@ -83,15 +82,22 @@ class CallbackReceiver:
         parse = PARSERS[provider]
         try:
             event = parse(
-                headers, body, secret=self._secrets[provider], now=self._clock(), tolerance_seconds=self._tolerance_s
+                headers,
+                body,
+                secret=self._secrets[provider],
+                now=self._clock(),
+                tolerance_seconds=self._tolerance_s,
             )
         except CallbackRejected as exc:
             log.warning("callback.rejected", provider=provider, reason=exc.reason, detail=exc.message)
             status = 401 if exc.reason in UNAUTHORIZED_REASONS else 400
             return _error(status, exc.reason, exc.message)
-        context = {"provider": provider, "order_no": event.out_trade_no, "serial": event.serial}
-        orders = [o for o in self.ledger.find_orders(event.out_trade_no) if o.source == provider]
-        sweep = self.ledger.get_sweep(orders[0].sweep_id) if event.out_trade_no and orders else None
+        context: dict[str, Any] = {
+            "provider": provider,
+            "order_no": event.out_trade_no,
+            "serial": event.serial,
+        }
+        sweep = self._sweep_of(provider, event.out_trade_no)
         if sweep is None:
             log.warning("callback.unknown_order", **context)
             return _error(404, "unknown_order", f"no {provider} order {event.out_trade_no!r}")
@@ -111,6 +117,13 @@ class CallbackReceiver:
             return _error(503, "enqueue_failed", "recorded, but advance could not be enqueued now")
         log.info("callback.accepted", event_key=key, status=event.status_code, **context)
         return Outcome(200, {})
+
+    def _sweep_of(self, provider: str, order_no: str) -> Sweep | None:
+        """The sweep that placed our order ``order_no`` at ``provider``, if there is one."""
+        if not order_no:
+            return None
+        orders = [o for o in self.ledger.find_orders(order_no) if o.source == provider]
+        return self.ledger.get_sweep(orders[0].sweep_id) if orders else None
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
@@ -152,13 +165,17 @@ class LedgerCollector(Collector):
         totals = self.ledger.summary()
         tokens = sorted({t.token_symbol for t in totals})
         counts = {(t.state, t.token_symbol): t.count for t in totals}
-        sweeps = GaugeMetricFamily("sweeper_sweeps", "Sweeps in each state, by token.", labels=["state", "token"])
+        sweeps = GaugeMetricFamily(
+            "sweeper_sweeps", "Sweeps in each state, by token.", labels=["state", "token"]
+        )
         for token in tokens:
             for state in SweepState:
                 sweeps.add_metric([state.value, token], counts.get((state, token), 0))
         yield sweeps
 
-        cost = CounterMetricFamily("sweeper_cost_sun", "Sun spent on sweeps (energy, activation, burn).", labels=["token"])
+        cost = CounterMetricFamily(
+            "sweeper_cost_sun", "Sun spent on sweeps (energy, activation, burn).", labels=["token"]
+        )
         for token in tokens:
             cost.add_metric([token], sum(t.cost_sun for t in totals if t.token_symbol == token))
         yield cost
@@ -169,7 +186,7 @@ class LedgerCollector(Collector):
             labels=["token"],
         )
         for h in stats.confirmed_latency_histograms(self.ledger):
-            buckets = [(_bound(b), n) for b, n in h.buckets] + [("+Inf", h.count)]
+            buckets = [(str(float(b)), n) for b, n in h.buckets] + [("+Inf", h.count)]
             latency.add_metric([h.token_symbol], buckets, h.sum_seconds)
         yield latency
 
@@ -199,7 +216,9 @@ class LedgerCollector(Collector):
 
     def _scanner(self) -> Iterator[Metric]:
         positions = stats.cursors(self.ledger)
-        cursor = GaugeMetricFamily("sweeper_scanner_cursor_block", "Last block fully scanned.", labels=["cursor"])
+        cursor = GaugeMetricFamily(
+            "sweeper_scanner_cursor_block", "Last block fully scanned.", labels=["cursor"]
+        )
         for name, block in positions.items():
             cursor.add_metric([name], block)
         yield cursor
@@ -211,14 +230,12 @@ class LedgerCollector(Collector):
             log.warning("metrics.head_block_failed", error=type(exc).__name__)
             return
         yield GaugeMetricFamily("sweeper_chain_head_block", "Head block as the node reports it.", value=head)
-        lag = GaugeMetricFamily("sweeper_scanner_lag_blocks", "Head block minus the cursor.", labels=["cursor"])
+        lag = GaugeMetricFamily(
+            "sweeper_scanner_lag_blocks", "Head block minus the cursor.", labels=["cursor"]
+        )
         for name, block in positions.items():
             lag.add_metric([name], head - block)
         yield lag
-
-
-def _bound(value: float) -> str:
-    return f"{value:g}" if value != int(value) else f"{int(value)}.0"
 
 
 def create_web_app(
@@ -245,7 +262,9 @@ def create_web_app(
         if provider in SILENT_PROVIDERS:
             return JSONResponse({"error": "no_callbacks", "message": "provider sends no callbacks"}, 404)
         if provider not in PARSERS:
-            return JSONResponse({"error": "unknown_provider", "message": f"unknown provider {provider!r}"}, 404)
+            return JSONResponse(
+                {"error": "unknown_provider", "message": f"unknown provider {provider!r}"}, 404
+            )
         if not verify_secrets.get(provider):
             log.warning("callback.not_configured", provider=provider)
             return JSONResponse(
@@ -289,12 +308,23 @@ def from_runtime() -> Starlette:
     rt = runtime()
     secret = rt.settings.energy.itrx.api_secret
     secrets = {"itrx": secret.get_secret_value()} if secret is not None else {}
-    enqueue: Callable[[int], None] | None = getattr(rt, "enqueue_advance", None)
-    if enqueue is None:
-        from tasks.sweeping import enqueue_advance as enqueue
-    chain = getattr(rt, "chain", None)
-    head = getattr(chain, "head_block_number", None)
-    return create_web_app(rt.ledger, secrets, enqueue, head_block=head if callable(head) else None)
+    return create_web_app(rt.ledger, secrets, _enqueuer(rt), head_block=_head_block(rt))
+
+
+def _enqueuer(rt: Any) -> Callable[[int], None]:
+    """The runtime's ``enqueue_advance``, else the task module's (whichever this version provides)."""
+    enqueue = getattr(rt, "enqueue_advance", None)
+    if callable(enqueue):
+        return enqueue  # type: ignore[no-any-return]
+    from tasks.sweeping import enqueue_advance
+
+    return enqueue_advance
+
+
+def _head_block(rt: Any) -> Callable[[], int] | None:
+    """The chain's head block number, for the scanner-lag metric; None when there is no chain."""
+    head = getattr(getattr(rt, "chain", None), "head_block_number", None)
+    return head if callable(head) else None
 
 
 class LazyApp:
@@ -311,9 +341,9 @@ class LazyApp:
                 self._app = self._build()
             return self._app
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = self._app if self._app is not None else self._get()
-        return app(scope, receive, send)
+        await app(scope, receive, send)
 
 
 app = LazyApp(from_runtime)

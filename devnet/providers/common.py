@@ -7,11 +7,13 @@ tests/unit/test_devnet_providers_signing.py.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -76,7 +78,7 @@ def tronzap_signature(raw_body: bytes | str, secret: str) -> str:
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+    return value is None or value in ("", [], {})
 
 
 def signature_matches(expected: str, given: str | None) -> bool:
@@ -154,16 +156,20 @@ class Account:
     orders: int = 0
     energy: int = 0
     created: float = field(default_factory=time.time)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def debit(self, sun: int, energy: int = 0) -> None:
-        self.balance -= sun
-        self.spent += sun
-        self.orders += 1
-        self.energy += energy
+        with self.lock:
+            self.balance -= sun
+            self.spent += sun
+            self.orders += 1
+            self.energy += energy
 
     def refund(self, sun: int) -> None:
-        self.balance += sun
-        self.spent -= sun
+        """Refunds come from the block thread, orders from the HTTP thread."""
+        with self.lock:
+            self.balance += sun
+            self.spent -= sun
 
 
 POOL_TRX_SUN = 1_000_000 * SUN_PER_TRX
@@ -175,7 +181,9 @@ def pool_address(name: str) -> str:
     return priv_to_address(hashlib.sha256(f"devnet-provider-pool:{name}".encode()).digest())
 
 
-def ensure_pool(chain: Any, name: str, *, trx_sun: int = POOL_TRX_SUN, stake_sun: int = POOL_STAKE_SUN) -> str:
+def ensure_pool(
+    chain: Any, name: str, *, trx_sun: int = POOL_TRX_SUN, stake_sun: int = POOL_STAKE_SUN
+) -> str:
     """Create the provider's staked pool account on the chain unless it already exists (persisted state)."""
     address = pool_address(name)
     if not chain.account_exists(address):
@@ -189,3 +197,17 @@ def merged_prices(prices: Mapping[str, Mapping[str, int]] | None) -> dict[str, d
     for name, table in (prices or {}).items():
         result.setdefault(name, {}).update({period: int(p) for period, p in table.items()})
     return result
+
+
+def stopping(*stops: Callable[[], None]) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """A Starlette lifespan that runs the given stop functions (background threads) at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for stop in stops:
+                stop()
+
+    return lifespan

@@ -77,6 +77,9 @@ class OrderBook:
         self.chain = chain
         self.pool = pool
         self.lock = threading.RLock()
+        # Blocks may be produced from two threads (the producer and an admin `produce`); one step at
+        # a time keeps an order from being delegated or reclaimed twice.
+        self._step = threading.Lock()
         self._by_id: dict[str, Order] = {}
         self._by_ref: dict[str, list[Order]] = {}
         self._open: dict[str, Order] = {}
@@ -115,22 +118,23 @@ class OrderBook:
 
     def reclaim(self, order: Order) -> bool:
         """Undelegate an active order's energy now; False when it is not active."""
-        with self.lock:
+        with self._step:
             if order.state != ACTIVE:
                 return False
-        self._undelegate(order)
-        return True
+            self._undelegate(order)
+            return True
 
     def on_block(self, number: int) -> None:
         """Advance every open order; never raises into the chain's block producer."""
         with self.lock:
             open_orders = list(self._open.values())
         now = time.time()
-        for order in open_orders:
-            try:
-                self._advance(order, number, now)
-            except Exception:  # a provider bug must not stop block production
-                log.exception("provider order %s failed to advance", order.id)
+        with self._step:
+            for order in open_orders:
+                try:
+                    self._advance(order, number, now)
+                except Exception:  # a provider bug must not stop block production
+                    log.exception("provider order %s failed to advance", order.id)
 
     def _advance(self, order: Order, number: int, now: float) -> None:
         if order.state == PAID and number >= order.deliver_at:
@@ -158,7 +162,7 @@ class OrderBook:
             return
         try:
             txid = self.chain.delegate_energy(self.pool, order.receiver, order.energy)
-        except Exception as exc:  # ChainError: receiver not activated, pool short of stake, …
+        except Exception as exc:  # noqa: BLE001 - any ChainError: receiver not activated, pool short …
             self._finish_failed(order, str(exc) or type(exc).__name__)
             return
         with self.lock:
@@ -168,7 +172,7 @@ class OrderBook:
     def _undelegate(self, order: Order) -> None:
         try:
             txid = self.chain.undelegate_energy(self.pool, order.receiver, order.energy)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed reclaim is logged, the order still ends
             log.warning("reclaim of provider order %s failed: %s", order.id, exc)
             txid = ""
         with self.lock:

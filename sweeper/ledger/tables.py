@@ -176,6 +176,24 @@ class ScannerCursorRow(Base):
     updated_at: Mapped[datetime]
 
 
+class TxJournalRow(Base):
+    """A stake or burn transaction signed under our order number, kept so a crash never re-signs it."""
+
+    __tablename__ = "tx_journal"
+    __table_args__ = (UniqueConstraint("source", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    txid: Mapped[str] = mapped_column(TXID)
+    signed_json: Mapped[str] = mapped_column(Text)
+    expiration_ms: Mapped[int]
+    receiver: Mapped[str] = mapped_column(ADDRESS)
+    amount_sun: Mapped[int]
+    energy: Mapped[int]
+    created_at: Mapped[datetime]
+
+
 class SweepHistoryRow(Base):
     """Append-only: database triggers refuse UPDATE and DELETE on this table."""
 

@@ -1,0 +1,147 @@
+"""The watched-address set: millions of deposit addresses in memory, O(1) membership.
+
+An address is kept as the int of its 20-byte body (the base58check payload without the constant
+``0x41`` prefix and the checksum), not as its 34-character string. Measured with tracemalloc
+(tests/unit/test_watchset.py): about 90 bytes per address at 100,000 addresses and about 82 at
+1,000,000 (a 48-byte int plus 32 to 64 bytes of set table), against 117 to 125 for a set of strings.
+
+Membership decodes base58 with a small loop; the checksum is hashed only for members (a stored body
+reached through a corrupted string is refused), so a miss costs about 3 us and a hit about 4 us.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
+
+from sweeper.errors import InvalidAddress
+
+_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_DIGIT = {char: value for value, char in enumerate(_ALPHABET)}
+_BODY_MASK = (1 << 160) - 1
+_CHECK_MASK = (1 << 32) - 1
+_PREFIX = 0x41
+_PREFIX_BYTE = bytes([_PREFIX])
+_LENGTH = 34
+
+
+class AddressSource(Protocol):
+    """Where the watched addresses live (the ledger): batches in a stable order, and a count."""
+
+    def iter_addresses(self, batch_size: int = ...) -> Iterator[list[str]]: ...
+
+    def address_count(self) -> int: ...
+
+
+def _decode(address: object) -> tuple[int, int] | None:
+    """(body, checksum) of a base58 TRON address, or None if it cannot be one (checksum unchecked)."""
+    if not isinstance(address, str) or len(address) != _LENGTH:
+        return None
+    number = 0
+    try:
+        for char in address:
+            number = number * 58 + _DIGIT[char]
+    except KeyError:
+        return None
+    if number >> 192 != _PREFIX:
+        return None
+    return (number >> 32) & _BODY_MASK, number & _CHECK_MASK
+
+
+def _checksum(body: int) -> int:
+    payload = _PREFIX_BYTE + body.to_bytes(20, "big")
+    return int.from_bytes(hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4], "big")
+
+
+def _encode(body: int) -> str:
+    number = ((_PREFIX << 160 | body) << 32) | _checksum(body)
+    chars: list[str] = []
+    while number:
+        number, digit = divmod(number, 58)
+        chars.append(_ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+class WatchSet:
+    """A set of TRON base58 addresses stored as 160-bit ints; ``in`` never raises."""
+
+    __slots__ = ("_bodies",)
+
+    def __init__(self, addresses: Iterable[str] = ()) -> None:
+        self._bodies: set[int] = set()
+        self.update(addresses)
+
+    def add(self, address: str) -> None:
+        """Watch ``address``; raise InvalidAddress if it is not a valid base58check TRON address."""
+        decoded = _decode(address)
+        if decoded is None or _checksum(decoded[0]) != decoded[1]:
+            raise InvalidAddress(f"not a TRON base58check address: {address!r}")
+        self._bodies.add(decoded[0])
+
+    def update(self, addresses: Iterable[str]) -> None:
+        for address in addresses:
+            self.add(address)
+
+    def __contains__(self, address: object) -> bool:
+        decoded = _decode(address)
+        if decoded is None or decoded[0] not in self._bodies:
+            return False
+        return _checksum(decoded[0]) == decoded[1]  # only hashed for members: rare on the hot path
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    def __iter__(self) -> Iterator[str]:
+        """The addresses in base58, in no particular order (re-encoded: slow, for tests and tools)."""
+        return (_encode(body) for body in self._bodies)
+
+    def __repr__(self) -> str:
+        return f"WatchSet({len(self)} addresses)"
+
+    @classmethod
+    def load(cls, source: AddressSource, *, batch_size: int = 50_000) -> WatchSet:
+        """Read every address from ``source`` in batches, so no full list of strings is ever held.
+
+        Rows that are not valid addresses are skipped: one bad row must not stop the scanner.
+        """
+        watched = cls()
+        for batch in source.iter_addresses(batch_size=batch_size):
+            for address in batch:
+                try:
+                    watched.add(address)
+                except InvalidAddress:
+                    continue
+        return watched
+
+
+class WatchCache:
+    """Holds one loaded WatchSet per process and reloads it when the ledger's address count changes.
+
+    Addresses are only ever added (an import is one transaction), so a changed count means new ones;
+    ``max_age_s`` bounds how stale the set may get even so. ``get()`` costs one COUNT query.
+    """
+
+    def __init__(
+        self,
+        source: AddressSource,
+        *,
+        max_age_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._current: WatchSet | None = None
+        self._count = -1
+        self._loaded_at = 0.0
+
+    def get(self) -> WatchSet:
+        count = self._source.address_count()
+        stale = self._clock() - self._loaded_at >= self._max_age_s
+        if self._current is None or count != self._count or stale:
+            self._current = WatchSet.load(self._source)
+            self._count = count
+            self._loaded_at = self._clock()
+        return self._current

@@ -1,0 +1,277 @@
+"""``sweeper status | retry | migrate | web``: the ledger at a glance, and the receiver.
+
+These commands need only the database. When the full configuration does not load (no energy
+credentials on an operator's laptop, say), they fall back to ``SWEEPER_DATABASE_URL`` (and token
+decimals from ``SWEEPER_TOKENS``) read by a minimal settings model of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from config.settings import InvalidSettings, load_settings
+from sweeper.errors import SweeperError
+from sweeper.ledger import Ledger, StateTotals, Sweep, create_engine_for, upgrade
+from sweeper.ledger.migrate import current_revision
+from sweeper.models import SUN_PER_TRX, SweepState
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A console sized for the terminal (or ``COLUMNS``) at the time of the command, not of the import."""
+    return Console(stderr=stderr)
+
+
+DEFAULT_DECIMALS = {"USDT": 6}
+
+
+class _TokenDecimals(BaseModel):
+    symbol: str
+    decimals: int = Field(ge=0, le=36)
+
+
+class LedgerOnlySettings(BaseSettings):
+    """Just what the ledger commands need, so they run without energy credentials."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SWEEPER_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///sweeper.sqlite3"
+    tokens: list[_TokenDecimals] = Field(default_factory=lambda: [_TokenDecimals(symbol="USDT", decimals=6)])
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTarget:
+    """Where the ledger is, and how to display each token's amounts."""
+
+    database_url: str
+    decimals: dict[str, int]
+
+    def tokens(self, symbol: str, amount: int) -> Decimal:
+        """A base-unit amount in whole tokens (Decimal: display only, never arithmetic on money)."""
+        return Decimal(amount).scaleb(-self.decimals.get(symbol, 0))
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    _console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def ledger_target() -> LedgerTarget:
+    """The full settings when they load, else the minimal ledger-only model."""
+    try:
+        settings = load_settings()
+    except InvalidSettings:
+        try:
+            minimal = LedgerOnlySettings()
+        except ValidationError as exc:
+            raise _fail(
+                f"invalid SWEEPER_DATABASE_URL or SWEEPER_TOKENS: {exc.errors()[0]['msg']}", 2
+            ) from None
+        decimals = {**DEFAULT_DECIMALS, **{t.symbol: t.decimals for t in minimal.tokens}}
+        return LedgerTarget(minimal.database_url, decimals)
+    decimals = {**DEFAULT_DECIMALS, **{t.symbol: t.decimals for t in settings.tokens}}
+    return LedgerTarget(settings.database_url, decimals)
+
+
+def masked(url: str) -> str:
+    """The URL with any password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return "<unparseable database URL>"
+
+
+@contextmanager
+def open_ledger(target: LedgerTarget) -> Iterator[Ledger]:
+    """The ledger, which must already be migrated (``sweeper migrate``)."""
+    try:
+        engine = create_engine_for(target.database_url)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise _fail(f"cannot open the ledger at {masked(target.database_url)}: {exc}") from None
+    try:
+        try:
+            revision = current_revision(engine)
+        except SQLAlchemyError as exc:
+            raise _fail(f"cannot open the ledger at {masked(target.database_url)}: {exc}") from None
+        if revision is None:
+            raise _fail(f"the ledger at {masked(target.database_url)} is not migrated: run `sweeper migrate`")
+        yield Ledger(engine)
+    finally:
+        engine.dispose()
+
+
+def _trx(sun: int) -> Decimal:
+    return Decimal(sun) / SUN_PER_TRX
+
+
+def _summary_json(target: LedgerTarget, totals: list[StateTotals]) -> list[dict[str, Any]]:
+    return [
+        {
+            "state": t.state.value,
+            "token": t.token_symbol,
+            "count": t.count,
+            "amount": t.amount,
+            "amount_tokens": str(target.tokens(t.token_symbol, t.amount)),
+            "cost_sun": t.cost_sun,
+            "cost_trx": str(_trx(t.cost_sun)),
+        }
+        for t in totals
+    ]
+
+
+def _sweep_json(target: LedgerTarget, s: Sweep) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "state": s.state.value,
+        "token": s.token_symbol,
+        "address": s.address,
+        "destination": s.destination,
+        "amount": s.amount,
+        "amount_tokens": str(target.tokens(s.token_symbol, s.amount)),
+        "cost_sun": s.cost_sun,
+        "cost_trx": str(_trx(s.cost_sun)),
+        "attempt": s.attempt,
+        "energy_source": s.energy_source,
+        "txid": s.txid,
+        "reason": s.reason,
+        "created_at": s.created_at.isoformat(),
+        "updated_at": s.updated_at.isoformat(),
+    }
+
+
+def _summary_table(target: LedgerTarget, totals: list[StateTotals]) -> Table:
+    table = Table(title="Sweeps by state and token")
+    for name in ("state", "token", "count", "amount", "cost TRX"):
+        table.add_column(name, justify="left" if name in ("state", "token") else "right")
+    for t in totals:
+        table.add_row(
+            t.state.value,
+            t.token_symbol,
+            str(t.count),
+            str(target.tokens(t.token_symbol, t.amount)),
+            str(_trx(t.cost_sun)),
+        )
+    return table
+
+
+def _sweeps_table(target: LedgerTarget, sweeps: list[Sweep], title: str) -> Table:
+    table = Table(title=title)
+    for name in ("id", "state", "token", "amount", "cost TRX", "try", "address", "updated", "reason"):
+        table.add_column(name, justify="right" if name in ("id", "amount", "cost TRX", "try") else "left")
+    for s in sweeps:
+        table.add_row(
+            str(s.id),
+            s.state.value,
+            s.token_symbol,
+            str(target.tokens(s.token_symbol, s.amount)),
+            str(_trx(s.cost_sun)),
+            str(s.attempt),
+            s.address,
+            s.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+            s.reason or "",
+        )
+    return table
+
+
+def _state(value: str | None) -> SweepState | None:
+    if value is None:
+        return None
+    try:
+        return SweepState(value.upper())
+    except ValueError:
+        states = ", ".join(s.value for s in SweepState)
+        raise _fail(f"unknown state {value!r}; one of {states}", 2) from None
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    state: Annotated[str | None, typer.Option("--state", help="Only list sweeps in this state.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="How many sweeps to list.")] = 20,
+) -> None:
+    """Show the ledger: sweeps by state and token (count, amount, cost), then the latest sweeps."""
+    wanted = _state(state)
+    target = ledger_target()
+    with open_ledger(target) as ledger:
+        try:
+            totals = ledger.summary()
+            latest = ledger.sweeps(wanted, limit)
+        except SweeperError as exc:
+            raise _fail(str(exc)) from None
+    if as_json:
+        document = {
+            "summary": _summary_json(target, totals),
+            "sweeps": [_sweep_json(target, s) for s in latest],
+        }
+        typer.echo(json.dumps(document, indent=2))
+        return
+    console = _console()
+    console.print(_summary_table(target, totals))
+    title = f"Latest {wanted.value} sweeps" if wanted else "Latest sweeps"
+    console.print(_sweeps_table(target, latest, title))
+
+
+def retry(sweep_id: Annotated[int, typer.Argument(min=1, help="The FAILED sweep to re-open.")]) -> None:
+    """Re-open a FAILED sweep (next attempt, new order numbers); reconcile picks it up at once."""
+    target = ledger_target()
+    with open_ledger(target) as ledger:
+        try:
+            sweep = ledger.get_sweep(sweep_id)
+            if sweep is None:
+                raise _fail(f"no sweep {sweep_id}")
+            if sweep.state is not SweepState.FAILED:
+                raise _fail(f"sweep {sweep_id} is {sweep.state.value}; only FAILED sweeps can be retried")
+            if not ledger.reopen(sweep_id, reason="retry_by_operator"):
+                raise _fail(f"sweep {sweep_id} changed state meanwhile; nothing done")
+        except SweeperError as exc:
+            raise _fail(str(exc)) from None
+    _console().print(
+        f"sweep {sweep_id} re-opened as DETECTED (attempt {sweep.attempt + 1}); reconcile advances it next",
+        highlight=False,
+    )
+
+
+def migrate() -> None:
+    """Bring the ledger's schema up to date (Alembic upgrade head); safe to run again."""
+    target = ledger_target()
+    try:
+        upgrade(target.database_url)
+        engine = create_engine_for(target.database_url)
+        try:
+            revision = current_revision(engine)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, SweeperError) as exc:
+        raise _fail(f"migration failed for {masked(target.database_url)}: {exc}") from None
+    _console().print(f"ledger at {masked(target.database_url)} is at revision {revision}", highlight=False)
+
+
+def web(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the callback receiver, /healthz and /metrics (uvicorn tasks.web:app)."""
+    import uvicorn
+
+    uvicorn.run("tasks.web:app", host=host, port=port, proxy_headers=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``status``, ``retry``, ``migrate`` and ``web`` to the ``sweeper`` command line."""
+    app.command("status")(status)
+    app.command("retry")(retry)
+    app.command("migrate")(migrate)
+    app.command("web")(web)
