@@ -1,0 +1,205 @@
+"""Admin API on the node port (`/devnet/*`): funding, minting, blocks, faults, keys, inspection.
+
+For tests, the demo and benchmarks only. Bad input answers HTTP 400 `{"error", "message"}`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from devnet import render, views
+from devnet.chain import Chain
+from devnet.crypto import generate_key
+from devnet.errors import ChainError
+from devnet.faults import Faults
+from devnet.usdt import USDT_ADDRESS
+
+MAX_NEW_ACCOUNTS = 10_000
+
+
+class AdminApi:
+    """Handlers bound to one chain, its fault table and the server's facts (ports, persistence)."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        faults: Faults,
+        ports: Callable[[], dict[str, int]],
+        save: Callable[[], None] | None = None,
+        block_time: float = 3.0,
+    ) -> None:
+        self.chain = chain
+        self.faults = faults
+        self.ports = ports
+        self.save_state = save
+        self.block_time = block_time
+
+    def fund(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"txid": self.chain.fund(_str(body, "address"), _int(body, "sun"))}
+
+    def mint(self, body: dict[str, Any]) -> dict[str, Any]:
+        contract = body.get("contract") or USDT_ADDRESS
+        self.chain.mint(_str(body, "address"), _int(body, "amount"), contract)
+        return {"ok": True}
+
+    def produce(self, body: dict[str, Any]) -> dict[str, Any]:
+        blocks = _int(body, "blocks", 1)
+        if not 1 <= blocks <= 10_000:
+            raise ValueError("blocks must be between 1 and 10000")
+        return {"head": self.chain.produce_blocks(blocks)}
+
+    def set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+        options = dict(body)
+        target = str(options.pop("target", ""))
+        return {"target": target, "settings": self.faults.set(target, **options).to_dict()}
+
+    def clear_faults(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.faults.clear(body.get("target") or None)
+        return {"ok": True}
+
+    def blacklist(self, body: dict[str, Any]) -> dict[str, Any]:
+        flag = bool(body.get("blacklisted", True))
+        self.chain.set_blacklisted(_str(body, "address"), flag, body.get("contract") or USDT_ADDRESS)
+        return {"ok": True}
+
+    def accounts(self, body: dict[str, Any]) -> dict[str, Any]:
+        """New keypairs (devnet only: private keys in the response), optionally funded with TRX/USDT."""
+        count = _int(body, "count", 1)
+        if not 1 <= count <= MAX_NEW_ACCOUNTS:
+            raise ValueError(f"count must be between 1 and {MAX_NEW_ACCOUNTS}")
+        sun, usdt = _int(body, "sun", 0), _int(body, "usdt", 0)
+        out = []
+        for _ in range(count):
+            priv, addr = generate_key()
+            if sun:
+                self.chain.fund(addr, sun)
+            if usdt:
+                self.chain.mint(addr, usdt)
+            out.append({"address": addr, "hex": render.hex41(addr), "private_key": priv.hex()})
+        return {"accounts": out}
+
+    def pool(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.chain.create_pool(
+            _str(body, "address"), _int(body, "trx_sun", 0), _int(body, "staked_energy_sun", 0)
+        )
+        return {"ok": True}
+
+    def delegate(self, body: dict[str, Any]) -> dict[str, Any]:
+        txid = self.chain.delegate_energy(_str(body, "owner"), _str(body, "receiver"), _int(body, "energy"))
+        return {"txid": txid}
+
+    def undelegate(self, body: dict[str, Any]) -> dict[str, Any]:
+        energy = body.get("energy")
+        if energy is not None:
+            energy = _int(body, "energy")
+        return {"txid": self.chain.undelegate_energy(_str(body, "owner"), _str(body, "receiver"), energy)}
+
+    def transfer(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"txid": self.chain.transfer_trx(_str(body, "owner"), _str(body, "to"), _int(body, "sun"))}
+
+    def set_params(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.chain.update_params(body)
+        return self.params({})
+
+    def params(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.chain.lock:
+            return self.chain.state.params.to_dict()
+
+    def save(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.save_state is None:
+            raise ValueError("the devnet was started without --state")
+        self.save_state()
+        return {"ok": True}
+
+    def state(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self.chain.lock:
+            head = self.chain.head_block()
+            return {
+                "head": head.number,
+                "head_id": head.block_id,
+                "solid": self.chain.solid_number(),
+                "solid_depth": self.chain.solid_depth,
+                "block_time": self.block_time,
+                "accounts": len(self.chain.state.accounts),
+                "pending": len(self.chain.pending),
+                "faucet": render.b58(self.chain.faucet),
+                "ports": self.ports(),
+                "faults": self.faults.snapshot(),
+            }
+
+    def account(self, address: str) -> dict[str, Any]:
+        addr = render.hex41(address)
+        with self.chain.lock:
+            acc = self.chain.state.account(addr)
+            return views.debug_json(self.chain.state, acc, addr, self.chain.now_ms())
+
+
+def _str(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} is required")
+    return value
+
+
+def _int(body: dict[str, Any], key: str, default: int | None = None) -> int:
+    value = body.get(key, default)
+    if value is None:
+        raise ValueError(f"{key} is required")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} must be an integer (base units)")
+    return int(value)
+
+
+def _wrap(handler: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            raw = await request.body()
+            body = json.loads(raw) if raw.strip() else {}
+            if not isinstance(body, dict):
+                raise ValueError("body must be a JSON object")
+            body.update(request.query_params)
+            return JSONResponse(await run_in_threadpool(handler, body))
+        except ChainError as exc:
+            return JSONResponse({"error": exc.code, "message": exc.message}, status_code=400)
+        except (ValueError, KeyError, TypeError) as exc:
+            return JSONResponse({"error": "BAD_REQUEST", "message": str(exc)}, status_code=400)
+
+    return endpoint
+
+
+def admin_routes(api: AdminApi) -> list[Route]:
+    async def account(request: Request) -> Response:
+        try:
+            return JSONResponse(api.account(request.path_params["address"]))
+        except ValueError as exc:
+            return JSONResponse({"error": "BAD_REQUEST", "message": str(exc)}, status_code=400)
+
+    post = [
+        ("fund", api.fund),
+        ("mint", api.mint),
+        ("produce", api.produce),
+        ("faults", api.set_faults),
+        ("blacklist", api.blacklist),
+        ("accounts", api.accounts),
+        ("pool", api.pool),
+        ("delegate", api.delegate),
+        ("undelegate", api.undelegate),
+        ("transfer", api.transfer),
+        ("params", api.set_params),
+        ("save", api.save),
+    ]
+    routes = [Route(f"/devnet/{name}", _wrap(fn), methods=["POST"]) for name, fn in post]
+    routes += [
+        Route("/devnet/faults", _wrap(api.clear_faults), methods=["DELETE"]),
+        Route("/devnet/state", _wrap(api.state), methods=["GET"]),
+        Route("/devnet/params", _wrap(api.params), methods=["GET"]),
+        Route("/devnet/account/{address}", account, methods=["GET"]),
+    ]
+    return routes
