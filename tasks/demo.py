@@ -76,7 +76,8 @@ def run_demo(count: int = 24, workdir: Path | None = None, timeout: float = 300.
         )
         _, hot = generate_key()
         devnet.chain.fund(hot, 10 * TRX)
-        devnet.chain.mint(hot, 1 * USDT)  # a working hot wallet already holds USDT: transfers need 64,285 energy
+        # A working hot wallet already holds USDT, so each transfer needs 64,285 energy.
+        devnet.chain.mint(hot, 1 * USDT)
         db = f"sqlite:///{(workdir / 'ledger.sqlite3').resolve()}"
         upgrade(db)
         ledger = Ledger(create_engine_for(db))

@@ -13,7 +13,7 @@ from devnet.providers.common import (
 from devnet.server import Devnet
 
 # The standard BIP39 test phrase: public, so only ever used against the devnet.
-DEVNET_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+DEVNET_MNEMONIC = " ".join(["abandon"] * 11 + ["about"])
 
 
 def devnet_env(

@@ -39,7 +39,9 @@ def test_activated_and_unactivated_deposits_are_swept_once_to_the_hot_wallet(
         for sid in ids:
             sweep = rt.ledger.get_sweep(sid)
             assert sweep is not None and sweep.cost_sun > 0 and sweep.txid
-            delivered = [o for o in rt.ledger.orders_for_sweep(sid) if o.status is OrderRequestStatus.DELIVERED]
+            delivered = [
+                o for o in rt.ledger.orders_for_sweep(sid) if o.status is OrderRequestStatus.DELIVERED
+            ]
             assert len(delivered) == 1
         # Running advance again on finished sweeps changes nothing and sends nothing.
         again = drive(rt, ids, timeout=5)
@@ -50,7 +52,7 @@ def test_activated_and_unactivated_deposits_are_swept_once_to_the_hot_wallet(
 def test_below_threshold_blacklisted_and_dry_run_deposits_are_skipped_with_reasons(
     devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with stack(devnet, tmp_path, monkeypatch) as (rt, hot):
+    with stack(devnet, tmp_path, monkeypatch) as (rt, _hot):
         small, black = add_deposits(rt, 2)
         devnet.chain.mint(small, USDT // 2)
         devnet.chain.mint(black, 50 * USDT)
@@ -69,7 +71,7 @@ def test_below_threshold_blacklisted_and_dry_run_deposits_are_skipped_with_reaso
 def test_the_cheapest_source_is_used_and_failure_falls_over_to_the_next(
     devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with stack(devnet, tmp_path, monkeypatch) as (rt, hot):
+    with stack(devnet, tmp_path, monkeypatch) as (rt, _hot):
         first, second = add_deposits(rt, 2)
         for addr in (first, second):
             devnet.chain.mint(addr, 200 * USDT)
@@ -87,5 +89,5 @@ def test_the_cheapest_source_is_used_and_failure_falls_over_to_the_next(
         states = drive(rt, [s2.id])
         assert states[s2.id] is SweepState.CONFIRMED
         orders = rt.ledger.orders_for_sweep(s2.id)
-        assert [o.source for o in orders][0] == "ea888fee"
+        assert orders[0].source == "ea888fee"
         assert orders[-1].status is OrderRequestStatus.DELIVERED and orders[-1].source != "ea888fee"
