@@ -245,7 +245,9 @@ class Flow:
         try:
             self._order_energy(s, need, activate=not activated, amount=balance, required=required)
         except PolicyRefused as exc:
-            return self._skip(s, "fee_cap", str(exc))
+            exclusions = getattr(exc, "exclusions", {})
+            over_cap = any("exceeds" in why for why in exclusions.values()) or not exclusions
+            return self._skip(s, "fee_cap" if over_cap else "no_energy_source", str(exc))
         return self.config.poll_seconds
 
     def _waiting_for_energy(self, s: Sweep) -> float | None:

@@ -67,6 +67,10 @@ class BurnSource:
                 reason="burn_cap",
             )
 
+    def covers(self, address: str, energy: int) -> bool:
+        """True once ``address`` is on chain and holds the TRX to burn for ``energy`` (what burn delivers)."""
+        return self._chain.is_activated(address) and self._costs(address, energy)[0] == 0
+
     def balance(self) -> int:
         """The gas wallet's TRX, in sun."""
         return self._chain.trx_balance(self._signer.address)

@@ -43,7 +43,9 @@ def test_fifty_deposits_in_mixed_states_are_each_swept_exactly_once(
     devnet.start()
     try:
         _, hot = generate_key()
-        devnet.chain.fund(hot, 10 * TRX)  # the hot wallet starts without USDT: first transfers cost 130k energy
+        devnet.chain.fund(
+            hot, 10 * TRX
+        )  # the hot wallet starts without USDT: first transfers cost 130k energy
         db = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
         upgrade(db)
         ledger = Ledger(create_engine_for(db))
@@ -121,9 +123,7 @@ def test_fifty_deposits_in_mixed_states_are_each_swept_exactly_once(
                 assert all((s.reason or "").startswith(kind) for s in recorded)
                 assert devnet.chain.token_balance(address) == plan[address][0]  # untouched
         # Exactly one transfer out of each eligible address ever reached the chain.
-        outgoing = [
-            t for t in _transfers(devnet) if t["from"] in plan and t["to"] == hot
-        ]
+        outgoing = [t for t in _transfers(devnet) if t["from"] in plan and t["to"] == hot]
         assert sorted(t["from"] for t in outgoing) == sorted(eligible)
     finally:
         devnet.stop()

@@ -1,0 +1,137 @@
+"""End to end through Flower: an operator applies sweeper tasks over Flower's REST API (basic auth).
+
+One deployment for the module (devnet, a worker, a real Flower process, Redis as broker and result
+backend); each test uses deposit addresses of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sweeper.models import SweepState
+from tasks.processes import ProcessGroup, free_port
+from tests.e2e.helpers import CONFIRMATIONS, TRX, USDT, Site, fast_devnet, flushed_redis, wait_for
+
+pytestmark = pytest.mark.e2e
+
+REDIS_DB = 11  # this suite's own broker and result database
+USER, PASSWORD = "operator", "flower-e2e-password"
+SETTLE_TIMEOUT = 90.0
+
+
+@dataclass
+class Deployment:
+    """The sweeper behind Flower, and an HTTP client for Flower's API."""
+
+    site: Site
+    processes: ProcessGroup
+    flower_url: str
+    next_index: int = 0
+
+    def deposit(self, amount: int) -> str:
+        """A watched, activated deposit address holding ``amount`` USDT (index unique in the module)."""
+        (address,) = self.site.deposits(1, start=self.next_index)
+        self.next_index += 1
+        self.site.devnet.chain.fund(address, 1 * TRX)
+        self.site.devnet.chain.mint(address, amount)
+        return address
+
+    def apply(
+        self, task: str, body: dict[str, Any], auth: tuple[str, str] | None = (USER, PASSWORD)
+    ) -> httpx.Response:
+        return httpx.post(f"{self.flower_url}/api/task/async-apply/{task}", json=body, auth=auth, timeout=30)
+
+    def result(self, task_id: str) -> Any:
+        """The task's return value, read back through Flower once the worker has finished it."""
+
+        def finished() -> dict[str, Any] | None:
+            response = httpx.get(
+                f"{self.flower_url}/api/task/result/{task_id}", auth=(USER, PASSWORD), timeout=10
+            )
+            response.raise_for_status()
+            answer: dict[str, Any] = response.json()
+            return answer if answer.get("state") in ("SUCCESS", "FAILURE") else None
+
+        answer = wait_for(finished, 60, f"task {task_id} to finish")
+        assert answer["state"] == "SUCCESS", (answer, self.processes.logs("w1")[-3000:])
+        return answer["result"]
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    workdir: Path = tmp_path_factory.mktemp("flower")
+    with flushed_redis(REDIS_DB) as broker, fast_devnet() as devnet:
+        site = Site.create(devnet, workdir)
+        group = ProcessGroup(env=site.env(broker, order="itrx,ea888fee,tronzap"), workdir=workdir)
+        try:
+            site.scan_from_head()
+            group.worker("w1", concurrency=2)
+            port = free_port()
+            group.flower(port, f"{USER}:{PASSWORD}")
+            yield Deployment(site, group, f"http://127.0.0.1:{port}")
+        finally:
+            group.stop()
+            site.close()
+
+
+def test_sweep_address_applied_through_flower_sweeps_the_deposit(deployment: Deployment) -> None:
+    site = deployment.site
+    address = deployment.deposit(150 * USDT)
+    hot_before = site.usdt(site.hot)
+
+    response = deployment.apply("sweeper.sweep_address", {"kwargs": {"address": address}})
+    assert response.status_code == 200, response.text
+    result = deployment.result(response.json()["task-id"])
+
+    assert result["ok"] is True and result["address"] == address and len(result["sweeps"]) == 1
+    sweeps = site.settled([address], SETTLE_TIMEOUT)[address]
+    assert [(s.id, s.state) for s in sweeps] == [(result["sweeps"][0], SweepState.CONFIRMED)]
+    assert site.usdt(site.hot) - hot_before == 150 * USDT
+    assert site.usdt(address) == 0
+
+
+def test_scan_blocks_applied_through_flower_finds_and_sweeps_a_new_deposit(deployment: Deployment) -> None:
+    site = deployment.site
+    chain = site.devnet.chain
+    address = deployment.deposit(75 * USDT)
+    minted_by = chain.head_number() + 1  # the mint's Transfer log is mined in the next block
+    wait_for(lambda: chain.head_number() >= minted_by + CONFIRMATIONS + 1, 30, "the deposit to be confirmed")
+
+    response = deployment.apply("sweeper.scan_blocks", {})
+    assert response.status_code == 200, response.text
+    result = deployment.result(response.json()["task-id"])
+
+    assert result["ok"] is True and result["hits"] >= 1, result
+    sweeps = site.settled([address], SETTLE_TIMEOUT)[address]
+    assert [s.state for s in sweeps] == [SweepState.CONFIRMED]
+    assert site.usdt(address) == 0
+
+
+def test_flower_refuses_a_request_without_the_right_credentials(deployment: Deployment) -> None:
+    address = deployment.deposit(40 * USDT)
+
+    anonymous = deployment.apply("sweeper.sweep_address", {"kwargs": {"address": address}}, auth=None)
+    wrong = deployment.apply("sweeper.sweep_address", {"kwargs": {"address": address}}, auth=(USER, "guess"))
+
+    assert anonymous.status_code == 401 and wrong.status_code == 401
+    assert deployment.site.sweeps_of(address) == []
+
+
+def test_a_garbage_address_yields_a_failed_result_and_changes_nothing(deployment: Deployment) -> None:
+    site = deployment.site
+    sweeps_before = site.ledger.sweeps(limit=10_000)
+    hot_before = site.usdt(site.hot)
+
+    response = deployment.apply("sweeper.sweep_address", {"kwargs": {"address": "not-an-address"}})
+    assert response.status_code == 200, response.text
+    result = deployment.result(response.json()["task-id"])
+
+    assert result["ok"] is False and result["reason"] == "invalid_address", result
+    assert site.ledger.sweeps(limit=10_000) == sweeps_before
+    assert site.usdt(site.hot) == hot_before
