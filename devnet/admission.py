@@ -19,7 +19,7 @@ OWNER_PERMISSION_ID = 0
 ACTIVE_PERMISSION_ID = 2
 
 
-def parse(body: dict[str, Any], visible: bool) -> Tx:
+def parse(body: dict[str, Any], visible: bool = False) -> Tx:
     """Build a Tx from `{raw_data, signature}`; ignores the client's txID/permission/raw_data_hex."""
     raw = body.get("raw_data")
     if not isinstance(raw, dict):

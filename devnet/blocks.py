@@ -24,13 +24,13 @@ class TxRecord:
     info: dict[str, Any]
 
     def json(self, visible: bool) -> dict[str, Any]:
-        return {
-            "ret": [{"contractRet": self.contract_ret}],
-            "signature": self.signatures,
-            "txID": self.txid,
-            "raw_data": render.raw_out(self.raw, visible),
-            "raw_data_hex": self.raw_hex,
-        }
+        out: dict[str, Any] = {"ret": [{"contractRet": self.contract_ret}]}
+        if self.signatures:  # system transactions have none; proto3 omits the empty list
+            out["signature"] = self.signatures
+        out["txID"] = self.txid
+        out["raw_data"] = render.raw_out(self.raw, visible)
+        out["raw_data_hex"] = self.raw_hex
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -26,13 +26,13 @@ ADDRESS_KEYS = frozenset(
 )
 
 
-@lru_cache(maxsize=1_000_000)
+@lru_cache(maxsize=100_000)
 def b58(addr: str) -> str:
     """Base58 form of an address (cached: the same addresses are rendered over and over)."""
     return to_base58(addr)
 
 
-@lru_cache(maxsize=1_000_000)
+@lru_cache(maxsize=100_000)
 def hex41(addr: str) -> str:
     """Lowercase `41…` form of an address in any form; ValueError if it is not one."""
     return to_hex_address(addr)

@@ -289,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         chain_params=dict(args.param),
     )
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signum in (signal.SIGINT, signal.SIGTERM):  # explicit: a background job may inherit SIGINT ignored
+        signal.signal(signum, lambda *_: stop.set())
     devnet.start()
     try:
         print(f"devnet node     {devnet.node_url}  (/wallet, /walletsolidity, admin /devnet)", flush=True)
