@@ -184,6 +184,7 @@ class Settings(BaseSettings):
     confirmations: int = Field(19, ge=0, le=1000)
     dry_run: bool = False
     sweep_leftover_trx: bool = False
+    leftover_trx_min_sun: int = Field(1_000_000, ge=1, description="sweep leftover TRX from this much up")
     callback_public_url: AnyHttpUrl | None = None
     scan_interval_seconds: float = Field(3.0, gt=0)
     rescan_interval_seconds: float = Field(3600.0, gt=0)

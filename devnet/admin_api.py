@@ -69,6 +69,13 @@ class AdminApi:
         self.chain.set_blacklisted(_str(body, "address"), flag, body.get("contract") or USDT_ADDRESS)
         return {"ok": True}
 
+    def token(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Deploy another TRC20 token with USDT's semantics: {"address", "symbol", "decimals"?, "name"?}."""
+        self.chain.deploy_token(
+            _str(body, "address"), _str(body, "symbol"), _int(body, "decimals", 6), body.get("name")
+        )
+        return {"ok": True}
+
     def accounts(self, body: dict[str, Any]) -> dict[str, Any]:
         """New keypairs (devnet only: private keys in the response), optionally funded with TRX/USDT."""
         count = _int(body, "count", 1)
@@ -187,6 +194,7 @@ def admin_routes(api: AdminApi) -> list[Route]:
         ("produce", api.produce),
         ("faults", api.set_faults),
         ("blacklist", api.blacklist),
+        ("token", api.token),
         ("accounts", api.accounts),
         ("pool", api.pool),
         ("delegate", api.delegate),

@@ -165,6 +165,15 @@ class Chain:
             else:
                 token.blacklist.discard(render.hex41(addr))
 
+    def deploy_token(self, address: str, symbol: str, decimals: int = 6, name: str | None = None) -> None:
+        """Add a TRC20 token with USDT's semantics at ``address`` (for multi-token sweeps); idempotent."""
+        with self.lock:
+            hex41 = render.hex41(address)
+            if hex41 not in self.state.tokens:
+                self.state.tokens[hex41] = Trc20Token(
+                    address=hex41, name=name or symbol, symbol=symbol, decimals=decimals
+                )
+
     def create_pool(self, addr: str, trx_sun: int, staked_energy_sun: int) -> None:
         """A system account (provider pool, stake wallet): activated, funded and staked for energy at once."""
         with self.lock:

@@ -53,6 +53,11 @@ WAITING_STATES = frozenset(
     {SweepState.ACTIVATING, SweepState.ENERGY_ORDERED, SweepState.SIGNED, SweepState.BROADCAST}
 )
 FEE_LIMIT_HEADROOM = Decimal("1.2")
+TRX = "TRX"
+"""The token_contract of a leftover-TRX sweep: TRX is native, not a contract."""
+TRX_TRANSFER_RESERVE_SUN = (
+    300_000  # bandwidth burn for a ~267-byte TRX transfer when no free bandwidth is left
+)
 ACTIVATION_STEP = "activation"
 ENERGY_STEP = "energy"
 
@@ -121,6 +126,8 @@ class FlowConfig:
     expiry_grace_ms: int = 9_000
     max_steps_per_call: int = 8
     max_orders_per_sweep: int = 6
+    leftover_trx_min_sun: int | None = None
+    """Sweep TRX left on an address after its token sweep, when at least this much (None: off)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,15 +174,15 @@ class Flow:
         With ``record_dust`` (a deposit was seen, or an operator asked), a balance below the minimum is
         recorded as a sweep that the next step skips with its reason, so nothing seen goes unexplained.
         """
-        token = self.config.tokens[contract]
-        balance = self.chain.token_balance(contract, address)
+        token = self._token(contract)
+        balance = self._balance(contract, address)
         if balance <= 0 or (balance < token.min_amount and not record_dust):
             return None
         return self.ledger.open_sweep(
             address,
             token,
             balance,
-            self.config.destinations[contract],
+            self._destination(contract),
             self.config.dry_run,
             detected_block=block,
         )
@@ -223,10 +230,15 @@ class Flow:
         return handlers[s.state](s)
 
     def _detected(self, s: Sweep) -> float | None:
-        token = self.config.tokens[s.token_contract]
-        balance = self.chain.token_balance(s.token_contract, s.address)
+        token = self._token(s.token_contract)
+        balance = self._balance(s.token_contract, s.address)
         if balance < token.min_amount:
             return self._skip(s, "below_threshold", f"balance {balance} < minimum {token.min_amount}")
+        if s.token_contract == TRX:  # native TRX needs no energy, only bandwidth
+            if s.dry_run:
+                return self._skip(s, "dry_run", f"dry run: would sweep {balance} sun")
+            self._move(s, SweepState.ENERGY_READY, "leftover TRX: no energy needed", amount=balance)
+            return None
         if self.chain.is_blacklisted(s.token_contract, s.address):
             return self._skip(s, "blacklisted", "the token contract blacklists this address")
         if s.dry_run:
@@ -276,17 +288,26 @@ class Flow:
         return self._check_order(s, record)
 
     def _energy_ready(self, s: Sweep) -> float | None:
-        token = self.config.tokens[s.token_contract]
-        destination = self.config.destinations[s.token_contract]
+        token = self._token(s.token_contract)
+        destination = self._destination(s.token_contract)
         if destination != s.destination:
             raise PermanentError(
                 f"sweep destination {s.destination} is not the configured {destination}",
                 reason="destination_mismatch",
             )
-        balance = self.chain.token_balance(s.token_contract, s.address)
+        balance = self._balance(s.token_contract, s.address)
         if balance < token.min_amount:
             return self._skip(s, "balance_gone", f"balance {balance} < minimum {token.min_amount}")
         signer = self.keyring.signer_for(s.address)
+        if s.token_contract == TRX:
+            free = self.chain.resources(s.address).bandwidth >= TRX_TRANSFER_RESERVE_SUN // 1000
+            amount = balance if free else balance - TRX_TRANSFER_RESERVE_SUN
+            if amount <= 0:
+                return self._skip(s, "below_threshold", f"{balance} sun does not cover the bandwidth fee")
+            tx = self.chain.build_trx_transfer(signer, destination, amount)
+            self.ledger.store_signed_tx(s.id, TxKind.TRANSFER, tx)
+            self._move(s, SweepState.SIGNED, "TRX transfer signed", txid=tx.txid, amount=amount)
+            return None
         energy = max(s.energy_needed or 0, self.chain.transfer_energy(s.token_contract, destination))
         fee_limit = math.ceil(energy * self.chain.energy_price_sun() * FEE_LIMIT_HEADROOM)
         tx = self.chain.build_token_transfer(s.token_contract, signer, destination, balance, fee_limit)
@@ -346,6 +367,7 @@ class Flow:
             cost_sun=self._cost(s, receipt.fee_sun),
         )
         self._reclaim(s)
+        self._open_leftover_trx(s)
         return None
 
     def _energy_on_chain(self, s: Sweep, source: str) -> bool:
@@ -549,6 +571,29 @@ class Flow:
                 log.warning("stake.reclaim_failed", sweep_id=s.id, error=exc.reason)
 
     # -- helpers ------------------------------------------------------------------------------------
+
+    def _open_leftover_trx(self, s: Sweep) -> None:
+        """After a token sweep, open a TRX sweep for what the address still holds (if configured)."""
+        if self.config.leftover_trx_min_sun is None or s.token_contract == TRX:
+            return
+        self.detect(s.address, TRX)
+
+    def _token(self, contract: str) -> Token:
+        if contract == TRX:
+            minimum = self.config.leftover_trx_min_sun
+            return Token(TRX, TRX, 6, minimum if minimum is not None else 2**63)
+        return self.config.tokens[contract]
+
+    def _destination(self, contract: str) -> str:
+        if contract == TRX:
+            # Leftover TRX goes to the hot wallet of the first configured token: still only configuration.
+            return next(iter(self.config.destinations.values()))
+        return self.config.destinations[contract]
+
+    def _balance(self, contract: str, address: str) -> int:
+        if contract == TRX:
+            return self.chain.trx_balance(address)
+        return self.chain.token_balance(contract, address)
 
     def _cost(self, s: Sweep, fee_sun: int) -> int:
         """What the sweep cost: every order the sources charged for, plus TRX burned on chain.

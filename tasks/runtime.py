@@ -124,6 +124,7 @@ def flow_config(settings: Settings) -> FlowConfig:
         dry_run=settings.dry_run,
         poll_seconds=settings.poll_seconds,
         order_timeout_seconds=settings.order_timeout_seconds,
+        leftover_trx_min_sun=settings.leftover_trx_min_sun if settings.sweep_leftover_trx else None,
     )
 
 

@@ -91,3 +91,53 @@ def test_the_cheapest_source_is_used_and_failure_falls_over_to_the_next(
         orders = rt.ledger.orders_for_sweep(s2.id)
         assert orders[0].source == "ea888fee"
         assert orders[-1].status is OrderRequestStatus.DELIVERED and orders[-1].source != "ea888fee"
+
+
+SECOND_TOKEN = "TXLAQ63Xg1NAzckPwKHvzw7CSEmLMEqcdj"
+
+
+def test_several_configured_tokens_are_each_swept_to_the_hot_wallet(
+    devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    devnet.chain.deploy_token(SECOND_TOKEN, "USDC", 6)
+    tokens = (
+        '[{"symbol":"USDT","contract":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t","decimals":6,"min_amount":1000000},'
+        f'{{"symbol":"USDC","contract":"{SECOND_TOKEN}","decimals":6,"min_amount":5000000}}]'
+    )
+    with stack(devnet, tmp_path, monkeypatch, extra={"SWEEPER_TOKENS": tokens}) as (rt, hot):
+        devnet.chain.mint(hot, 1, SECOND_TOKEN)
+        (address,) = add_deposits(rt, 1)
+        devnet.chain.fund(address, 1 * TRX)
+        devnet.chain.mint(address, 40 * USDT)
+        devnet.chain.mint(address, 25 * USDT, SECOND_TOKEN)
+        devnet.chain.produce_blocks(1)
+        opened = [rt.flow.detect(address, c) for c in rt.flow.config.tokens]
+        ids = [s.id for s in opened if s is not None]
+        assert len(ids) == 2
+        states = drive(rt, ids)
+        assert set(states.values()) == {SweepState.CONFIRMED}
+        assert devnet.chain.token_balance(hot, SECOND_TOKEN) == 1 + 25 * USDT
+        assert usdt_balance(devnet, hot) == 1 + 40 * USDT
+        symbols = {rt.ledger.get_sweep(i).token_symbol for i in ids}  # type: ignore[union-attr]
+        assert symbols == {"USDT", "USDC"}
+
+
+def test_leftover_trx_is_swept_after_the_token_when_configured(
+    devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = {"SWEEPER_SWEEP_LEFTOVER_TRX": "true", "SWEEPER_LEFTOVER_TRX_MIN_SUN": "1000000"}
+    with stack(devnet, tmp_path, monkeypatch, extra=extra) as (rt, hot):
+        (address,) = add_deposits(rt, 1)
+        devnet.chain.fund(address, 3 * TRX)
+        devnet.chain.mint(address, 80 * USDT)
+        devnet.chain.produce_blocks(1)
+        hot_trx = devnet.chain.trx_balance(hot)
+        sweep = rt.flow.detect(address, USDT_MAINNET)
+        assert sweep is not None
+        assert drive(rt, [sweep.id])[sweep.id] is SweepState.CONFIRMED
+        trx_sweeps = [s for s in rt.ledger.sweeps(address=address) if s.token_contract == "TRX"]
+        assert len(trx_sweeps) == 1
+        assert drive(rt, [trx_sweeps[0].id])[trx_sweeps[0].id] is SweepState.CONFIRMED
+        gained = devnet.chain.trx_balance(hot) - hot_trx
+        assert 2 * TRX <= gained <= 3 * TRX
+        assert devnet.chain.trx_balance(address) < 1 * TRX
