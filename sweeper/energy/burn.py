@@ -8,12 +8,10 @@ transfer is stored under our order number before broadcast, so an order is one t
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sweeper.energy.base import check_address
-from sweeper.energy.journal import JournalEntry, TxJournal, submit_once
-from sweeper.energy.stake import status_from_receipt
+from sweeper.energy.journal import JournaledSource, JournalEntry, TxJournal, submit_once
 from sweeper.errors import PolicyRefused
 from sweeper.models import TRC20_TRANSFER_BANDWIDTH, EnergyOrder, OrderStatus, Quote
 
@@ -26,7 +24,7 @@ ACTIVATION_SUN = 1_100_000
 """What the sender pays to create an account by a TRX transfer: 1 TRX fee + 0.1 TRX bandwidth."""
 
 
-class BurnSource:
+class BurnSource(JournaledSource):
     """A gas wallet as an :class:`~sweeper.energy.base.EnergySource`."""
 
     supports_activation = True
@@ -121,17 +119,3 @@ class BurnSource:
             delegate_txid=entry.tx.txid,
             detail=f"sent {entry.amount_sun} sun to burn",
         )
-
-    def lookup(self, order_no: str) -> EnergyOrder | None:
-        entry = self._journal.get(order_no)
-        if entry is None:
-            return None
-        return self._order(order_no, entry, status_from_receipt(self._chain, entry.tx.txid))
-
-    def status(self, order: EnergyOrder) -> EnergyOrder:
-        found = self.lookup(order.order_no)
-        if found is not None:
-            return found
-        if order.provider_order_id is None:
-            return order
-        return replace(order, status=status_from_receipt(self._chain, order.provider_order_id))

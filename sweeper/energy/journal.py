@@ -10,11 +10,11 @@ only after it has expired and the node provably does not have it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from sweeper.errors import DuplicateTransaction, TransactionExpired
-from sweeper.models import SignedTx
+from sweeper.models import EnergyOrder, OrderStatus, SignedTx
 
 if TYPE_CHECKING:
     from sweeper.chain.port import Chain
@@ -75,3 +75,36 @@ def submit_once(
         journal.put(key, entry)
         chain.broadcast(entry.tx)
     return entry
+
+
+def status_from_receipt(chain: Chain, txid: str) -> OrderStatus:
+    """An order that is one transaction is as done as that transaction's receipt says."""
+    receipt = chain.receipt(txid)
+    if receipt is None:
+        return OrderStatus.PENDING
+    return OrderStatus.DELIVERED if receipt.success else OrderStatus.FAILED
+
+
+class JournaledSource:
+    """Lookup and status for sources whose order is one signed transaction kept in a journal (stake, burn)."""
+
+    name: str
+    _chain: Chain
+    _journal: TxJournal
+
+    def _order(self, order_no: str, entry: JournalEntry, status: OrderStatus) -> EnergyOrder:
+        raise NotImplementedError
+
+    def lookup(self, order_no: str) -> EnergyOrder | None:
+        entry = self._journal.get(order_no)
+        if entry is None:
+            return None
+        return self._order(order_no, entry, status_from_receipt(self._chain, entry.tx.txid))
+
+    def status(self, order: EnergyOrder) -> EnergyOrder:
+        found = self.lookup(order.order_no)
+        if found is not None:
+            return found
+        if order.provider_order_id is None:
+            return order
+        return replace(order, status=status_from_receipt(self._chain, order.provider_order_id))

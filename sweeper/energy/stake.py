@@ -7,12 +7,11 @@ signed DelegateResource transaction is the order: its txid is the order id, stor
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from sweeper.energy.base import check_address
-from sweeper.energy.journal import JournalEntry, TxJournal, submit_once
+from sweeper.energy.journal import JournaledSource, JournalEntry, TxJournal, submit_once
 from sweeper.errors import ProviderInvalidRequest, ProviderOutOfResources
 from sweeper.models import SUN_PER_TRX, EnergyOrder, OrderStatus, Quote
 
@@ -29,14 +28,7 @@ def delegation_sun(energy: int, sun_per_energy: int) -> int:
     return max(MIN_DELEGATION_SUN, math.ceil(raw / SUN_PER_TRX) * SUN_PER_TRX)
 
 
-def status_from_receipt(chain: Chain, txid: str) -> OrderStatus:
-    receipt = chain.receipt(txid)
-    if receipt is None:
-        return OrderStatus.PENDING
-    return OrderStatus.DELIVERED if receipt.success else OrderStatus.FAILED
-
-
-class StakeSource:
+class StakeSource(JournaledSource):
     """Our staked account as an :class:`~sweeper.energy.base.EnergySource`."""
 
     supports_activation = False
@@ -112,20 +104,6 @@ class StakeSource:
             delegate_txid=entry.tx.txid,
             detail=f"delegated {entry.amount_sun} sun",
         )
-
-    def lookup(self, order_no: str) -> EnergyOrder | None:
-        entry = self._journal.get(order_no)
-        if entry is None:
-            return None
-        return self._order(order_no, entry, status_from_receipt(self._chain, entry.tx.txid))
-
-    def status(self, order: EnergyOrder) -> EnergyOrder:
-        found = self.lookup(order.order_no)
-        if found is not None:
-            return found
-        if order.provider_order_id is None:
-            return order
-        return replace(order, status=status_from_receipt(self._chain, order.provider_order_id))
 
     def reclaim(self, order: EnergyOrder) -> str | None:
         """UnDelegateResource what this order delegated (once the sweep is confirmed); the txid, or None."""
