@@ -245,9 +245,62 @@ def _problems(exc: ValidationError) -> list[str]:
     return out
 
 
+def _neutral(model: type[BaseModel], path: tuple[str, ...]) -> Any:
+    """A harmless stand-in for an invalid value at ``path``: None, an empty list, or the default."""
+    field = None
+    for name in path:
+        field = model.model_fields.get(name)
+        if field is None:
+            return None
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    if field is None:
+        return None
+    if field.default is None:
+        return None
+    default = field.get_default(call_default_factory=True)
+    return [] if isinstance(default, list) else default
+
+
+def _patch_for(errors: list[Any]) -> dict[str, Any]:
+    """Nested keyword arguments replacing each invalid leaf, so cross-field checks can still run."""
+    patch: dict[str, Any] = {}
+    for err in errors:
+        path = tuple(str(p) for p in err["loc"] if not isinstance(p, int))
+        if not path:
+            continue
+        node = patch
+        for name in path[:-1]:
+            child = node.setdefault(name, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            node[path[-1]] = _neutral(Settings, path)
+    return patch
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Read and validate settings; raise InvalidSettings with one message per problem."""
+    """Read and validate settings; raise InvalidSettings with one message per problem.
+
+    Field errors stop pydantic before the cross-field checks, so those run again with each invalid
+    value replaced by a neutral one: the operator sees every problem at once, not one per attempt.
+    """
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise InvalidSettings(_problems(exc)) from None
+        problems = _problems(exc)
+        patch = _patch_for(exc.errors())
+        if patch:
+            bad_vars = [p.split(":", 1)[0] for p in problems if p.startswith("SWEEPER_")]
+            try:
+                Settings(**{**overrides, **patch})
+            except ValidationError as again:
+                for problem in _problems(again):
+                    stand_in = any(
+                        var.removeprefix("SWEEPER_").lower() in problem.lower() for var in bad_vars
+                    )
+                    if problem not in problems and not stand_in:
+                        problems.append(problem)
+        raise InvalidSettings(problems) from None

@@ -101,3 +101,20 @@ def test_secrets_in_an_invalid_configuration_are_not_echoed(monkeypatch: pytest.
         },
     )
     assert "top-secret-value-42" not in "\n".join(found)
+
+
+def test_field_errors_and_missing_secrets_are_reported_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = problems(
+        monkeypatch,
+        {
+            "SWEEPER_DESTINATION": "TBad",
+            "SWEEPER_TRON__TIMEOUT": "-5",
+            "SWEEPER_ENERGY__ORDER": "ea888fee",
+            "SWEEPER_ENERGY__EA888FEE__API_KEY": "key-123456",
+        },
+    )
+    assert len(found) == 3, found
+    assert found[0].startswith("SWEEPER_TRON__TIMEOUT:") or found[0].startswith("SWEEPER_DESTINATION:")
+    assert (
+        found[-1] == "energy source 'ea888fee' is enabled but SWEEPER_ENERGY__EA888FEE__API_SECRET is not set"
+    )
