@@ -1,4 +1,4 @@
-"""The operator's commands drive real sweeps: `sweeper scan --local`, `sweeper sweep --local`, `config check`."""
+"""The operator commands drive real sweeps: `sweeper scan --local`, `sweeper sweep --local`, config check."""
 
 from __future__ import annotations
 
