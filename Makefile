@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration test-e2e test-chaos lint format bench devnet worker beat flower web services compose-check clean
+.PHONY: help install demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory devnet worker beat flower web services compose-check clean
 
 help: ## Show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,6 +52,21 @@ format: install ## Apply ruff formatting and fixes
 
 bench: install services ## Run every benchmark and write bench/RESULTS.md
 	$(BIN)/python -m bench
+
+bench-scan: install services ## Benchmark 1 alone: block-scan catch-up, 1M watched addresses
+	$(BIN)/python -m bench scan
+
+bench-rescan: install services ## Benchmark 2 alone: balance rescan against the naive tronpy loop
+	$(BIN)/python -m bench rescan
+
+bench-e2e: install services ## Benchmark 3 alone: end to end with 1, 2 and 4 worker processes
+	$(BIN)/python -m bench e2e
+
+bench-cost: install services ## Benchmark 4 alone: TRX per sweep against burn, flat top-up, floor
+	$(BIN)/python -m bench cost
+
+bench-memory: install services ## Benchmark 5 alone: worker RSS at rest and after 1,000 sweeps
+	$(BIN)/python -m bench memory
 
 devnet: install ## Run the local TRON node and provider simulators on :9090-9093
 	$(BIN)/sweeper devnet

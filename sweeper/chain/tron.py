@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import httpx
@@ -20,12 +20,13 @@ from tronpy.tron import Transaction, TransactionBuilder
 from sweeper.chain import signing
 from sweeper.chain import txid as local_txid
 from sweeper.chain.addresses import ZERO_ADDRESS, abi_word, to_hex, validate
+from sweeper.chain.balances import BalanceReader
 from sweeper.chain.errors import from_node_code, translating
 from sweeper.chain.logs import contract_lookup, transfers_in
 from sweeper.chain.port import Signer, TokenTransfer
 from sweeper.chain.receipts import parse_receipt
 from sweeper.chain.transport import HttpxProvider
-from sweeper.errors import AccountNotActivated, ChainRejected, ChainUnavailable
+from sweeper.errors import AccountNotActivated, ChainRejected, ChainUnavailable, SweeperError
 from sweeper.models import (
     ENERGY_TRANSFER_TO_HOLDER,
     ENERGY_TRANSFER_TO_NEW_HOLDER,
@@ -61,6 +62,7 @@ class TronChain:
         self._tron = Tron(self._provider)
         self._reference = validate(reference_address) if reference_address else None
         self._cache: dict[str, tuple[float, int]] = {}
+        self._node_url, self._api_key, self._timeout = node_url, api_key, timeout
 
     def close(self) -> None:
         """Close the HTTP client if this instance created it."""
@@ -80,6 +82,18 @@ class TronChain:
 
     def token_balance(self, contract: str, address: str) -> int:
         return self._constant_uint(contract, "balanceOf(address)", abi_word(address))
+
+    def token_balances(
+        self, contract: str, addresses: Sequence[str], *, concurrency: int = 16
+    ) -> list[int | SweeperError]:
+        """Many balances at once, for the rescan: ``concurrency`` keep-alive connections, not the pool.
+
+        Each entry is the balance or the error reading it raised (see ``sweeper.chain.balances``).
+        """
+        reader = BalanceReader(
+            self._node_url, api_key=self._api_key, timeout=self._timeout, connections=concurrency
+        )
+        return reader.token_balances(contract, addresses)
 
     def is_blacklisted(self, contract: str, address: str) -> bool:
         return self._constant_uint(contract, "isBlackListed(address)", abi_word(address)) != 0

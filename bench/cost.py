@@ -1,0 +1,300 @@
+"""Benchmark 4: TRX per sweep, against burning, a flat top-up, and the cheapest quote (the floor).
+
+Every figure is measured on the devnet chain (its own process), none is computed from a price list:
+
+- **sweeper**: the product's flow (energy sources itrx, ea888fee, tronzap; the policy picks) sweeps
+  deposits on activated addresses and on never-activated ones; its cost is what the ledger records
+  (what the providers charged plus TRX burned on chain).
+- **floor**: at the same moment, every provider is asked for a quote for the same energy (and the
+  activation where one is needed); the floor is the lowest total.
+- **burn**: the product's ``burn`` source alone: a gas wallet sends exactly the TRX the transfer burns.
+- **flat top-up**: what common open-source sweepers do: send 40 TRX to each address, transfer with the
+  energy burned from it, and leave the rest there. Cost = TRX that left the gas wallet; of it, what the
+  transfer burned and what stays stranded on the deposit address are reported apart.
+
+The flow is driven in-process (``Flow.advance`` until every sweep settles, as the Celery chain does):
+cost does not depend on the delivery layer, and this keeps the benchmark short.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import TRX, DevnetProcess, quiet_logs, say, scaled
+
+ACTIVATED = 100
+NOT_ACTIVATED = 20
+BURN_SWEEPS = 20
+FLAT_SWEEPS = 20
+FLAT_TOP_UP = 40 * TRX
+BLOCK_TIME = 0.5
+KEYSTORE_PASSWORD = "bench devnet keystore"  # guards a devnet key only
+
+
+def _settings(dn: DevnetProcess, workdir: Path, hot: str, order: str, extra: dict[str, str]) -> Any:
+    from config.settings import Settings
+    from tasks.devnet_profile import DEVNET_MNEMONIC
+
+    mnemonic = workdir / "mnemonic.txt"
+    mnemonic.write_text(DEVNET_MNEMONIC)
+    values = {
+        "SWEEPER_TRON__NODE_URL": dn.node_url,
+        "SWEEPER_DATABASE_URL": f"sqlite:///{workdir / 'ledger.sqlite3'}",
+        "SWEEPER_BROKER_URL": "memory://",
+        "SWEEPER_DESTINATION": hot,
+        "SWEEPER_CONFIRMATIONS": "1",
+        "SWEEPER_POLL_SECONDS": "0.5",
+        "SWEEPER_ENERGY__ORDER": order,
+        "SWEEPER_KEYS__MNEMONIC_FILE": str(mnemonic),
+        "SWEEPER_LOG_LEVEL": "WARNING",
+        **_provider_env(dn),
+        **extra,
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        return Settings(_env_file=None)  # type: ignore[call-arg]
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _provider_env(dn: DevnetProcess) -> dict[str, str]:
+    from devnet.providers.common import (
+        EA888FEE_API_KEY,
+        EA888FEE_API_SECRET,
+        ITRX_API_KEY,
+        ITRX_API_SECRET,
+        TRONZAP_API_SECRET,
+        TRONZAP_API_TOKEN,
+    )
+
+    return {
+        "SWEEPER_ENERGY__ITRX__BASE_URL": dn.provider_url("itrx"),
+        "SWEEPER_ENERGY__ITRX__API_KEY": ITRX_API_KEY,
+        "SWEEPER_ENERGY__ITRX__API_SECRET": ITRX_API_SECRET,
+        "SWEEPER_ENERGY__ITRX__CALLBACKS": "false",
+        "SWEEPER_ENERGY__EA888FEE__BASE_URL": dn.provider_url("ea888fee"),
+        "SWEEPER_ENERGY__EA888FEE__API_KEY": EA888FEE_API_KEY,
+        "SWEEPER_ENERGY__EA888FEE__API_SECRET": EA888FEE_API_SECRET,
+        "SWEEPER_ENERGY__TRONZAP__BASE_URL": dn.provider_url("tronzap"),
+        "SWEEPER_ENERGY__TRONZAP__API_TOKEN": TRONZAP_API_TOKEN,
+        "SWEEPER_ENERGY__TRONZAP__API_SECRET": TRONZAP_API_SECRET,
+    }
+
+
+def _deposits(dn: DevnetProcess, rt: Any, start: int, count: int, *, activate: bool) -> list[str]:
+    """Watch ``count`` mnemonic-derived addresses from index ``start`` and put USDT on them."""
+    from sweeper.keys import MnemonicKeyring
+    from sweeper.ledger.records import DepositAddress
+    from tasks.devnet_profile import DEVNET_MNEMONIC
+
+    ring = MnemonicKeyring(DEVNET_MNEMONIC)
+    rows = [DepositAddress(ring.derive(i), f"mnemonic:{i}") for i in range(start, start + count)]
+    rt.ledger.add_addresses(rows)
+    for row in rows:
+        if activate:
+            dn.admin("fund", {"address": row.address, "sun": 1 * TRX})
+        dn.admin("mint", {"address": row.address, "amount": 250 * 1_000_000})
+    dn.admin("produce", {"blocks": 1})
+    return [r.address for r in rows]
+
+
+def _sweep_all(rt: Any, addresses: list[str], timeout: float = 300.0) -> list[Any]:
+    """Detect and advance every deposit until all sweeps settle (what the Celery tasks do)."""
+    from sweeper.models import USDT_MAINNET, SweepState
+
+    terminal = {SweepState.CONFIRMED, SweepState.SKIPPED, SweepState.FAILED}
+    ids = []
+    for address in addresses:
+        sweep = rt.flow.detect(address, USDT_MAINNET)
+        if sweep is not None:
+            ids.append(sweep.id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        open_ids = [i for i in ids if rt.ledger.get_sweep(i).state not in terminal]
+        if not open_ids:
+            break
+        for sweep_id in open_ids:
+            rt.flow.advance(sweep_id)
+        time.sleep(0.2)
+    return [rt.ledger.get_sweep(i) for i in ids]
+
+
+def _floor(rt: Any, address: str, hot: str, energy: int, *, activate: bool) -> dict[str, int]:
+    """Every rental provider's quote now for this energy (and activation); the floor is the lowest."""
+    from sweeper.errors import SweeperError
+
+    quotes: dict[str, int] = {}
+    for name, source in rt.sources.items():
+        if activate and not source.supports_activation:
+            continue
+        try:
+            quotes[name] = source.quote(address, energy, to=hot, activate=activate).total_sun
+        except SweeperError:
+            continue
+    return quotes
+
+
+def _stats(costs: list[int]) -> dict[str, Any]:
+    return {
+        "n": len(costs),
+        "mean_sun": round(statistics.mean(costs)) if costs else None,
+        "min_sun": min(costs, default=None),
+        "max_sun": max(costs, default=None),
+    }
+
+
+def run() -> dict[str, Any]:
+    quiet_logs()
+    from sweeper.chain import TronChain
+    from sweeper.keys import KeystoreKeyring
+    from sweeper.ledger.migrate import upgrade
+    from sweeper.models import ENERGY_TRANSFER_TO_HOLDER, SweepState
+    from tasks.runtime import build_runtime
+
+    out: dict[str, Any] = {}
+    with DevnetProcess("--block-time", str(BLOCK_TIME)) as dn, tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        hot = dn.admin("accounts", {"count": 1, "sun": 10 * TRX, "usdt": 1})["accounts"][0]["address"]
+        gas = dn.admin("accounts", {"count": 1, "sun": 100_000 * TRX})["accounts"][0]
+        keystore = work / "keystore.json"
+        ring = KeystoreKeyring.create(keystore, KEYSTORE_PASSWORD, scrypt_n=2**12)
+        ring.add(bytes.fromhex(gas["private_key"]))
+
+        # --- the sweeper, renting energy --------------------------------------------------------
+        rental = work / "rental"
+        rental.mkdir()
+        settings = _settings(dn, rental, hot, "itrx,ea888fee,tronzap", {})
+        upgrade(settings.database_url)
+        rt = build_runtime(settings)
+        quiet_logs()
+        try:
+            n_act, n_new = scaled(ACTIVATED, 10), scaled(NOT_ACTIVATED, 4)
+            say(f"[cost] sweeper: {n_act} deposits on activated addresses, {n_new} on new ones ...")
+            activated = _deposits(dn, rt, 0, n_act, activate=True)
+            fresh = _deposits(dn, rt, n_act, n_new, activate=False)
+            floor_holder = _floor(rt, activated[0], hot, ENERGY_TRANSFER_TO_HOLDER, activate=False)
+            floor_new = _floor(rt, fresh[0], hot, ENERGY_TRANSFER_TO_HOLDER, activate=True)
+            swept = _sweep_all(rt, activated)
+            swept_new = _sweep_all(rt, fresh)
+        finally:
+            rt.close()
+        ok = [s for s in swept if s.state is SweepState.CONFIRMED]
+        ok_new = [s for s in swept_new if s.state is SweepState.CONFIRMED]
+        out["sweeper"] = {**_stats([s.cost_sun for s in ok]), "sources": _count(s.energy_source for s in ok)}
+        out["sweeper_new_address"] = {
+            **_stats([s.cost_sun for s in ok_new]),
+            "sources": _count(s.energy_source for s in ok_new),
+        }
+        out["floor_quotes"] = floor_holder
+        out["floor_sun"] = min(floor_holder.values())
+        out["floor_new_address_quotes"] = floor_new
+        out["floor_new_address_sun"] = min(floor_new.values())
+        out["unsettled"] = len(swept) + len(swept_new) - len(ok) - len(ok_new)
+
+        # --- the product's burn source alone --------------------------------------------------------
+        burn = work / "burn"
+        burn.mkdir()
+        extra = {
+            "SWEEPER_ENERGY__BURN__GAS_WALLET": gas["address"],
+            "SWEEPER_KEYS__KEYSTORE_FILE": str(keystore),
+            "SWEEPER_KEYS__KEYSTORE_PASSWORD": KEYSTORE_PASSWORD,
+            "SWEEPER_ENERGY__MAX_SUN_PER_SWEEP": str(20 * TRX),
+            "SWEEPER_ENERGY__MAX_PERCENT_OF_AMOUNT": "50",
+        }
+        settings = _settings(dn, burn, hot, "burn", extra)
+        upgrade(settings.database_url)
+        rt = build_runtime(settings)
+        quiet_logs()
+        try:
+            n_burn = scaled(BURN_SWEEPS, 4)
+            say(f"[cost] burn: {n_burn} deposits on activated addresses ...")
+            burned = _sweep_all(rt, _deposits(dn, rt, 10_000, n_burn, activate=True))
+        finally:
+            rt.close()
+        out["burn"] = _stats([s.cost_sun for s in burned if s.state is SweepState.CONFIRMED])
+
+        # --- a flat 40 TRX top-up, the energy burned, the rest stranded ---------------------------------
+        n_flat = scaled(FLAT_SWEEPS, 4)
+        say(f"[cost] flat top-up: {n_flat} deposits, 40 TRX each ...")
+        chain = TronChain(dn.node_url)
+        try:
+            out["flat"] = _flat_top_up(dn, chain, work, hot, gas, n_flat)
+            out["energy_price_sun"] = chain.energy_price_sun()
+        finally:
+            chain.close()
+    return out
+
+
+def _flat_top_up(
+    dn: DevnetProcess, chain: Any, work: Path, hot: str, gas: dict[str, str], n: int
+) -> dict[str, Any]:
+    """Send 40 TRX, transfer with the energy burned from it; measure what left the gas wallet."""
+    from sweeper.keys import MnemonicKeyring
+    from sweeper.keys.local import LocalSigner
+    from sweeper.models import USDT_MAINNET
+    from tasks.devnet_profile import DEVNET_MNEMONIC
+
+    ring = MnemonicKeyring(DEVNET_MNEMONIC)
+    gas_signer = LocalSigner(bytes.fromhex(gas["private_key"]))
+    indexes = range(20_000, 20_000 + n)
+    deposits = [ring.derive(i) for i in indexes]
+    for address in deposits:
+        dn.admin("fund", {"address": address, "sun": 1 * TRX})  # activated, like the other cases
+        dn.admin("mint", {"address": address, "amount": 250 * 1_000_000})
+    dn.admin("produce", {"blocks": 1})
+    gas_before = chain.trx_balance(gas["address"])
+    before = {a: chain.trx_balance(a) for a in deposits}
+    top_ups = []
+    for address in deposits:
+        tx = chain.build_trx_transfer(gas_signer, address, FLAT_TOP_UP)
+        chain.broadcast(tx)
+        top_ups.append(tx.txid)
+    _until_mined(chain, top_ups)
+    transfers = []
+    for index, address in zip(indexes, deposits, strict=True):
+        amount = chain.token_balance(USDT_MAINNET, address)
+        tx = chain.build_token_transfer(USDT_MAINNET, ring.signer(index), hot, amount, FLAT_TOP_UP)
+        chain.broadcast(tx)
+        transfers.append(tx.txid)
+    receipts = _until_mined(chain, transfers)
+    gas_spent = (gas_before - chain.trx_balance(gas["address"])) / n
+    burned = [r.fee_sun for r in receipts]
+    stranded = [chain.trx_balance(a) - before[a] for a in deposits]
+    return {
+        "n": n,
+        "top_up_sun": FLAT_TOP_UP,
+        "success": sum(1 for r in receipts if r.success),
+        "cost_sun": round(gas_spent),
+        "burned_mean_sun": round(statistics.mean(burned)),
+        "stranded_mean_sun": round(statistics.mean(stranded)),
+    }
+
+
+def _until_mined(chain: Any, txids: list[str], timeout: float = 60.0) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    receipts: dict[str, Any] = {}
+    while len(receipts) < len(txids) and time.monotonic() < deadline:
+        for txid in txids:
+            if txid not in receipts and (receipt := chain.receipt(txid)) is not None:
+                receipts[txid] = receipt
+        time.sleep(0.3)
+    if len(receipts) < len(txids):
+        raise RuntimeError(f"{len(txids) - len(receipts)} flat top-up transactions were never mined")
+    return [receipts[t] for t in txids]
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for value in values:
+        out[str(value)] = out.get(str(value), 0) + 1
+    return out

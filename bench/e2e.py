@@ -1,0 +1,330 @@
+"""Benchmark 3: end to end, deposit to confirmed transfer, with 1, 2 and 4 worker processes.
+
+The whole product as deployed: a Celery worker (prefork, ``-c N``) on its own Redis, beat (block
+scanner, reconcile), the callback receiver, the ledger on PostgreSQL, the energy providers and the TRON
+node of the devnet (its own process, 3 s blocks as on mainnet, providers delegating one block after an
+order). 1,000 deposits land on watched, activated addresses at 20 per second, faster than any of these
+configurations sweeps, so each run shows its capacity; the scanner finds them and every sweep runs
+through its states until its transfer is confirmed. A last run with the most workers takes deposits
+at a light, steady rate, for the latency of the pipeline itself rather than of a queue. Each run measures:
+
+- sweeps per minute in the steady state: the 10th to the 90th percentile of confirmations, over the
+  time between them (and, for reference, all sweeps over first deposit to last confirmation);
+- latency per sweep, from the block holding the deposit to the block holding the sweep's transfer
+  (in blocks, and in seconds between the two blocks' timestamps);
+- CPU per sweep of every part of the stack and of the whole machine (others = everything else);
+- the worker's RSS (pool processes) at rest and after the sweeps (benchmark 5 reads these).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    BENCH_DIR,
+    TRX,
+    DevnetProcess,
+    PrivateRedis,
+    children_of,
+    cpu_seconds,
+    machine_cpu_seconds,
+    percentile,
+    pids_named,
+    quiet_logs,
+    rss_mb,
+    say,
+    scaled,
+)
+
+DEPOSITS = 1_000
+WORKER_COUNTS = (1, 2, 4)
+BLOCK_TIME = float(os.environ.get("BENCH_BLOCK_TIME", "3"))
+DEPOSIT_RATE = float(os.environ.get("BENCH_DEPOSIT_RATE", "20"))
+"""Deposits per second: above the 600/min target, so a run shows its capacity, not the arrival rate."""
+LIGHT_DEPOSITS = 300
+LIGHT_RATE = 4.0
+"""The light-load run: deposits well under capacity, so latency is the pipeline's, not a queue's."""
+CONFIRMATIONS = 1
+POLL_SECONDS = 3.0
+SCAN_INTERVAL = 1.0
+PROVIDER_DELAY_BLOCKS = 1
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+ZERO = "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"
+_ADDRESSES: list[str] = []
+
+
+def deposit_addresses(count: int) -> list[str]:
+    """Deposit addresses derived from the devnet mnemonic (m/44'/195'/0'/0/i), derived once per run."""
+    from sweeper.keys import MnemonicKeyring
+    from tasks.devnet_profile import DEVNET_MNEMONIC
+
+    if len(_ADDRESSES) < count:
+        ring = MnemonicKeyring(DEVNET_MNEMONIC)
+        _ADDRESSES.extend(ring.derive(i) for i in range(len(_ADDRESSES), count))
+    return _ADDRESSES[:count]
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one run, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"sweeper_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG.replace("postgresql+psycopg", "postgresql") + "postgres", autocommit=True) as c:
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield PG + name
+    finally:
+        with psycopg.connect(
+            PG.replace("postgresql+psycopg", "postgresql") + "postgres", autocommit=True
+        ) as c:
+            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def worker_rss(pid: int) -> dict[str, float]:
+    """RSS of the Celery main process and of its pool processes (the ones that run sweeps)."""
+    pool = [rss_mb(child) for child in children_of(pid)]
+    return {
+        "main_mb": round(rss_mb(pid), 1),
+        "pool_max_mb": round(max(pool, default=0.0), 1),
+        "pool_mean_mb": round(statistics.mean(pool), 1) if pool else 0.0,
+        "total_mb": round(rss_mb(pid) + sum(pool), 1),
+    }
+
+
+def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[str, Any]:
+    """One end-to-end run with ``workers`` pool processes; returns its measurements."""
+    from sweeper.chain import TronChain
+    from sweeper.ledger.engine import create_engine_for
+    from sweeper.ledger.migrate import upgrade
+    from sweeper.ledger.records import DepositAddress
+    from sweeper.ledger.repository import Ledger
+    from sweeper.models import USDT_MAINNET, SweepState
+    from tasks.devnet_profile import DEVNET_MNEMONIC, devnet_env
+    from tasks.processes import ProcessGroup, free_port
+
+    addresses = deposit_addresses(deposits)
+    terminal = {SweepState.CONFIRMED, SweepState.SKIPPED, SweepState.FAILED}
+    devnet_args = [
+        "--block-time",
+        str(BLOCK_TIME),
+        "--provider-delay-blocks",
+        str(PROVIDER_DELAY_BLOCKS),
+        "--callback-time-scale",
+        "0.05",
+    ]
+    with DevnetProcess(*devnet_args) as dn, postgres_database() as db, PrivateRedis(workdir) as broker:
+        upgrade(db)
+        ledger = Ledger(create_engine_for(db))
+        hot = dn.admin("accounts", {"count": 1, "sun": 10 * TRX, "usdt": 1})["accounts"][0]["address"]
+        ledger.add_addresses(DepositAddress(a, f"mnemonic:{i}", f"user-{i}") for i, a in enumerate(addresses))
+        for address in addresses:  # returning customers: the addresses are activated already
+            dn.admin("fund", {"address": address, "sun": 1 * TRX})
+        head = dn.admin("produce", {"blocks": 1})["head"]
+        ledger.set_cursor("blocks", head)
+        mnemonic = workdir / "mnemonic.txt"
+        mnemonic.write_text(DEVNET_MNEMONIC)
+        mnemonic.chmod(0o600)
+        web_port = free_port()
+        group = ProcessGroup(env={}, workdir=workdir)
+        group.env = _env(dn, db, broker.url, hot, mnemonic, web_port, devnet_env)
+        try:
+            group.web(web_port)
+            worker = group.worker("worker", concurrency=workers)
+            group.beat()
+            _wait_until_ready(ledger, dn)
+            at_rest = worker_rss(worker.pid)
+            cpu_before = _cpu_snapshot(dn.pid, group, broker)
+
+            say(f"[e2e] {workers} worker process(es): {deposits} deposits at {rate:g}/s ...")
+            first_block = dn.admin("produce", {"blocks": 1})["head"]  # deposits land after this block
+            started = time.time()
+            for i, address in enumerate(addresses):
+                due = started + i / rate
+                if (wait := due - time.time()) > 0:
+                    time.sleep(wait)
+                dn.admin("mint", {"address": address, "amount": (100 + i % 900) * 1_000_000})
+            sweeps = _wait_for(ledger, deposits, terminal, timeout=max(600.0, deposits * 1.5))
+            finished = time.time()
+            cpu_after = _cpu_snapshot(dn.pid, group, broker)
+            cpu = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
+            cpu["others"] = cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine")
+            after = worker_rss(worker.pid)
+        finally:
+            group.stop()
+        chain = TronChain(dn.node_url)
+        try:
+            last_block = chain.head_block_number()
+            transfers = chain.block_transfers(first_block, last_block, [USDT_MAINNET])
+            timestamps = _block_times(dn, first_block, last_block)
+        finally:
+            chain.close()
+        ledger.engine.dispose()
+
+    deposit_block = {t.to_address: t.block_number for t in transfers if t.from_address == ZERO}
+    confirmed = [s for s in sweeps if s.state is SweepState.CONFIRMED]
+    lat_blocks = [s.confirmed_block - deposit_block[s.address] for s in confirmed if s.confirmed_block]
+    lat_seconds = [
+        (timestamps[s.confirmed_block] - timestamps[deposit_block[s.address]]) / 1000
+        for s in confirmed
+        if s.confirmed_block
+    ]
+    done_at = sorted(s.updated_at.timestamp() for s in confirmed)
+    last_done = done_at[-1] if done_at else finished
+    span = max(last_done - started, 1e-9)
+    low, high = int(len(done_at) * 0.1), int(len(done_at) * 0.9) - 1
+    steady = (high - low) / max(done_at[high] - done_at[low], 1e-9) * 60 if high > low else 0.0
+    elapsed = finished - started
+    states: dict[str, int] = {}
+    for s in sweeps:
+        states[s.state.value] = states.get(s.state.value, 0) + 1
+    sources: dict[str, int] = {}
+    for s in confirmed:
+        sources[s.energy_source or "none"] = sources.get(s.energy_source or "none", 0) + 1
+    return {
+        "workers": workers,
+        "deposits": deposits,
+        "deposit_rate_per_s": rate,
+        "arrival_seconds": round(deposits / rate, 1),
+        "confirmed": len(confirmed),
+        "states": states,
+        "sources": sources,
+        "seconds": round(span, 1),
+        "sweeps_per_min": round(steady, 1),
+        "sweeps_per_min_overall": round(len(confirmed) / span * 60, 1),
+        "latency_blocks_p50": percentile(lat_blocks, 50) if lat_blocks else None,
+        "latency_blocks_p95": percentile(lat_blocks, 95) if lat_blocks else None,
+        "latency_s_p50": round(percentile(lat_seconds, 50), 1) if lat_seconds else None,
+        "latency_s_p95": round(percentile(lat_seconds, 95), 1) if lat_seconds else None,
+        "cost_sun_mean": round(statistics.mean(s.cost_sun for s in confirmed)) if confirmed else None,
+        "rss_at_rest": at_rest,
+        "rss_after": after,
+        "cpu_cores": {k: round(v / max(elapsed, 1e-9), 2) for k, v in cpu.items()},
+        "cpu_ms_per_sweep": {k: round(v * 1000 / max(len(confirmed), 1)) for k, v in cpu.items()},
+    }
+
+
+def _env(
+    dn: DevnetProcess, db: str, broker: str, hot: str, mnemonic: Path, web_port: int, devnet_env: Any
+) -> dict[str, str]:
+    class _Urls:  # devnet_env reads these attributes of a Devnet
+        node_url = dn.node_url
+        itrx_url = dn.provider_url("itrx")
+        ea888fee_url = dn.provider_url("ea888fee")
+        tronzap_url = dn.provider_url("tronzap")
+
+    env: dict[str, str] = devnet_env(
+        _Urls,
+        database_url=db,
+        broker_url=broker,
+        destination=hot,
+        mnemonic_file=str(mnemonic),
+        callback_public_url=f"http://127.0.0.1:{web_port}",
+        confirmations=CONFIRMATIONS,
+        poll_seconds=POLL_SECONDS,
+        extra={
+            "SWEEPER_SCAN_INTERVAL_SECONDS": str(SCAN_INTERVAL),
+            "SWEEPER_RECONCILE_INTERVAL_SECONDS": "30",
+            "SWEEPER_LOG_FORMAT": "json",
+        },
+    )
+    return env
+
+
+def _cpu_snapshot(devnet_pid: int, group: Any, broker: PrivateRedis) -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack, PostgreSQL, and the whole machine."""
+    children = group.children
+    return {
+        "worker": _tree_cpu(children["worker"].pid),
+        "beat_web": _tree_cpu(children["beat"].pid) + _tree_cpu(children["web"].pid),
+        "devnet": cpu_seconds(devnet_pid),
+        "redis": cpu_seconds(broker.proc.pid) if broker.proc else 0.0,
+        "postgres": sum(cpu_seconds(pid) for pid in pids_named("postgres")),
+        "machine": machine_cpu_seconds(),
+    }
+
+
+def _tree_cpu(pid: int) -> float:
+    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in children_of(pid))
+
+
+def _wait_until_ready(ledger: Any, dn: DevnetProcess, timeout: float = 120) -> None:
+    """Until beat and the worker run scans (the cursor moves), then a few quiet seconds."""
+    start_cursor = ledger.get_cursor("blocks")
+    deadline = time.monotonic() + timeout
+    while ledger.get_cursor("blocks") == start_cursor:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker never ran a block scan")
+        dn.admin("produce", {"blocks": 1})
+        time.sleep(1.0)
+    time.sleep(5.0)
+
+
+def _wait_for(ledger: Any, expected: int, terminal: set[Any], timeout: float) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    sweeps: list[Any] = []
+    last_report = time.monotonic()
+    while time.monotonic() < deadline:
+        sweeps = ledger.sweeps(limit=100_000)
+        done = sum(1 for s in sweeps if s.state in terminal)
+        if len(sweeps) >= expected and done == len(sweeps):
+            return sweeps
+        if time.monotonic() - last_report > 15:
+            say(f"[e2e]   {done}/{expected} sweeps settled")
+            last_report = time.monotonic()
+        time.sleep(1.0)
+    say(f"[e2e]   timed out with {len(sweeps)} sweeps open or settled")
+    return sweeps
+
+
+def _block_times(dn: DevnetProcess, first: int, last: int) -> dict[int, int]:
+    """Block number → timestamp (ms), read 100 blocks at a time."""
+    times: dict[int, int] = {}
+    for start in range(first, last + 1, 100):
+        answer = dn.node(
+            "wallet/getblockbylimitnext", {"startNum": start, "endNum": min(start + 100, last + 1)}
+        )
+        for block in answer.get("block", []):
+            raw = block["block_header"]["raw_data"]
+            times[int(raw.get("number", 0))] = int(raw["timestamp"])
+    return times
+
+
+def _one(workers: int, deposits: int, rate: float, name: str) -> dict[str, Any]:
+    workdir = BENCH_DIR / "out" / name  # the processes' logs, kept for reading
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    result = run_once(workers, deposits, rate, workdir)
+    say(
+        f"[e2e]   {result['sweeps_per_min']}/min, p50 {result['latency_blocks_p50']} blocks "
+        f"({result['latency_s_p50']} s), p95 {result['latency_blocks_p95']} blocks"
+    )
+    return result
+
+
+def run(worker_counts: tuple[int, ...] = WORKER_COUNTS, *, light: bool = True) -> dict[str, Any]:
+    """The burst runs (one per worker count) and, with ``light``, the steady light-load run."""
+    quiet_logs()
+    deposits = scaled(DEPOSITS, 20)
+    runs = [_one(n, deposits, DEPOSIT_RATE, f"e2e-{n}-workers") for n in worker_counts]
+    out: dict[str, Any] = {
+        "block_time_s": BLOCK_TIME,
+        "provider_delay_blocks": PROVIDER_DELAY_BLOCKS,
+        "confirmations": CONFIRMATIONS,
+        "poll_seconds": POLL_SECONDS,
+        "scan_interval_s": SCAN_INTERVAL,
+        "runs": runs,
+    }
+    if light:
+        workers = max(worker_counts)
+        out["light"] = _one(workers, scaled(LIGHT_DEPOSITS, 20), LIGHT_RATE, f"e2e-{workers}-workers-light")
+    return out
