@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from sweeper import failpoints
 from sweeper.chain.port import Chain, Signer
 from sweeper.energy.base import EnergySource, OrderOutcomeUnknown
 from sweeper.energy.health import CircuitBreaker
@@ -53,6 +54,8 @@ WAITING_STATES = frozenset(
     {SweepState.ACTIVATING, SweepState.ENERGY_ORDERED, SweepState.SIGNED, SweepState.BROADCAST}
 )
 FEE_LIMIT_HEADROOM = Decimal("1.2")
+MAX_LEDGER_AMOUNT = 2**63 - 1
+"""The largest amount the ledger stores (BIGINT); tokens with more decimals need a wider column."""
 TRX = "TRX"
 """The token_contract of a leftover-TRX sweep: TRX is native, not a contract."""
 TRX_TRANSFER_RESERVE_SUN = (
@@ -104,6 +107,21 @@ class UnknownSweep(PermanentError):
     """Raised when a sweep id is not in the ledger."""
 
     reason = "unknown_sweep"
+
+
+class AmountOutOfRange(PermanentError):
+    """Raised when a balance is larger than a ledger row can hold: refused, never truncated."""
+
+    reason = "amount_out_of_range"
+
+
+class SourcesUnavailable(TransientError):
+    """Raised when no quote fits and a source that could serve the sweep is failing only for now.
+
+    A 5xx storm or an open circuit is weather, not a verdict: the sweep waits instead of being skipped.
+    """
+
+    reason = "sources_unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +274,9 @@ class Flow:
             return None
         try:
             self._order_energy(s, need, activate=not activated, amount=balance, required=required)
+        except SourcesUnavailable as exc:
+            log.warning("energy.sources_unavailable", sweep_id=s.id, detail=str(exc))
+            return self.config.poll_seconds * 10
         except PolicyRefused as exc:
             exclusions = getattr(exc, "exclusions", {})
             over_cap = any("exceeds" in why for why in exclusions.values()) or not exclusions
@@ -319,13 +340,23 @@ class Flow:
     def _signed(self, s: Sweep) -> float | None:
         tx = self._tx(s)
         if self._now_ms() >= tx.expiration_ms:
+            # A worker may have died after the node accepted it: only replace what the chain never saw.
+            if self.chain.receipt(tx.txid) is not None or self.chain.transaction_known(tx.txid):
+                self._move(s, SweepState.BROADCAST, "found on chain after a restart")
+                return None
+            if self._now_ms() <= tx.expiration_ms + self.config.expiry_grace_ms:
+                return self.config.poll_seconds  # a node whose clock lags could still include it
             return self._expired(s, "expired before broadcast")
+        failpoints.hit(failpoints.AFTER_SIGN_BEFORE_BROADCAST)
         try:
             self.chain.broadcast(tx)
         except DuplicateTransaction:
             pass  # the node already holds exactly these bytes: the outcome we wanted
         except TransactionExpired:
-            return self._expired(s, "the node says it expired")
+            # Our clock says it is still valid, the node's says not: let the expiry path above decide
+            # (after the grace, and only if the chain never included it).
+            return self.config.poll_seconds
+        failpoints.hit(failpoints.AFTER_BROADCAST_BEFORE_STORE)
         self.ledger.mark_tx(tx.txid, TxStatus.BROADCAST, from_status=TxStatus.SIGNED)
         self._move(s, SweepState.BROADCAST, "broadcast")
         return self.config.poll_seconds
@@ -356,6 +387,7 @@ class Flow:
             return None
         if self.chain.head_block_number() - receipt.block_number < self.config.confirmations:
             return self.config.poll_seconds
+        failpoints.hit(failpoints.DURING_CONFIRM)
         self.ledger.mark_tx(
             tx.txid, TxStatus.CONFIRMED, block_number=receipt.block_number, fee_sun=receipt.fee_sun
         )
@@ -424,6 +456,7 @@ class Flow:
     def _choose(self, s: Sweep, need: int, *, activate: bool, amount: int, exclude: frozenset[str]) -> Quote:
         quotes = []
         failed: dict[str, str] = {}
+        sick: set[str] = set()  # could serve this sweep, but fail transiently right now
         for name, source in self.sources.items():
             if name in exclude:
                 failed[name] = "already tried for this sweep"
@@ -431,23 +464,31 @@ class Flow:
                 failed[name] = "cannot activate an address"
             elif not self._is_healthy(name):
                 failed[name] = "circuit open (recent failures)"
+                sick.add(name)
             else:
                 try:
                     quotes.append(source.quote(s.address, need, to=s.destination, activate=activate))
                 except SweeperError as exc:
                     self._unhealthy(name, exc)
                     failed[name] = f"{exc.reason}: {exc}"
+                    if isinstance(exc, TransientError):
+                        sick.add(name)
         token = self.config.tokens[s.token_contract]
-        ranked = choose_source(
-            quotes,
-            {q.source for q in quotes},
-            amount_units=amount,
-            token_decimals=token.decimals,
-            max_sun_per_sweep=self.config.max_sun_per_sweep,
-            max_percent=self.config.max_percent_of_amount,
-            trx_per_token=self.config.trx_per_token.get(s.token_contract),
-            failed=failed,
-        )
+        try:
+            ranked = choose_source(
+                quotes,
+                {q.source for q in quotes},
+                amount_units=amount,
+                token_decimals=token.decimals,
+                max_sun_per_sweep=self.config.max_sun_per_sweep,
+                max_percent=self.config.max_percent_of_amount,
+                trx_per_token=self.config.trx_per_token.get(s.token_contract),
+                failed=failed,
+            )
+        except PolicyRefused as exc:
+            if sick:
+                raise SourcesUnavailable(f"{exc} (waiting for {', '.join(sorted(sick))})") from exc
+            raise
         return ranked[0]
 
     def _call_source(self, s: Sweep, record: OrderRecord) -> None:
@@ -482,6 +523,7 @@ class Flow:
             )
             self._failover(s, record, f"{exc.reason}: {exc}")
             return
+        failpoints.hit(failpoints.AFTER_ORDER_SENT)
         self._store(record, order)
 
     def _check_order(self, s: Sweep, record: OrderRecord) -> float | None:
@@ -536,6 +578,9 @@ class Flow:
                 self._order_energy(
                     current, need, activate=not activated, amount=current.amount, required=required
                 )
+        except SourcesUnavailable as exc:
+            log.warning("energy.sources_unavailable", sweep_id=current.id, detail=str(exc))
+            return self.config.poll_seconds * 10  # a source that could serve is sick: wait for it
         except PolicyRefused as exc:
             if self._any_circuit_open() and len(orders) < self.config.max_orders_per_sweep:
                 return self.config.poll_seconds * 10  # sources are sick, not unaffordable: wait for them
@@ -592,8 +637,14 @@ class Flow:
 
     def _balance(self, contract: str, address: str) -> int:
         if contract == TRX:
-            return self.chain.trx_balance(address)
-        return self.chain.token_balance(contract, address)
+            balance = self.chain.trx_balance(address)
+        else:
+            balance = self.chain.token_balance(contract, address)
+        if balance > MAX_LEDGER_AMOUNT:
+            raise AmountOutOfRange(
+                f"{address} holds {balance} units of {contract}, more than the ledger can record"
+            )
+        return balance
 
     def _cost(self, s: Sweep, fee_sun: int) -> int:
         """What the sweep cost: every order the sources charged for, plus TRX burned on chain.

@@ -91,7 +91,7 @@ def quotes(
         str | None, typer.Option("--to", help="Destination; default: the token's hot wallet.")
     ] = None,
     energy: Annotated[
-        int | None, typer.Option(help="Energy to price instead of what the sweep needs.")
+        int | None, typer.Option(min=1, help="Energy to price instead of what the sweep needs.")
     ] = None,
     token: Annotated[str, typer.Option(help="Token symbol being swept.")] = "USDT",  # noqa: S107
 ) -> None:

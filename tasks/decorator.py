@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import random
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -34,6 +35,8 @@ def sweeper_task(name: str, **options: Any) -> Callable[[F], Task]:
     """
 
     def decorate(fn: F) -> Task:
+        signature = inspect.signature(fn)
+
         @app.task(
             name=name,
             bind=True,
@@ -46,6 +49,10 @@ def sweeper_task(name: str, **options: Any) -> Callable[[F], Task]:
         def run(self: Task, *args: Any, **kwargs: Any) -> Any:
             structlog.contextvars.bind_contextvars(task=name, task_id=self.request.id)
             try:
+                try:
+                    signature.bind(*args, **kwargs)
+                except TypeError as exc:  # missing or surplus arguments (Flower, an old client)
+                    raise PermanentError(f"{name}: {exc}", reason="bad_argument") from None
                 result = fn(*args, **kwargs)
                 log.info("task.done", result=result)
                 return result

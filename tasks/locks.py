@@ -6,16 +6,21 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 from sweeper.errors import LockBusy
 
-LOCK_TTL_S = 120  # longer than a task's hard time limit, so a killed worker's lock always expires
+LOCK_TTL_S = 15.0
+"""A held lock lives this long unless its holder renews it: a SIGKILLed worker's lock frees itself soon."""
+RENEW_EVERY_S = LOCK_TTL_S / 3
 WAIT_S = 3.0
 
 
@@ -28,18 +33,37 @@ class RedisLocks:
 
     @contextmanager
     def hold(self, address: str) -> Iterator[None]:
-        lock = self._client.lock(self._prefix + address, timeout=LOCK_TTL_S, blocking_timeout=WAIT_S)
+        # Not thread-local: the renewer thread must see the token the holder took.
+        lock = self._client.lock(
+            self._prefix + address, timeout=LOCK_TTL_S, blocking_timeout=WAIT_S, thread_local=False
+        )
         try:
             acquired = lock.acquire()
         except redis.RedisError as exc:
             raise LockBusy(f"lock store unavailable: {exc.__class__.__name__}") from None
         if not acquired:
             raise LockBusy(f"address {address} is being worked on by another worker")
+        done = threading.Event()
+        renewer = threading.Thread(target=_renew, args=(lock, done), name="lock-renewer", daemon=True)
+        renewer.start()
         try:
             yield
         finally:
+            done.set()
+            renewer.join()
             with contextlib.suppress(redis.RedisError):  # expired or store gone: the TTL freed it
                 lock.release()
+
+
+def _renew(lock: Lock, done: threading.Event) -> None:
+    """Keep a held lock alive while its holder lives; a killed holder stops renewing and the TTL frees it."""
+    while not done.wait(RENEW_EVERY_S):
+        try:
+            lock.reacquire()
+        except LockError:
+            return  # no longer ours (expired while Redis was away): the ledger's compare-and-set still guards
+        except redis.RedisError:
+            continue
 
 
 class FileLocks:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import structlog
 
 from config.logging import configure_logging, register_secrets
 from config.settings import Settings, load_settings
+from sweeper import failpoints
 from sweeper.chain import TronChain
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
@@ -137,9 +140,20 @@ def build_locks(settings: Settings, client: redis.Redis | None) -> AddressLocks:
     return LocalLocks()
 
 
+def arm_failpoints(environ: Mapping[str, str]) -> None:
+    """Crash tests only: arm ``SWEEPER_FAILPOINTS`` ("after_order_sent=kill:1,..."), once per run with
+    ``SWEEPER_FAILPOINTS_STATE`` (a directory of markers shared by every worker process)."""
+    spec = environ.get("SWEEPER_FAILPOINTS", "")
+    marker = environ.get("SWEEPER_FAILPOINTS_STATE") or None
+    for name, action, nth in failpoints.parse(spec):
+        failpoints.arm(name, action, nth=nth, marker=marker)
+        log.warning("failpoint.armed", failpoint=name, action=action, nth=nth)
+
+
 def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or load_settings()
     configure_logging(settings.log_format, settings.log_level)
+    arm_failpoints(os.environ)
     register_secrets(secret_values(settings))
     http = build_http_client()
     chain = TronChain(

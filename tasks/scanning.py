@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from sweeper.detect.rescan import iter_rescan
-from sweeper.detect.scanner import commit, scan
+from sweeper.detect.scanner import Hit, commit, scan
 from sweeper.detect.watchset import WatchCache
-from sweeper.errors import LockBusy
+from sweeper.errors import LockBusy, PermanentError
 from tasks.decorator import sweeper_task
 from tasks.runtime import Runtime, runtime
-from tasks.sweeping import schedule_advance, sweep_address
+from tasks.sweeping import schedule_advance
+
+log = structlog.get_logger("sweeper.tasks")
 
 SCAN_LOCK = "__block-scanner__"
 RESCAN_LOCK = "__balance-rescan__"
@@ -27,7 +31,7 @@ def watch_cache(rt: Runtime) -> WatchCache:
 
 @sweeper_task("sweeper.scan_blocks")
 def scan_blocks(**_: Any) -> dict[str, Any]:
-    """Read the next safe blocks, enqueue a check for each watched recipient, then move the cursor."""
+    """Read the next safe blocks, open a sweep for each watched recipient, then move the cursor."""
     rt = runtime()
     try:
         with rt.flow.locks.hold(SCAN_LOCK):
@@ -40,8 +44,8 @@ def scan_blocks(**_: Any) -> dict[str, Any]:
                 max_blocks=rt.settings.scan_max_blocks,
             )
             for hit in result.hits:
-                sweep_address.apply_async(kwargs={"address": hit.address})
-            commit(rt.ledger, result)  # after the checks are enqueued: at-least-once, never skipped
+                open_for_hit(rt, hit)
+            commit(rt.ledger, result)  # after the sweeps are in the ledger: at-least-once, never skipped
     except LockBusy:
         return {"ok": True, "skipped": "another scan is running"}
     if result.lag_blocks > 0:
@@ -55,12 +59,27 @@ def scan_blocks(**_: Any) -> dict[str, Any]:
     }
 
 
+def open_for_hit(rt: Runtime, hit: Hit) -> None:
+    """Open the hit's sweep in the ledger before the cursor moves, then enqueue its first step.
+
+    A message alone is not enough: one taken by a worker that is then SIGKILLed stays unacknowledged
+    until the broker's visibility timeout (hours). A DETECTED row is re-enqueued by reconcile.
+    """
+    try:
+        sweep = rt.flow.detect(hit.address, hit.contract, block=hit.block, record_dust=True)
+    except PermanentError as exc:  # one bad balance must not stall the scanner
+        log.warning("scan.refused", address=hit.address, reason=exc.reason, error=str(exc))
+        return
+    if sweep is not None:
+        schedule_advance(rt, sweep.id)
+
+
 @sweeper_task("sweeper.rescan_balances", soft_time_limit=3300, time_limit=3500)
 def rescan_balances(**_: Any) -> dict[str, Any]:
     """Check every watched address's balances (bounded concurrency): the safety net behind the scanner."""
     rt = runtime()
     tokens = list(rt.flow.config.tokens.values())
-    checked = opened = 0
+    checked = opened = refused = 0
     try:
         with rt.flow.locks.hold(RESCAN_LOCK):
             addresses = (a for batch in rt.ledger.iter_addresses() for a in batch)
@@ -69,10 +88,17 @@ def rescan_balances(**_: Any) -> dict[str, Any]:
                 for holding in chunk.found:
                     if rt.ledger.find_open_sweep(holding.address, holding.contract) is not None:
                         continue
-                    sweep = rt.flow.detect(holding.address, holding.contract)
+                    try:
+                        sweep = rt.flow.detect(holding.address, holding.contract)
+                    except PermanentError as exc:  # one bad balance must not end the safety net
+                        refused += 1
+                        log.warning(
+                            "rescan.refused", address=holding.address, reason=exc.reason, error=str(exc)
+                        )
+                        continue
                     if sweep is not None:
                         opened += 1
                         schedule_advance(rt, sweep.id)
     except LockBusy:
         return {"ok": True, "skipped": "another rescan is running"}
-    return {"ok": True, "checked": checked, "opened": opened}
+    return {"ok": True, "checked": checked, "opened": opened, "refused": refused}

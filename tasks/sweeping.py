@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,8 @@ log = structlog.get_logger("sweeper.tasks")
 
 NEXT_KEY = "sweeper:next-advance:{}"
 RECONCILE_GRACE_S = 30.0
+MAX_SWEEP_ID = 2**63 - 1  # ids are BIGINT: a larger number cannot name a sweep (and breaks the driver)
+MAX_RECONCILE_LIMIT = 10_000
 
 
 @worker_process_init.connect
@@ -32,11 +35,29 @@ def as_sweep_id(value: Any) -> int:
         raise PermanentError(f"sweep id must be an integer, got {value!r}", reason="bad_argument")
     try:
         sweep_id = int(value)
-    except (TypeError, ValueError):
-        raise PermanentError(f"sweep id must be an integer, got {value!r}", reason="bad_argument") from None
-    if sweep_id <= 0 or str(sweep_id) != str(value).strip():
-        raise PermanentError(f"sweep id must be a positive integer, got {value!r}", reason="bad_argument")
+    except (TypeError, ValueError, OverflowError):
+        raise PermanentError(
+            f"sweep id must be an integer, got {reprlib.repr(value)}", reason="bad_argument"
+        ) from None
+    if sweep_id <= 0 or sweep_id > MAX_SWEEP_ID or str(sweep_id) != str(value).strip():
+        raise PermanentError(
+            f"sweep id must be a positive integer below 2**63, got {reprlib.repr(value)}",
+            reason="bad_argument",
+        )
     return sweep_id
+
+
+def as_limit(value: Any) -> int:
+    """A batch size, clamped to 1..MAX_RECONCILE_LIMIT; anything but an integer is refused."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise TypeError
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise PermanentError(
+            f"limit must be an integer, got {reprlib.repr(value)}", reason="bad_argument"
+        ) from None
+    return max(1, min(limit, MAX_RECONCILE_LIMIT))
 
 
 def as_address(value: Any) -> str:
@@ -99,9 +120,10 @@ def sweep_address(address: Any, **_: Any) -> dict[str, Any]:
 @sweeper_task("sweeper.reconcile")
 def reconcile(limit: Any = 500, **_: Any) -> dict[str, Any]:
     """Re-enqueue open sweeps whose deadline passed: a lost message only delays, never strands."""
+    size = as_limit(limit)
     rt = runtime()
     cutoff = datetime.now(UTC) - timedelta(seconds=RECONCILE_GRACE_S)
-    due = rt.ledger.due_sweeps(cutoff, limit=max(1, min(int(limit), 10_000)))
+    due = rt.ledger.due_sweeps(cutoff, limit=size)
     for sweep in due:
         schedule_advance(rt, sweep.id)
     return {"ok": True, "requeued": len(due)}

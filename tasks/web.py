@@ -328,7 +328,11 @@ def _head_block(rt: Any) -> Callable[[], int] | None:
 
 
 class LazyApp:
-    """An ASGI app that builds the real one on first use, so importing this module needs no settings."""
+    """An ASGI app that builds the real one on first use, so importing this module needs no settings.
+
+    The server's lifespan start-up is that first use: invalid configuration stops the server there,
+    with its message, instead of leaving it up to answer 500 to every request.
+    """
 
     def __init__(self, build: Callable[[], ASGIApp]) -> None:
         self._build = build
@@ -342,6 +346,13 @@ class LazyApp:
             return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self._app is None:
+            try:
+                self._get()
+            except Exception as exc:  # noqa: BLE001 - reported to the server, which then exits
+                await receive()  # lifespan.startup
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
         app = self._app if self._app is not None else self._get()
         await app(scope, receive, send)
 
