@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
-from tronpy.keys import PrivateKey
 
 from devnet.crypto import generate_key
 from devnet.server import Devnet
 from sweeper.chain import TokenTransfer, TronChain
 from sweeper.errors import AccountNotActivated, ChainRejected, DuplicateTransaction
+from sweeper.keys import LocalSigner
 from sweeper.models import ENERGY_TRANSFER_TO_HOLDER, ENERGY_TRANSFER_TO_NEW_HOLDER, Receipt, Resources
 from tests.fixtures.devnet import admin
 
@@ -22,29 +20,9 @@ TRX = 1_000_000
 FEE_LIMIT = 20 * TRX  # covers 130,285 energy burned at 100 sun
 
 
-class KeySigner:
-    """A Signer over a local key (the keys module provides the production ones)."""
-
-    def __init__(self, priv: bytes) -> None:
-        self._key = PrivateKey(priv)
-
-    @property
-    def address(self) -> str:
-        return str(self._key.public_key.to_base58check_address())
-
-    def sign_digest(self, digest: bytes) -> bytes:
-        return bytes(self._key.sign_msg_hash(digest).to_bytes())
-
-
-@pytest.fixture
-def chain(devnet: Devnet) -> Iterator[TronChain]:
-    with httpx.Client() as http:
-        yield TronChain(devnet.node_url, http=http, timeout=10.0)
-
-
-def new_key() -> KeySigner:
+def new_key() -> LocalSigner:
     priv, _ = generate_key()
-    return KeySigner(priv)
+    return LocalSigner(priv)
 
 
 def mined(devnet: Devnet, chain: TronChain, txid: str) -> Receipt:

@@ -20,15 +20,6 @@ pytestmark = pytest.mark.integration
 USDT = Token(symbol="USDT", contract=USDT_MAINNET, decimals=6, min_amount=1_000_000)
 
 
-@pytest.fixture
-def chain(devnet: Devnet) -> Iterator[TronChain]:
-    adapter = TronChain(devnet.node_url, timeout=5.0)
-    try:
-        yield adapter
-    finally:
-        adapter.close()
-
-
 def watched_addresses(ledger: Ledger, count: int) -> list[str]:
     addresses = [generate_key()[1] for _ in range(count)]
     ledger.add_addresses(DepositAddress(a, f"mnemonic:{i}") for i, a in enumerate(addresses))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
@@ -19,15 +18,6 @@ from tests.fixtures.devnet import fund_over_http
 pytestmark = pytest.mark.integration
 
 CONTRACTS = (USDT_MAINNET,)
-
-
-@pytest.fixture
-def chain(devnet: Devnet) -> Iterator[TronChain]:
-    adapter = TronChain(devnet.node_url, timeout=5.0)
-    try:
-        yield adapter
-    finally:
-        adapter.close()
 
 
 def new_addresses(count: int) -> list[str]:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
-import httpx
 import pytest
 import sqlalchemy as sa
-from tronpy.keys import PrivateKey
 
 from devnet.crypto import generate_key
 from devnet.server import Devnet
@@ -16,6 +13,7 @@ from sweeper.chain import TronChain
 from sweeper.energy.journal import JournalEntry, TxJournal
 from sweeper.energy.stake import StakeSource
 from sweeper.errors import TransientError
+from sweeper.keys import LocalSigner
 from sweeper.ledger import Ledger, create_engine_for
 from sweeper.ledger.journal import JournalConflict, LedgerJournal
 from sweeper.models import ENERGY_TRANSFER_TO_HOLDER, OrderStatus, SignedTx
@@ -153,27 +151,9 @@ def test_of_two_workers_signing_for_the_same_order_at_once_one_transaction_is_ke
 # --- with the real chain: a restarted worker re-sends the journaled transaction -----------------------
 
 
-class KeySigner:
-    def __init__(self, priv: bytes) -> None:
-        self._key = PrivateKey(priv)
-
-    @property
-    def address(self) -> str:
-        return str(self._key.public_key.to_base58check_address())
-
-    def sign_digest(self, digest: bytes) -> bytes:
-        return bytes(self._key.sign_msg_hash(digest).to_bytes())
-
-
-@pytest.fixture
-def chain(devnet: Devnet) -> Iterator[TronChain]:
-    with httpx.Client() as http:
-        yield TronChain(devnet.node_url, http=http, timeout=10.0)
-
-
-def staked_pool(devnet: Devnet) -> tuple[KeySigner, str]:
+def staked_pool(devnet: Devnet) -> tuple[LocalSigner, str]:
     priv, _ = generate_key()
-    pool = KeySigner(priv)
+    pool = LocalSigner(priv)
     _, receiver = generate_key()
     devnet.chain.create_pool(pool.address, 100 * TRX, 100_000 * 100_000)
     devnet.chain.fund(receiver, 1 * TRX)
