@@ -432,6 +432,7 @@ class Flow:
         exclude: frozenset[str] = frozenset(),
     ) -> None:
         """Pick the cheapest fitting source, store our order number, move the sweep, then call the source."""
+        self._void_unsent_orders(s)
         quote = self._choose(s, need, activate=activate, amount=amount, exclude=exclude)
         order_no = f"sw{s.id}a{s.attempt}o{self.ledger.count_orders(s.id) + 1}"
         step = ACTIVATION_STEP if activate else ENERGY_STEP
@@ -490,6 +491,22 @@ class Flow:
                 raise SourcesUnavailable(f"{exc} (waiting for {', '.join(sorted(sick))})") from exc
             raise
         return ranked[0]
+
+    def _void_unsent_orders(self, s: Sweep) -> None:
+        """Close order rows a crash left behind before the sweep moved to them.
+
+        A source is only called after the sweep's row names the order (compare-and-set), so a REQUESTED
+        order the sweep does not name was never sent: mark it FAILED rather than leave it looking live.
+        """
+        for record in self.ledger.orders_for_sweep(s.id):
+            if record.status is OrderRequestStatus.REQUESTED and record.order_no != s.order_no:
+                self.ledger.update_order(
+                    record.source,
+                    record.order_no,
+                    status=OrderRequestStatus.FAILED,
+                    from_status=OrderRequestStatus.REQUESTED,
+                    detail="never sent: the sweep did not move to this order before a crash",
+                )
 
     def _call_source(self, s: Sweep, record: OrderRecord) -> None:
         source = self.sources.get(record.source)

@@ -141,3 +141,23 @@ def test_leftover_trx_is_swept_after_the_token_when_configured(
         gained = devnet.chain.trx_balance(hot) - hot_trx
         assert 2 * TRX <= gained <= 3 * TRX
         assert devnet.chain.trx_balance(address) < 1 * TRX
+
+
+def test_an_order_row_left_by_a_crash_before_the_sweep_moved_is_closed_not_left_live(
+    devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with stack(devnet, tmp_path, monkeypatch) as (rt, _hot):
+        (address,) = add_deposits(rt, 1)
+        devnet.chain.fund(address, 1 * TRX)
+        devnet.chain.mint(address, 60 * USDT)
+        devnet.chain.produce_blocks(1)
+        sweep = rt.flow.detect(address, USDT_MAINNET)
+        assert sweep is not None
+        # A worker stored the order number, then died before the sweep's row named it: never sent.
+        rt.ledger.record_order_request(sweep.id, "energy", "ea888fee", f"sw{sweep.id}a0o1", 64_285)
+        assert drive(rt, [sweep.id])[sweep.id] is SweepState.CONFIRMED
+        orders = rt.ledger.orders_for_sweep(sweep.id)
+        live = [o for o in orders if o.status is not OrderRequestStatus.FAILED]
+        assert len(live) == 1 and live[0].order_no != f"sw{sweep.id}a0o1"
+        orphan = next(o for o in orders if o.order_no == f"sw{sweep.id}a0o1")
+        assert orphan.status is OrderRequestStatus.FAILED and "never sent" in (orphan.detail or "")
