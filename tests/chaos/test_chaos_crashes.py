@@ -33,6 +33,7 @@ from tests.chaos.harness import TRX, USDT, Chaos
 from tests.chaos.invariants import check_invariants
 from tests.e2e.helpers import Site, wait_for
 from tests.fixtures.db import LEDGER_TABLES
+from tests.fixtures.services import REDIS_PORT
 from tests.support.stack import add_deposits, drive, stack
 
 pytestmark = pytest.mark.chaos
@@ -214,8 +215,9 @@ def test_an_address_lock_is_kept_while_its_holder_lives_and_freed_soon_after_it_
     monkeypatch.setattr(locks, "RENEW_EVERY_S", 0.3)
     monkeypatch.setattr(locks, "WAIT_S", 0.1)
     prefix = f"chaos-lock-test:{os.getpid()}:"
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    mine, theirs = locks.RedisLocks(client, prefix), locks.RedisLocks(redis.Redis(), prefix)
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{REDIS_PORT}/0")
+    other = redis.Redis(port=REDIS_PORT)
+    mine, theirs = locks.RedisLocks(client, prefix), locks.RedisLocks(other, prefix)
     try:
         with mine.hold("Tlive"):
             time.sleep(2.5)  # well past the TTL: renewed, so nobody else gets in
@@ -225,7 +227,7 @@ def test_an_address_lock_is_kept_while_its_holder_lives_and_freed_soon_after_it_
             pass
 
         holder = subprocess.run(
-            [sys.executable, "-c", KILLED_HOLDER, prefix],
+            [sys.executable, "-c", KILLED_HOLDER, prefix, str(REDIS_PORT)],
             capture_output=True,
             timeout=30,
             check=False,
@@ -245,7 +247,7 @@ import os, signal, sys
 import redis
 from tasks import locks
 locks.LOCK_TTL_S, locks.RENEW_EVERY_S = 1.0, 0.3
-with locks.RedisLocks(redis.Redis(), sys.argv[1]).hold("Tdead"):
+with locks.RedisLocks(redis.Redis(port=int(sys.argv[2])), sys.argv[1]).hold("Tdead"):
     print("held", flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """

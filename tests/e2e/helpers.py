@@ -28,6 +28,7 @@ from sweeper.ledger.repository import Ledger
 from sweeper.ledger.tables import Base
 from sweeper.models import TERMINAL_STATES, USDT_MAINNET
 from tasks.devnet_profile import DEVNET_MNEMONIC, devnet_env
+from tests.fixtures.services import REDIS_PORT
 
 TRX = 1_000_000
 USDT = 1_000_000
@@ -43,12 +44,14 @@ T = TypeVar("T")
 @contextmanager
 def flushed_redis(db: int) -> Iterator[str]:
     """A Redis database of the suite's own (broker and results), empty before and after."""
-    url = f"redis://127.0.0.1:6379/{db}"
+    url = f"redis://127.0.0.1:{REDIS_PORT}/{db}"
     client = redis.Redis.from_url(url)
     try:
         client.flushdb()
     except redis.ConnectionError as exc:
-        raise RuntimeError(f"Redis is not reachable at 127.0.0.1:6379 (run `make services`): {exc}") from exc
+        raise RuntimeError(
+            f"Redis is not reachable at 127.0.0.1:{REDIS_PORT} (run `make services`): {exc}"
+        ) from exc
     try:
         yield url
     finally:
