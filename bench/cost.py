@@ -135,7 +135,7 @@ def _floor(rt: Any, address: str, hot: str, energy: int, *, activate: bool) -> d
 
     quotes: dict[str, int] = {}
     for name, source in rt.sources.items():
-        if activate and not source.supports_activation:
+        if activate and not source.capabilities.activation:
             continue
         try:
             quotes[name] = source.quote(address, energy, to=hot, activate=activate).total_sun

@@ -407,8 +407,8 @@ class Flow:
         shortfall = (s.energy_needed or 0) - self.chain.resources(s.address).energy
         if shortfall <= 0:
             return True
-        covers = getattr(self.sources.get(source), "covers", None)
-        return covers is not None and bool(covers(s.address, shortfall))
+        found = self.sources.get(source)
+        return found is not None and found.capabilities.delivers_trx and found.covers(s.address, shortfall)
 
     # -- energy orders ------------------------------------------------------------------------------
 
@@ -461,7 +461,7 @@ class Flow:
         for name, source in self.sources.items():
             if name in exclude:
                 failed[name] = "already tried for this sweep"
-            elif activate and not source.supports_activation:
+            elif activate and not source.capabilities.activation:
                 failed[name] = "cannot activate an address"
             elif not self._is_healthy(name):
                 failed[name] = "circuit open (recent failures)"
@@ -624,11 +624,13 @@ class Flow:
     def _reclaim(self, s: Sweep) -> None:
         """Take back delegated stake once the transfer is confirmed (the stake source only)."""
         for record in self.ledger.orders_for_sweep(s.id):
-            reclaim = getattr(self.sources.get(record.source), "reclaim", None)
-            if reclaim is None or record.status is not OrderRequestStatus.DELIVERED:
+            source = self.sources.get(record.source)
+            if source is None or not source.capabilities.reclaim:
+                continue
+            if record.status is not OrderRequestStatus.DELIVERED:
                 continue
             try:
-                reclaim(_order_of(record, s.address))
+                source.reclaim(_order_of(record, s.address))
             except SweeperError as exc:  # a failed reclaim costs opportunity, never funds
                 log.warning("stake.reclaim_failed", sweep_id=s.id, error=exc.reason)
 
@@ -669,7 +671,7 @@ class Flow:
         TRX the burn source sent is what the transfer then burns: it is counted once, not twice.
         """
         orders = self.ledger.orders_for_sweep(s.id)
-        sent = sum(o.cost_sun or 0 for o in orders if hasattr(self.sources.get(o.source), "covers"))
+        sent = sum(o.cost_sun or 0 for o in orders if self._delivers_trx(o.source))
         rented = sum(o.cost_sun or 0 for o in orders) - sent
         burned = sum(t.fee_sun or 0 for t in self.ledger.txs_for_sweep(s.id) if t.txid != s.txid)
         return rented + max(sent, burned + fee_sun)
@@ -722,6 +724,10 @@ class Flow:
         if stored is None:
             raise PermanentError(f"sweep {s.id} has no stored transaction {s.txid}", reason="tx_missing")
         return SignedTx(txid=stored.txid, raw_json=stored.signed_json, expiration_ms=stored.expiration_ms)
+
+    def _delivers_trx(self, name: str) -> bool:
+        source = self.sources.get(name)
+        return source is not None and source.capabilities.delivers_trx
 
     def _any_circuit_open(self) -> bool:
         return any(not b.healthy for b in self.breakers.values())

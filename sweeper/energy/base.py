@@ -9,6 +9,7 @@ known it raises :class:`OrderOutcomeUnknown` and the caller waits for the energy
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from tronpy.keys import is_base58check_address
@@ -36,13 +37,28 @@ class AddressNotActivated(ProviderInvalidRequest):
     reason = "not_activated"
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a source can do, declared by the source itself so callers never probe for methods."""
+
+    activation: bool = False
+    """An order can also activate a never-used address."""
+    bandwidth: bool = False
+    """It sells bandwidth as well as energy."""
+    lookup: bool = False
+    """An order can be found again by our own order number."""
+    delivers_trx: bool = False
+    """It sends TRX for the transfer to burn instead of delegating energy (see ``covers``)."""
+    reclaim: bool = False
+    """It delegates our own stake, which is taken back once the sweep ends (see ``reclaim``)."""
+
+
 @runtime_checkable
 class EnergySource(Protocol):
     """A place energy for one sweep can come from (a rental provider, our own stake, or burnt TRX)."""
 
     name: str
-    supports_activation: bool
-    supports_lookup: bool
+    capabilities: Capabilities
 
     def quote(self, address: str, energy: int, *, to: str | None = None, activate: bool = False) -> Quote:
         """What delivering ``energy`` to ``address`` (and activating it, if asked) would cost now."""
@@ -65,6 +81,24 @@ class EnergySource(Protocol):
     def balance(self) -> int:
         """Our account's balance (or capacity) at the source, in sun."""
         ...
+
+    def covers(self, address: str, energy: int) -> bool:
+        """True when ``address`` can pay ``energy`` with what this source delivered (``delivers_trx``)."""
+        ...
+
+    def reclaim(self, order: EnergyOrder) -> str | None:
+        """Take back what ``order`` delegated (``reclaim``); the undelegation txid, or None if nothing."""
+        ...
+
+
+class RentalSource:
+    """Defaults for sources that delegate energy they own: nothing to cover with TRX, nothing to reclaim."""
+
+    def covers(self, address: str, energy: int) -> bool:
+        return False
+
+    def reclaim(self, order: EnergyOrder) -> str | None:
+        return None
 
 
 def check_address(address: str, what: str = "address") -> str:

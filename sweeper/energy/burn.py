@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sweeper.energy.base import check_address
+from sweeper.energy.base import Capabilities, check_address
 from sweeper.energy.journal import JournaledSource, JournalEntry, TxJournal, submit_once
 from sweeper.errors import PolicyRefused
 from sweeper.models import TRC20_TRANSFER_BANDWIDTH, EnergyOrder, OrderStatus, Quote
@@ -27,8 +27,7 @@ ACTIVATION_SUN = 1_100_000
 class BurnSource(JournaledSource):
     """A gas wallet as an :class:`~sweeper.energy.base.EnergySource`."""
 
-    supports_activation = True
-    supports_lookup = True
+    capabilities = Capabilities(activation=True, lookup=True, delivers_trx=True)
 
     def __init__(
         self,

@@ -12,7 +12,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sweeper.energy.base import AddressNotActivated, OrderOutcomeUnknown, check_address, place_once
+from sweeper.energy.base import (
+    AddressNotActivated,
+    Capabilities,
+    OrderOutcomeUnknown,
+    RentalSource,
+    check_address,
+    place_once,
+)
 from sweeper.energy.http import ProviderHttp, Reply
 from sweeper.energy.signing import ea888fee_body, ea888fee_signature
 from sweeper.errors import (
@@ -61,11 +68,10 @@ def error_for_code(code: int, msg: str) -> SweeperError:
     return cls(f"ea888fee: {code} {meaning}: {msg}".rstrip(": "))
 
 
-class Ea888feeClient:
+class Ea888feeClient(RentalSource):
     """openapi.ea888fee.top as an :class:`~sweeper.energy.base.EnergySource`."""
 
-    supports_activation = False
-    supports_lookup = False
+    capabilities = Capabilities()
 
     def __init__(
         self,

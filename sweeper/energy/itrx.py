@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sweeper.energy.base import AddressNotActivated, check_address, place_once
+from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address, place_once
 from sweeper.energy.http import ProviderHttp, Reply
 from sweeper.energy.signing import compact_json, itrx_signature
 from sweeper.errors import (
@@ -123,11 +123,10 @@ def error_for_reply(reply: Reply) -> SweeperError | None:
     return None
 
 
-class ItrxClient:
+class ItrxClient(RentalSource):
     """itrx.io as an :class:`~sweeper.energy.base.EnergySource`."""
 
-    supports_activation = True
-    supports_lookup = True
+    capabilities = Capabilities(activation=True, lookup=True)
 
     def __init__(
         self,

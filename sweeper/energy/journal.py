@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
+from sweeper.energy.base import RentalSource
 from sweeper.errors import DuplicateTransaction, TransactionExpired
 from sweeper.models import EnergyOrder, OrderStatus, SignedTx
 
@@ -85,7 +86,7 @@ def status_from_receipt(chain: Chain, txid: str) -> OrderStatus:
     return OrderStatus.DELIVERED if receipt.success else OrderStatus.FAILED
 
 
-class JournaledSource:
+class JournaledSource(RentalSource):
     """Lookup and status for sources whose order is one signed transaction kept in a journal (stake, burn)."""
 
     name: str

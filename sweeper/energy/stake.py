@@ -10,7 +10,7 @@ import math
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from sweeper.energy.base import check_address
+from sweeper.energy.base import Capabilities, check_address
 from sweeper.energy.journal import JournaledSource, JournalEntry, TxJournal, submit_once
 from sweeper.errors import ProviderInvalidRequest, ProviderOutOfResources
 from sweeper.models import SUN_PER_TRX, EnergyOrder, OrderStatus, Quote
@@ -31,8 +31,7 @@ def delegation_sun(energy: int, sun_per_energy: int) -> int:
 class StakeSource(JournaledSource):
     """Our staked account as an :class:`~sweeper.energy.base.EnergySource`."""
 
-    supports_activation = False
-    supports_lookup = True
+    capabilities = Capabilities(lookup=True, reclaim=True)
 
     def __init__(
         self,

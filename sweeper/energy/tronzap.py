@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sweeper.energy.base import AddressNotActivated, check_address, place_once
+from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address, place_once
 from sweeper.energy.http import ProviderHttp, Reply
 from sweeper.energy.signing import tronzap_signature
 from sweeper.energy.units import trx_to_sun
@@ -81,11 +81,10 @@ def _tier_for(services: Mapping[str, Any], duration: int) -> Mapping[str, Any] |
     return next((t for t in tiers if int(t.get("duration", -1)) == duration), None)
 
 
-class TronzapClient:
+class TronzapClient(RentalSource):
     """TronZap as an :class:`~sweeper.energy.base.EnergySource`."""
 
-    supports_activation = True
-    supports_lookup = True
+    capabilities = Capabilities(activation=True, lookup=True)
 
     def __init__(
         self,
