@@ -1,4 +1,7 @@
-"""Celery settings as a plain dict (DESIGN §6): JSON only, late acks, no prefetch, events on for Flower."""
+"""Celery settings as a plain dict: JSON only, late acks, no prefetch, events on for Flower.
+
+The queues and routes they serve are drawn in docs/ARCHITECTURE.md §10.
+"""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ PARAM_KEYS: dict[str, str] = {
 
 @dataclass
 class ChainParams:
-    """Economics of the devnet; defaults are today's mainnet values (specs/tron-node.md §8)."""
+    """Economics of the devnet; defaults are today's mainnet values (docs/TRON.md §9)."""
 
     energy_fee: int = 100
     transaction_fee: int = 1_000

@@ -1,4 +1,4 @@
-"""The one task decorator: it owns every Celery default so no task repeats options (STYLE §2)."""
+"""The one task decorator: it owns every Celery default so no task repeats options."""
 
 from __future__ import annotations
 

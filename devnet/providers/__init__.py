@@ -1,6 +1,6 @@
 """Simulators of the three energy providers (itrx, ea888fee, TronZap), each an ASGI app for its own port.
 
-They follow specs/providers.md: same paths, methods, signing, envelopes, error codes and statuses, and
+They follow docs/PROVIDERS.md: same paths, methods, signing, envelopes, error codes and statuses, and
 they delegate real energy on the devnet chain from a staked pool account per provider. Default prices
 (sun per energy) differ so a cost policy has a cheapest choice: ea888fee 1H 45 (minimum 65,000 energy),
 TronZap 1H 52, itrx 1H 60; see `common.DEFAULT_PRICES`. The sample credentials printed in the providers'

@@ -1,7 +1,8 @@
 """itrx's signed callbacks, sent from one background thread so no request ever waits on them.
 
-Delivery follows the documented retry schedule (spec §1.5): a first attempt, then retries 15, 15, 30,
-180, 600, 1200 and 1800 s after each failure (anything but HTTP 200), all multiplied by the time scale.
+Delivery follows the documented retry schedule (docs/PROVIDERS.md §2.5): a first attempt, then retries
+15, 15, 30, 180, 600, 1200 and 1800 s after each failure (anything but HTTP 200), all multiplied by the
+time scale.
 """
 
 from __future__ import annotations

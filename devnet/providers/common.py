@@ -1,7 +1,7 @@
 """Pieces shared by the three provider simulators: signing, canonical JSON, pools, prices, money.
 
-Each provider signs differently (specs/providers.md §1.2, §2.3, §3.2); the helpers here are the devnet's
-own implementation of those algorithms, checked against the spec's test vectors in
+Each provider signs differently (docs/PROVIDERS.md §2.1, §3.1, §4.1); the helpers here are the devnet's
+own implementation of those algorithms, checked against the providers' documented test vectors in
 tests/unit/test_devnet_providers_signing.py.
 """
 
@@ -62,7 +62,7 @@ def itrx_signature(secret: str, timestamp: str, params: Mapping[str, Any] | None
 
 
 def ea888fee_canonical(params: Mapping[str, Any] | None) -> str:
-    """Empty values dropped, keys sorted, compact; `{}` when nothing is left (spec §2.3)."""
+    """Empty values dropped, keys sorted, compact; `{}` when nothing is left (docs/PROVIDERS.md §3.1)."""
     kept = {k: v for k, v in (params or {}).items() if not _is_empty(v)}
     return compact_json(kept) if kept else "{}"
 

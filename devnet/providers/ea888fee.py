@@ -1,6 +1,6 @@
-"""The openapi.ea888fee.top API (specs/providers.md §2), served at the root of its own port.
+"""The openapi.ea888fee.top API (docs/PROVIDERS.md §3), served at the root of its own port.
 
-Choices where the spec says UNKNOWN:
+Choices where the document is silent (docs/PROVIDERS.md §7 compares them with the sources):
 - the server re-serialises the parsed parameters (empty values dropped, keys sorted, compact, `{}` when
   none) and verifies the HMAC over `TIMESTAMP&that`, so pretty-printed bodies in any key order pass;
 - every answer is HTTP 200 with the `{"code", "msg", "data"}` envelope; timestamps are ±300 s (600002);

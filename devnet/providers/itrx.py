@@ -1,6 +1,7 @@
-"""The itrx.io API (specs/providers.md §1), served at the root of its own port.
+"""The itrx.io API (docs/PROVIDERS.md §2), served at the root of its own port.
 
-Choices where the spec says UNKNOWN, documented here because clients are tested against them:
+Choices where the documents are silent, written here because clients are tested against them
+(docs/PROVIDERS.md §7 compares them with the sources):
 - the server verifies the HMAC over the *re-serialised* body (compact, sorted keys), so only a client that
   signs the canonical form passes; an empty body signs as `TIMESTAMP&` (`TIMESTAMP&{}` also accepted);
 - auth failures are HTTP 400 `{"detail": …}` ("API not found" for an unknown key), timestamps ±300 s;

@@ -1,6 +1,6 @@
-"""The TronZap account API (specs/providers.md §3), served at the root of its own port.
+"""The TronZap account API (docs/PROVIDERS.md §4), served at the root of its own port.
 
-Choices where the spec says UNKNOWN or leaves room:
+Choices where the documents are silent or leave room (docs/PROVIDERS.md §7 compares them):
 - every endpoint is POST; `X-Signature` is checked over the exact raw body bytes; errors are HTTP 200
   `{"code","key","request_id","error"}` except code 500, which also answers HTTP 500;
 - energy tiers: duration 1 h and 24 h, 32,000 to 5,000,000 energy; activation costs 1.4 TRX;

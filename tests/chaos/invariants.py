@@ -1,4 +1,4 @@
-"""The safety invariants (DESIGN §3) every chaos scenario ends by checking, against the chain itself.
+"""The safety invariants (docs/ARCHITECTURE.md §7) every chaos scenario ends by checking, against the chain.
 
 ``check_invariants(devnet, ledger, plan, hot)`` raises AssertionError listing every violation;
 ``audit(...)`` returns the same findings (plus counts) without raising, for the soak's figures.

@@ -1,4 +1,4 @@
-"""Chaos, bad input (issue 5 §4): every hostile input gets a clear refusal, and nothing is lost or half-done.
+"""Chaos, bad input: every hostile input gets a clear refusal, and nothing is lost or half-done.
 
 One deployment for the module: the devnet, a Celery worker, a real Flower process (the operator's way to
 apply tasks by hand) and the callback receiver. Garbage goes in through the same doors an operator or an

@@ -1,4 +1,4 @@
-"""Chaos, provider faults (issue 5 §3): 5xx storms, lost answers, empty accounts, callbacks gone wrong.
+"""Chaos, provider faults: 5xx storms, lost answers, empty accounts, callbacks gone wrong.
 
 One deployment for the module: the devnet (itrx made the cheapest source, so callbacks flow), two Celery
 workers, beat and the callback receiver as real processes, Redis as broker. Each scenario injects its

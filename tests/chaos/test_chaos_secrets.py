@@ -1,4 +1,4 @@
-"""Chaos, secrets (issue 5 §5): a whole run with distinctive secrets leaves none of them anywhere readable.
+"""Chaos, secrets: a whole run with distinctive secrets leaves none of them anywhere readable.
 
 The devnet's provider accounts are re-keyed with credentials no other test uses, the deposit keys come
 from a freshly generated 24-word mnemonic with a passphrase, the stake owner's key sits in a keystore

@@ -146,7 +146,7 @@ def fast_devnet() -> Iterator[Any]:
 def test_the_docs_python_order_sample_runs_against_the_devnet_with_only_the_url_changed(devnet):
     devnet.chain.fund(DOC_ADDRESS, 10 * TRX)
     devnet.chain.produce_blocks(1)
-    # --- ported verbatim from seeds/000 (requests → httpx, URL → devnet) ---
+    # --- itrx's order sample (develop.itrx.io api/order-create), verbatim; requests → httpx, URL → devnet ---
     timestamp = str(int(time.time()))
     URL = f"{devnet.itrx_url}/api/v1/frontend/order"
     data = {

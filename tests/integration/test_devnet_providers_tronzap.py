@@ -75,7 +75,8 @@ def check(devnet: Any, **by: str) -> dict[str, Any]:
 def test_the_docs_python_energy_and_activation_samples_run_with_a_real_address(devnet):
     address = new_activated(devnet)
     _, fresh = generate_key()
-    # --- ported from seeds/003 (requests → httpx, URL → devnet, TRX_ADDRESS → real addresses) ---
+    # --- TronZap's create-transaction sample (docs.tronzap.com api/transaction-create)
+    # (requests → httpx, URL → devnet, TRX_ADDRESS → real addresses) ---
     api_token = "your_api_token"
     api_secret = "your_api_secret"
     request_body = json.dumps(

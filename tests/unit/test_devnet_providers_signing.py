@@ -1,4 +1,4 @@
-"""The devnet providers sign and verify exactly as specs/providers.md's verified test vectors say."""
+"""The devnet providers sign and verify as the providers' documented vectors say (docs/PROVIDERS.md)."""
 
 from __future__ import annotations
 

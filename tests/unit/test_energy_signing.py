@@ -1,4 +1,4 @@
-"""The providers' documented signing vectors (specs/providers.md §1.2, §1.5, §2.3, §3.2)."""
+"""The providers' documented signing vectors (docs/PROVIDERS.md §2.1, §2.5, §3.1, §4.1)."""
 
 from __future__ import annotations
 
