@@ -2,33 +2,52 @@
 
 Every upstream exception (tronpy, httpx, SQLAlchemy, provider answers) is mapped at the boundary into
 one of these, so callers decide by class alone: retry a ``TransientError``, fail a ``PermanentError``.
+What is an *outcome* rather than a failure is a return value, never an exception: a broadcast the node
+already holds (``BroadcastOutcome.ALREADY_KNOWN``), one that expired (``EXPIRED``), an order whose fate
+cannot be known (``OrderStatus.UNKNOWN``), no energy source fitting (procurement's ``Exhausted``).
 
     SweeperError
     ├── TransientError                      retry later with backoff
     │   ├── ChainUnavailable                node unreachable, timeout, 5xx, busy
     │   ├── ProviderUnavailable             provider unreachable, timeout, 5xx, 429, "service unavailable"
+    │   │   └── ResponseLost                an order request may have arrived; no answer came back
     │   ├── ProviderOutOfResources          provider has no energy to delegate right now
+    │   ├── LedgerUnavailable               database unreachable, locked, or aborted the transaction
+    │   ├── JournalConflict                 a different signed transaction is stored under this key
+    │   ├── SignerUnavailable               the remote signer cannot be reached
     │   └── LockBusy                        another worker holds the address lock
     └── PermanentError                      stop, record the reason, alert
         ├── ConfigError                     invalid configuration (one message per problem)
         ├── InvalidAddress                  not a valid TRON base58check address
         ├── ChainRejected                   the node refused a transaction (validation, signature, tapos …)
-        │   ├── AccountNotActivated         the owner account does not exist on chain
-        │   ├── BadTransactionSignature     the signature does not match the owner's permission
-        │   ├── TransactionExpired          expiration passed before the node accepted it
-        │   └── DuplicateTransaction        the node already has this txid (safe to treat as sent)
+        │   ├── AccountNotActivated         an owner or receiver account does not exist on chain
+        │   └── BadTransactionSignature     the signature does not match the owner's permission
         ├── ProviderError                   a provider refused the request
         │   ├── ProviderAuthError           bad API key, signature, IP not allowed
         │   ├── ProviderInsufficientBalance our account at the provider cannot pay
         │   ├── ProviderInvalidRequest      bad parameters, period, amount
-        │   ├── DuplicateOrderNumber        our order number was used before: look the order up
+        │   ├── DuplicateOrderNumber        never leaves a client's ``order``: resolved by looking it up
         │   └── OrderNotFound               the provider has no such order
+        ├── PolicyRefused                   a fee cap refuses the spend
+        │   └── NoSourceFits                every energy source was excluded (``exclusions`` says why)
         ├── CallbackRejected                forged, tampered, replayed or malformed callback
-        ├── PolicyRefused                   no energy source fits the caps
-        └── StateConflict                   a compare-and-set transition lost the race
+        ├── StateConflict                   a compare-and-set transition lost the race
+        ├── UnknownSweep                    no sweep with this id
+        ├── AmountOutOfRange                a balance larger than the ledger can record
+        ├── AddressConflict                 an address is already watched under another key reference
+        ├── InvalidKeyReference             a key reference is malformed or looks like key material
+        ├── UnknownKey                      no key for this address in the keyring
+        ├── InvalidMnemonic                 the phrase is not a valid BIP39 mnemonic
+        ├── KeystoreError                   the keystore file is missing, malformed or tampered with
+        │   └── WrongPassword               the keystore password does not open the file
+        └── SignerRejected                  the remote signer refused, or answered with a bad signature
+
+Messages name addresses, files and orders, never keys, mnemonics, passwords or API secrets.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class SweeperError(Exception):
@@ -58,6 +77,9 @@ class PermanentError(SweeperError):
     reason = "permanent"
 
 
+# -- transient -------------------------------------------------------------------------------------
+
+
 class ChainUnavailable(TransientError):
     """Raised when the TRON node cannot be reached or answers with a server-side failure."""
 
@@ -70,16 +92,43 @@ class ProviderUnavailable(TransientError):
     reason = "provider_unavailable"
 
 
+class ResponseLost(ProviderUnavailable):
+    """Raised when a request may have reached the provider but no usable answer came back."""
+
+    reason = "provider_response_lost"
+
+
 class ProviderOutOfResources(TransientError):
     """Raised when a provider has not enough energy on its platform to fill the order."""
 
     reason = "provider_out_of_resources"
 
 
+class LedgerUnavailable(TransientError):
+    """Raised when the database is unreachable, locked past the busy timeout, or aborts a transaction."""
+
+    reason = "ledger_unavailable"
+
+
+class JournalConflict(TransientError):
+    """Raised when a different, still valid transaction is already stored under a journal key."""
+
+    reason = "journal_conflict"
+
+
+class SignerUnavailable(TransientError):
+    """Raised when the remote signer cannot be reached, times out or fails server-side."""
+
+    reason = "signer_unavailable"
+
+
 class LockBusy(TransientError):
     """Raised when another worker holds the per-address lock."""
 
     reason = "lock_busy"
+
+
+# -- permanent -------------------------------------------------------------------------------------
 
 
 class ConfigError(PermanentError):
@@ -105,7 +154,10 @@ class ChainRejected(PermanentError):
 
 
 class AccountNotActivated(ChainRejected):
-    """Raised when the account does not exist on chain (never received TRX)."""
+    """Raised when an account a request needs (a transaction's owner, an order's receiver) is not on chain.
+
+    The chain's own answer, or a provider's report of it: one class for both.
+    """
 
     reason = "not_activated"
 
@@ -114,18 +166,6 @@ class BadTransactionSignature(ChainRejected):
     """Raised when the node rejects the signature."""
 
     reason = "bad_signature"
-
-
-class TransactionExpired(ChainRejected):
-    """Raised when a transaction's expiration has passed."""
-
-    reason = "expired"
-
-
-class DuplicateTransaction(ChainRejected):
-    """Raised when the node already knows this transaction."""
-
-    reason = "duplicate_transaction"
 
 
 class ProviderError(PermanentError):
@@ -153,7 +193,7 @@ class ProviderInvalidRequest(ProviderError):
 
 
 class DuplicateOrderNumber(ProviderError):
-    """Raised when our order number was already used: the order must be looked up, never placed again."""
+    """Raised inside a client when our order number was used before; ``order`` resolves it by lookup."""
 
     reason = "duplicate_order_number"
 
@@ -164,19 +204,86 @@ class OrderNotFound(ProviderError):
     reason = "order_not_found"
 
 
+class PolicyRefused(PermanentError):
+    """Raised when a fee cap refuses a spend; ``reason`` says which cap."""
+
+    reason = "policy_refused"
+
+
+class NoSourceFits(PolicyRefused):
+    """Raised when every energy source was excluded; ``exclusions`` says why, per source."""
+
+    reason = "no_source_fits"
+
+    def __init__(self, exclusions: Mapping[str, str]) -> None:
+        self.exclusions = dict(exclusions)
+        detail = (
+            "; ".join(f"{name}: {why}" for name, why in self.exclusions.items()) or "no source configured"
+        )
+        super().__init__(f"no energy source fits: {detail}")
+
+
 class CallbackRejected(PermanentError):
     """Raised when a provider callback is forged, tampered, replayed, unknown or malformed."""
 
     reason = "callback_rejected"
 
 
-class PolicyRefused(PermanentError):
-    """Raised when no energy source fits within the caps; ``reason`` says why."""
-
-    reason = "policy_refused"
-
-
 class StateConflict(PermanentError):
     """Raised when a compare-and-set transition finds the row in another state."""
 
     reason = "state_conflict"
+
+
+class UnknownSweep(PermanentError):
+    """Raised when a sweep id is not in the ledger."""
+
+    reason = "unknown_sweep"
+
+
+class AmountOutOfRange(PermanentError):
+    """Raised when a balance is larger than a ledger row can hold: refused, never truncated."""
+
+    reason = "amount_out_of_range"
+
+
+class AddressConflict(PermanentError):
+    """Raised when an imported address is already watched under another key reference."""
+
+    reason = "address_conflict"
+
+
+class InvalidKeyReference(PermanentError):
+    """Raised when a key reference is malformed or looks like key material itself."""
+
+    reason = "invalid_key_reference"
+
+
+class UnknownKey(PermanentError):
+    """Raised when a keyring holds no key for the requested address."""
+
+    reason = "unknown_key"
+
+
+class InvalidMnemonic(PermanentError):
+    """Raised when the configured phrase is not a valid BIP39 mnemonic (unknown word, bad checksum)."""
+
+    reason = "invalid_mnemonic"
+
+
+class KeystoreError(PermanentError):
+    """Raised when the keystore file cannot be read, parsed or decrypted consistently."""
+
+    reason = "keystore"
+
+
+class WrongPassword(KeystoreError):
+    """Raised when the keystore password does not decrypt the file."""
+
+    reason = "keystore_wrong_password"
+
+
+class SignerRejected(PermanentError):
+    """Raised when the remote signer refuses to sign or returns a signature that is not the address's."""
+
+    reason = "signer_rejected"

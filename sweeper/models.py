@@ -20,7 +20,7 @@ TRC20_TRANSFER_BANDWIDTH = 345
 
 
 class SweepState(StrEnum):
-    """Where a sweep stands; see DESIGN §2 for the transitions."""
+    """Where a sweep stands; the transitions are drawn in docs/ARCHITECTURE.md."""
 
     DETECTED = "DETECTED"
     SKIPPED = "SKIPPED"
@@ -37,11 +37,27 @@ TERMINAL_STATES = frozenset({SweepState.SKIPPED, SweepState.CONFIRMED, SweepStat
 
 
 class OrderStatus(StrEnum):
-    """An energy order as the provider reports it, folded into three outcomes."""
+    """An energy order as the provider reports it, folded into four outcomes.
+
+    UNKNOWN means the order may or may not exist (a lost answer the source cannot look up): it is
+    resolved by the energy appearing on chain or by a later lookup, never by ordering elsewhere blindly.
+    """
 
     PENDING = "PENDING"
     DELIVERED = "DELIVERED"
     FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+
+
+class BroadcastOutcome(StrEnum):
+    """What a broadcast achieved: all three are answers about the transaction, not failures."""
+
+    SENT = "SENT"
+    """The node accepted the bytes now."""
+    ALREADY_KNOWN = "ALREADY_KNOWN"
+    """The node already holds exactly these bytes (pending or mined): what we wanted."""
+    EXPIRED = "EXPIRED"
+    """The node says the expiration has passed; only the chain can tell whether it was ever included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +98,25 @@ class EnergyOrder:
     cost_sun: int = 0
     delegate_txid: str | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceNeed:
+    """What one transfer still needs before it can be sent from its address.
+
+    ``energy`` and ``bandwidth`` are what must be obtained (beyond what the address already has);
+    ``required_energy`` is what the transfer consumes on the address, the figure delivery is judged by.
+    """
+
+    energy: int = 0
+    bandwidth: int = 0
+    activation: bool = False
+    required_energy: int = 0
+
+    @property
+    def nothing(self) -> bool:
+        """True when the transfer can be sent as things are."""
+        return self.energy <= 0 and self.bandwidth <= 0 and not self.activation
 
 
 @dataclass(frozen=True, slots=True)

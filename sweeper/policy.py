@@ -1,6 +1,6 @@
-"""Pure cost decisions for a sweep's energy: how much to buy, from whom, and what to do when a source fails.
+"""Pure cost decisions for a sweep's energy: how much to buy, and which quotes the fee caps allow.
 
-The two fee caps (DESIGN §4) are compared in sun:
+The two fee caps are compared in sun:
 
 * ``max_sun_per_sweep`` is already in sun;
 * ``max_percent`` of the swept amount is converted with ``trx_per_token``, the configured price of one
@@ -8,42 +8,87 @@ The two fee caps (DESIGN §4) are compared in sun:
   price, and the price is an operator's input, not a provider answer. Without a price the percent cap is
   not applied and only the absolute cap protects the sweep.
 
-All arithmetic is exact (ints and Fractions); a cap is rounded down, so it is never exceeded.
+All arithmetic is exact (ints and Fractions); a cap is rounded down, so it is never exceeded. Why a
+source was left out is a typed :class:`Exclusion`, so callers decide by kind, never by message text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from fractions import Fraction
-from typing import TypeVar
 
-from sweeper.energy.base import OrderOutcomeUnknown
-from sweeper.errors import (
-    ChainRejected,
-    DuplicateOrderNumber,
-    PolicyRefused,
-    ProviderError,
-    ProviderUnavailable,
-    SweeperError,
-    TransientError,
-)
+from sweeper.errors import NoSourceFits
 from sweeper.models import ENERGY_TRANSFER_TO_HOLDER, ENERGY_TRANSFER_TO_NEW_HOLDER, SUN_PER_TRX, Quote
 
-T = TypeVar("T")
+__all__ = [
+    "Excluded",
+    "Exclusion",
+    "NoSourceFits",
+    "Ranking",
+    "choose_source",
+    "energy_needed",
+    "percent_cap_sun",
+    "rank",
+]
 
 
-class NoSourceFits(PolicyRefused):
-    """Raised when every energy source was excluded; ``exclusions`` says why, per source."""
+class Exclusion(StrEnum):
+    """Why a source was not a candidate for a sweep."""
 
-    reason = "no_source_fits"
+    ALREADY_TRIED = "already tried for this sweep"
+    CANNOT_ACTIVATE = "cannot activate an address"
+    CIRCUIT_OPEN = "circuit open (recent failures)"
+    UNAVAILABLE = "unavailable right now"
+    REFUSED = "refused to quote"
+    OVER_SWEEP_CAP = "over the cap per sweep"
+    OVER_PERCENT_CAP = "over the percent-of-amount cap"
+    OVER_SOURCE_CAP = "over the source's own cap"
 
-    def __init__(self, exclusions: Mapping[str, str]) -> None:
-        self.exclusions = dict(exclusions)
-        detail = (
-            "; ".join(f"{name}: {why}" for name, why in self.exclusions.items()) or "no source configured"
-        )
-        super().__init__(f"no energy source fits: {detail}")
+    @property
+    def transient(self) -> bool:
+        """The source could serve the sweep, but fails only for now: wait for it."""
+        return self in (Exclusion.CIRCUIT_OPEN, Exclusion.UNAVAILABLE)
+
+    @property
+    def cap(self) -> bool:
+        """A fee cap, not the source, said no."""
+        return self in (Exclusion.OVER_SWEEP_CAP, Exclusion.OVER_PERCENT_CAP, Exclusion.OVER_SOURCE_CAP)
+
+
+@dataclass(frozen=True, slots=True)
+class Excluded:
+    """One source left out, the typed reason, and a sentence for people."""
+
+    source: str
+    why: Exclusion
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return self.detail or self.why.value
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The quotes the caps allow, cheapest first, and every source left out with its reason."""
+
+    accepted: tuple[Quote, ...]
+    excluded: tuple[Excluded, ...]
+
+    @property
+    def transient(self) -> bool:
+        """Some excluded source is only failing for now."""
+        return any(e.why.transient for e in self.excluded)
+
+    @property
+    def over_cap(self) -> bool:
+        """A fee cap refused a source, or there was no source at all."""
+        return not self.excluded or any(e.why.cap for e in self.excluded)
+
+    def summary(self) -> str:
+        return "; ".join(f"{e.source}: {e}" for e in self.excluded) or "no source configured"
 
 
 def energy_needed(to_holds_token: bool, margin: int, available: int) -> int:
@@ -71,6 +116,39 @@ def _trx(sun: int) -> str:
     return f"{Decimal(sun) / SUN_PER_TRX:f} TRX"
 
 
+def rank(
+    quotes: Iterable[Quote],
+    healthy: Collection[str],
+    *,
+    amount_units: int,
+    token_decimals: int = 6,
+    max_sun_per_sweep: int,
+    max_percent: Decimal | float | str,
+    trx_per_token: Decimal | str | None = None,
+    excluded: Iterable[Excluded] = (),
+) -> Ranking:
+    """Acceptable quotes, cheapest first (ties keep the configured preference order of ``quotes``).
+
+    ``excluded`` names sources left out before quoting (and why), so the ranking accounts for every source.
+    """
+    out = list(excluded)
+    pct_cap = percent_cap_sun(amount_units, token_decimals, max_percent, trx_per_token)
+    accepted: list[Quote] = []
+    for quote in quotes:
+        total = quote.total_sun
+        if quote.source not in healthy:
+            out.append(Excluded(quote.source, Exclusion.CIRCUIT_OPEN))
+        elif total > max_sun_per_sweep:
+            detail = f"{_trx(total)} exceeds the cap of {_trx(max_sun_per_sweep)} per sweep"
+            out.append(Excluded(quote.source, Exclusion.OVER_SWEEP_CAP, detail))
+        elif pct_cap is not None and total > pct_cap:
+            detail = f"{_trx(total)} exceeds {max_percent}% of the swept amount ({_trx(pct_cap)})"
+            out.append(Excluded(quote.source, Exclusion.OVER_PERCENT_CAP, detail))
+        else:
+            accepted.append(quote)
+    return Ranking(tuple(sorted(accepted, key=lambda q: q.total_sun)), tuple(out))
+
+
 def choose_source(
     quotes: Iterable[Quote],
     healthy: Collection[str],
@@ -82,66 +160,21 @@ def choose_source(
     trx_per_token: Decimal | str | None = None,
     failed: Mapping[str, str] | None = None,
 ) -> list[Quote]:
-    """Acceptable quotes, cheapest first (ties keep the configured preference order), or NoSourceFits.
+    """:func:`rank`'s accepted quotes, or :class:`NoSourceFits` naming every source and why.
 
-    ``quotes`` come in preference order; ``failed`` names sources whose quote could not be had, and why,
-    so the refusal names every source.
+    ``failed`` names sources whose quote could not be had, and why, so the refusal names every source.
     """
-    exclusions: dict[str, str] = dict(failed or {})
-    pct_cap = percent_cap_sun(amount_units, token_decimals, max_percent, trx_per_token)
-    accepted: list[Quote] = []
-    for quote in quotes:
-        total = quote.total_sun
-        if quote.source not in healthy:
-            exclusions[quote.source] = "circuit open (recent failures)"
-        elif total > max_sun_per_sweep:
-            exclusions[quote.source] = f"{_trx(total)} exceeds the cap of {_trx(max_sun_per_sweep)} per sweep"
-        elif pct_cap is not None and total > pct_cap:
-            exclusions[quote.source] = (
-                f"{_trx(total)} exceeds {max_percent}% of the swept amount ({_trx(pct_cap)})"
-            )
-        else:
-            accepted.append(quote)
-    if not accepted:
-        raise NoSourceFits(exclusions)
-    return sorted(accepted, key=lambda q: q.total_sun)
-
-
-# Failures that end the whole attempt: the order may exist, or no source can help.
-_STOP = (OrderOutcomeUnknown, DuplicateOrderNumber)
-# Failures after which the next source may be tried.
-_NEXT = (TransientError, ProviderError, PolicyRefused, ChainRejected)
-
-
-def failover(
-    candidates: Sequence[Quote],
-    attempt: Callable[[Quote], T],
-    *,
-    on_failure: Callable[[Quote, SweeperError], None] | None = None,
-    on_success: Callable[[Quote], None] | None = None,
-) -> T:
-    """Try ``attempt`` on each quote in turn; stop at the first success.
-
-    An unknown order outcome is re-raised at once: the order may exist, and ordering elsewhere could buy
-    the energy twice. If every source fails, a transient failure among them makes the result transient
-    (:class:`ProviderUnavailable`); otherwise :class:`NoSourceFits` names each source's error.
-    """
-    errors: dict[str, SweeperError] = {}
-    for quote in candidates:
-        try:
-            result = attempt(quote)
-        except _STOP:
-            raise
-        except _NEXT as exc:
-            errors[quote.source] = exc
-            if on_failure is not None:
-                on_failure(quote, exc)
-            continue
-        if on_success is not None:
-            on_success(quote)
-        return result
-    summary = {name: f"{exc.reason}: {exc}" for name, exc in errors.items()}
-    if any(isinstance(exc, TransientError) for exc in errors.values()):
-        detail = "; ".join(f"{name}: {why}" for name, why in summary.items())
-        raise ProviderUnavailable(f"every energy source failed: {detail}", reason="all_sources_failed")
-    raise NoSourceFits(summary)
+    before = [Excluded(name, Exclusion.REFUSED, why) for name, why in (failed or {}).items()]
+    ranking = rank(
+        quotes,
+        healthy,
+        amount_units=amount_units,
+        token_decimals=token_decimals,
+        max_sun_per_sweep=max_sun_per_sweep,
+        max_percent=max_percent,
+        trx_per_token=trx_per_token,
+        excluded=before,
+    )
+    if not ranking.accepted:
+        raise NoSourceFits({e.source: str(e) for e in ranking.excluded})
+    return list(ranking.accepted)

@@ -20,10 +20,11 @@ from sweeper.chain import TronChain
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
 from sweeper.energy.journal import TxJournal
-from sweeper.flow import AddressLocks, Flow, FlowConfig, LocalLocks
+from sweeper.flow import Flow, FlowConfig
 from sweeper.keys import ChainedKeyring, Keyring, KeystoreKeyring, MnemonicKeyring, RemoteKeyring
 from sweeper.ledger.engine import create_engine_for
 from sweeper.ledger.repository import Ledger
+from sweeper.locks import AddressLocks, LocalLocks
 from sweeper.models import Token
 from tasks.locks import FileLocks, RedisLocks
 from tasks.sources import build_http_client, build_sources
@@ -115,10 +116,12 @@ def journal(ledger: Ledger, source: str) -> TxJournal:
 
 
 def flow_config(settings: Settings) -> FlowConfig:
+    """Per-token facts keyed by contract: two tokens sharing a symbol keep their own destinations."""
     tokens = {t.contract: Token(t.symbol, t.contract, t.decimals, t.min_amount) for t in settings.tokens}
+    destinations = {t.contract: t.destination or settings.destination for t in settings.tokens}
     return FlowConfig(
         tokens=tokens,
-        destinations={t.contract: settings.destination_for(t.symbol) for t in settings.tokens},
+        destinations={contract: dest for contract, dest in destinations.items() if dest},
         confirmations=settings.confirmations,
         energy_margin=settings.energy.margin,
         max_sun_per_sweep=settings.energy.max_sun_per_sweep,

@@ -8,8 +8,8 @@
     tronpy AddressNotFound                            AccountNotActivated
     CONTRACT_VALIDATE_ERROR "account … not exist"     AccountNotActivated
     SIGERROR / BadSignature / BadKey                  BadTransactionSignature
-    TRANSACTION_EXPIRATION_ERROR                      TransactionExpired
-    DUP_TRANSACTION_ERROR                             DuplicateTransaction
+    TRANSACTION_EXPIRATION_ERROR, DUP_TRANSACTION_ERROR  ChainRejected     (outside a broadcast; a
+                                                      broadcast returns them as BroadcastOutcome values)
     BadAddress                                        InvalidAddress
     any other node code, ValidationError, TvmError    ChainRejected         (fail, record the reason)
 
@@ -31,10 +31,8 @@ from sweeper.errors import (
     BadTransactionSignature,
     ChainRejected,
     ChainUnavailable,
-    DuplicateTransaction,
     InvalidAddress,
     SweeperError,
-    TransactionExpired,
 )
 
 NODE_CODES: dict[str, type[SweeperError]] = {
@@ -43,10 +41,10 @@ NODE_CODES: dict[str, type[SweeperError]] = {
     "CONTRACT_VALIDATE_ERROR": ChainRejected,
     "CONTRACT_EXE_ERROR": ChainRejected,
     "BANDWITH_ERROR": ChainRejected,
-    "DUP_TRANSACTION_ERROR": DuplicateTransaction,
+    "DUP_TRANSACTION_ERROR": ChainRejected,
     "TAPOS_ERROR": ChainUnavailable,
     "TOO_BIG_TRANSACTION_ERROR": ChainRejected,
-    "TRANSACTION_EXPIRATION_ERROR": TransactionExpired,
+    "TRANSACTION_EXPIRATION_ERROR": ChainRejected,
     "SERVER_BUSY": ChainUnavailable,
     "NO_CONNECTION": ChainUnavailable,
     "NOT_ENOUGH_EFFECTIVE_CONNECTION": ChainUnavailable,
@@ -62,7 +60,7 @@ EXCEPTIONS: dict[type[BaseException], type[SweeperError]] = {
     tx.BadHash: ChainRejected,
     tx.TaposError: ChainUnavailable,
     tx.UnknownError: ChainRejected,  # refined by its node code
-    tx.TransactionError: ChainRejected,  # refined: expiration → TransactionExpired
+    tx.TransactionError: ChainRejected,  # refined: expiration → reason "expired"
     tx.TvmError: ChainRejected,
     tx.ValidationError: ChainRejected,  # refined: missing account → AccountNotActivated
     tx.ApiError: ChainRejected,
@@ -129,7 +127,7 @@ def translate(exc: BaseException, operation: str = "") -> SweeperError:
     if isinstance(exc, tx.ValidationError):
         return from_node_code("CONTRACT_VALIDATE_ERROR", str(exc), operation)
     if isinstance(exc, tx.TransactionError) and "expir" in str(exc).lower():
-        return TransactionExpired(_join(operation, str(exc)))
+        return ChainRejected(_join(operation, str(exc)), reason="expired")
     if isinstance(exc, httpx.HTTPStatusError):
         # The message names the status only: URLs may carry credentials of hosted nodes.
         status = exc.response.status_code

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from sweeper.models import Receipt, Resources, SignedTx
+from sweeper.models import BroadcastOutcome, Receipt, Resources, SignedTx
 
 
 @runtime_checkable
@@ -70,8 +70,8 @@ class Chain(Protocol):
 
     def build_undelegate_energy(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx: ...
 
-    def broadcast(self, tx: SignedTx) -> None:
-        """Send the stored signed bytes as-is; raises ``DuplicateTransaction`` if the node has them."""
+    def broadcast(self, tx: SignedTx) -> BroadcastOutcome:
+        """Send the stored signed bytes as-is: sent, already known to the node, or expired."""
         ...
 
     def receipt(self, txid: str) -> Receipt | None:

@@ -16,7 +16,7 @@ from tronpy.keys import Signature
 from sweeper.chain import txid as local_txid
 from sweeper.chain.addresses import to_base58, to_hex
 from sweeper.chain.port import Signer
-from sweeper.errors import BadTransactionSignature, ChainRejected, InvalidAddress, TransactionExpired
+from sweeper.errors import BadTransactionSignature, ChainRejected, InvalidAddress
 from sweeper.models import SignedTx
 
 
@@ -30,7 +30,7 @@ def sign(txn: Any, signer: Signer) -> SignedTx:
             reason="txid_mismatch",
         )
     if int(time.time() * 1000) >= int(raw["expiration"]):
-        raise TransactionExpired(f"transaction {expected} expired before it was signed")
+        raise ChainRejected(f"transaction {expected} expired before it was signed", reason="expired")
     owner_hex = to_hex(signer.address)
     permission = txn._permission
     if permission is not None:

@@ -30,6 +30,7 @@ from sweeper.errors import AccountNotActivated, ChainRejected, ChainUnavailable,
 from sweeper.models import (
     ENERGY_TRANSFER_TO_HOLDER,
     ENERGY_TRANSFER_TO_NEW_HOLDER,
+    BroadcastOutcome,
     Receipt,
     Resources,
     SignedTx,
@@ -37,6 +38,11 @@ from sweeper.models import (
 
 TRANSFER_SELECTOR = "a9059cbb"  # transfer(address,uint256)
 ENERGY_PRICE_TTL_S = 600.0
+BROADCAST_OUTCOMES = {
+    # Answers about the transaction itself, not failures: the caller decides what each means for a sweep.
+    "DUP_TRANSACTION_ERROR": BroadcastOutcome.ALREADY_KNOWN,
+    "TRANSACTION_EXPIRATION_ERROR": BroadcastOutcome.EXPIRED,
+}
 STAKE_RATIO_TTL_S = 60.0
 
 
@@ -167,7 +173,7 @@ class TronChain:
 
     # --- broadcasting and receipts --------------------------------------------------------------
 
-    def broadcast(self, tx: SignedTx) -> None:
+    def broadcast(self, tx: SignedTx) -> BroadcastOutcome:
         try:
             stored = json.loads(tx.raw_json)  # the stored transaction, sent exactly as it was signed
             txn = Transaction.from_json(stored)
@@ -181,8 +187,10 @@ class TronChain:
         with translating("broadcasttransaction"):
             answer = self._call("wallet/broadcasttransaction", txn.to_json())
         if answer.get("result") is True:
-            return
+            return BroadcastOutcome.SENT
         code = str(answer.get("code") or "OTHER_ERROR")
+        if code in BROADCAST_OUTCOMES:
+            return BROADCAST_OUTCOMES[code]
         raise from_node_code(code, _node_text(answer.get("message", "")), f"broadcast {tx.txid}")
 
     def receipt(self, txid: str) -> Receipt | None:

@@ -1,16 +1,16 @@
 """Energy sources behind one interface: rental providers (itrx, ea888fee, tronzap), our stake, burnt TRX."""
 
-from sweeper.energy.base import AddressNotActivated, EnergySource, OrderOutcomeUnknown
-from sweeper.energy.health import BreakerState, CircuitBreaker, HealthBoard
-from sweeper.energy.http import ProviderHttp, ResponseLost, RetryPolicy
+from sweeper.energy.base import AddressNotActivated, Capabilities, EnergySource
+from sweeper.energy.health import BreakerState, CircuitBreaker
+from sweeper.energy.http import ProviderHttp, RetryPolicy
+from sweeper.errors import ResponseLost
 
 __all__ = [
     "AddressNotActivated",
     "BreakerState",
+    "Capabilities",
     "CircuitBreaker",
     "EnergySource",
-    "HealthBoard",
-    "OrderOutcomeUnknown",
     "ProviderHttp",
     "ResponseLost",
     "RetryPolicy",

@@ -1,9 +1,9 @@
 """The one interface every energy source implements, and the rule that makes ``order`` idempotent.
 
-Our order number (``order_no``) is derived from the sweep id and attempt and stored in the ledger before
-``order`` is called. ``order`` first looks the number up where the provider can, and after a lost answer
-or a duplicate-number refusal it looks again; it never orders twice blindly. When the outcome cannot be
-known it raises :class:`OrderOutcomeUnknown` and the caller waits for the energy to appear on chain.
+Our order number (``order_no``) is stored in the ledger before ``order`` is called. ``order`` first looks
+the number up where the provider can, and after a lost answer or a duplicate-number refusal it looks
+again; it never orders twice blindly. When the outcome cannot be known it returns the order with status
+``OrderStatus.UNKNOWN``, and the caller waits for the energy to appear on chain.
 """
 
 from __future__ import annotations
@@ -14,27 +14,17 @@ from typing import Protocol, runtime_checkable
 
 from tronpy.keys import is_base58check_address
 
-from sweeper.energy.http import ResponseLost
 from sweeper.errors import (
+    AccountNotActivated,
     DuplicateOrderNumber,
     InvalidAddress,
-    ProviderInvalidRequest,
     ProviderUnavailable,
-    TransientError,
+    ResponseLost,
 )
-from sweeper.models import EnergyOrder, Quote
+from sweeper.models import EnergyOrder, OrderStatus, Quote
 
-
-class OrderOutcomeUnknown(TransientError):
-    """Raised when an order may or may not exist at the provider: wait for energy on chain, never re-order."""
-
-    reason = "order_outcome_unknown"
-
-
-class AddressNotActivated(ProviderInvalidRequest):
-    """Raised when a provider refuses because the receiving address is not activated on chain."""
-
-    reason = "not_activated"
+AddressNotActivated = AccountNotActivated
+"""The name provider clients used for a receiver that is not on chain; one class now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +57,10 @@ class EnergySource(Protocol):
     def order(
         self, order_no: str, address: str, energy: int, *, to: str | None = None, activate: bool = False
     ) -> EnergyOrder:
-        """Place the order numbered ``order_no`` once; calling again returns the same order."""
+        """Place the order numbered ``order_no`` once; calling again returns the same order.
+
+        A refusal (nothing was ordered) raises; an order that may exist comes back ``UNKNOWN``.
+        """
         ...
 
     def status(self, order: EnergyOrder) -> EnergyOrder:
@@ -115,12 +108,17 @@ def check_address(address: str, what: str = "address") -> str:
 def place_once(
     source: str,
     order_no: str,
+    address: str,
+    energy: int,
     *,
     lookup: Callable[[], EnergyOrder | None],
     place: Callable[[], EnergyOrder],
     look_first: bool = True,
 ) -> EnergyOrder:
-    """Look up, then place; resolve a lost answer or a duplicate number by looking up again."""
+    """Look up, then place; resolve a lost answer or a duplicate number by looking up again.
+
+    What no lookup can settle comes back as an ``UNKNOWN`` order: it may exist, so nobody orders again.
+    """
     if look_first:
         existing = lookup()
         if existing is not None:
@@ -135,4 +133,11 @@ def place_once(
         found = None
     if found is not None:
         return found
-    raise OrderOutcomeUnknown(f"{source}: order {order_no} may exist ({cause}); wait for energy on chain")
+    return EnergyOrder(
+        source=source,
+        order_no=order_no,
+        receive_address=address,
+        energy=energy,
+        status=OrderStatus.UNKNOWN,
+        detail=f"{source}: order {order_no} may exist ({cause}); wait for energy on chain",
+    )

@@ -15,7 +15,6 @@ from typing import Any
 from sweeper.energy.base import (
     AddressNotActivated,
     Capabilities,
-    OrderOutcomeUnknown,
     RentalSource,
     check_address,
     place_once,
@@ -148,7 +147,10 @@ class Ea888feeClient(RentalSource):
         return Quote(source=self.name, energy=energy, cost_sun=int(price) * energy, duration=self.period)
 
     def lookup(self, order_no: str) -> EnergyOrder | None:
-        raise OrderOutcomeUnknown(f"ea888fee cannot look orders up by our number ({order_no})")
+        """ea888fee cannot find an order by our number (``capabilities.lookup`` is False): never a claim."""
+        raise ProviderInvalidRequest(
+            f"ea888fee cannot look orders up by our number ({order_no})", reason="lookup_unsupported"
+        )
 
     def status(self, order: EnergyOrder) -> EnergyOrder:
         if not order.provider_order_id:
@@ -180,6 +182,8 @@ class Ea888feeClient(RentalSource):
         return place_once(
             self.name,
             order_no,
+            address,
+            energy,
             lookup=lambda: None,
             place=lambda: self._place(order_no, address, energy),
             look_first=False,

@@ -9,7 +9,7 @@ Only transient failures count: a provider that refuses a bad request is not unhe
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from enum import StrEnum
 
 from sweeper.errors import TransientError
@@ -79,27 +79,3 @@ class CircuitBreaker:
         if self._trial_out or self._consecutive >= self.failures:
             self._opened_at = self._clock()
         self._trial_out = False
-
-
-class HealthBoard:
-    """One breaker per source name, created on first use with the same settings."""
-
-    def __init__(
-        self,
-        *,
-        failures: int = 3,
-        reset_seconds: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._settings = (failures, reset_seconds, clock)
-        self._breakers: dict[str, CircuitBreaker] = {}
-
-    def breaker(self, name: str) -> CircuitBreaker:
-        if name not in self._breakers:
-            failures, reset, clock = self._settings
-            self._breakers[name] = CircuitBreaker(name, failures=failures, reset_seconds=reset, clock=clock)
-        return self._breakers[name]
-
-    def healthy(self, names: Iterable[str]) -> set[str]:
-        """The subset of ``names`` whose circuit lets calls through."""
-        return {n for n in names if self.breaker(n).healthy}

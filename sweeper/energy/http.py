@@ -23,17 +23,11 @@ from typing import Any
 
 import httpx
 
-from sweeper.errors import ProviderUnavailable
+from sweeper.errors import ProviderUnavailable, ResponseLost
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=5.0)
 
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-class ResponseLost(ProviderUnavailable):
-    """Raised when a request may have reached the provider but no usable answer came back."""
-
-    reason = "provider_response_lost"
 
 
 @dataclass(frozen=True, slots=True)

@@ -270,6 +270,8 @@ class ItrxClient(RentalSource):
         return place_once(
             self.name,
             order_no,
+            address,
+            energy,
             lookup=lambda: self.lookup(order_no),
             place=lambda: self._place(order_no, address, energy, to, activate),
         )

@@ -14,8 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from sweeper.energy.base import RentalSource
-from sweeper.errors import DuplicateTransaction, TransactionExpired
-from sweeper.models import EnergyOrder, OrderStatus, SignedTx
+from sweeper.models import BroadcastOutcome, EnergyOrder, OrderStatus, SignedTx
 
 if TYPE_CHECKING:
     from sweeper.chain.port import Chain
@@ -65,13 +64,7 @@ def submit_once(
         journal.put(key, entry)
     elif chain.receipt(entry.tx.txid) is not None:
         return entry
-    try:
-        chain.broadcast(entry.tx)
-    except DuplicateTransaction:
-        pass
-    except TransactionExpired:
-        if chain.transaction_known(entry.tx.txid):
-            return entry
+    if chain.broadcast(entry.tx) is BroadcastOutcome.EXPIRED and not chain.transaction_known(entry.tx.txid):
         entry = build()
         journal.put(key, entry)
         chain.broadcast(entry.tx)

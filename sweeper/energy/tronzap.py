@@ -205,6 +205,8 @@ class TronzapClient(RentalSource):
         return place_once(
             self.name,
             order_no,
+            address,
+            energy,
             lookup=lambda: self.lookup(order_no),
             place=lambda: self._place(order_no, address, energy, activate),
         )

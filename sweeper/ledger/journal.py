@@ -18,18 +18,12 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from sweeper.energy.journal import JournalEntry
-from sweeper.errors import TransientError
+from sweeper.errors import JournalConflict
 from sweeper.ledger.repository import Ledger
 from sweeper.ledger.tables import Base
 from sweeper.models import SignedTx
 
 JOURNAL: Table = Base.metadata.tables["tx_journal"]
-
-
-class JournalConflict(TransientError):
-    """Raised when another, still unexpired transaction is stored under the key: retry to re-send it."""
-
-    reason = "journal_conflict"
 
 
 def wall_clock_ms() -> int:

@@ -8,9 +8,15 @@ import pytest
 from devnet.crypto import generate_key
 from devnet.server import Devnet
 from sweeper.chain import TokenTransfer, TronChain
-from sweeper.errors import AccountNotActivated, ChainRejected, DuplicateTransaction
+from sweeper.errors import AccountNotActivated, ChainRejected
 from sweeper.keys import LocalSigner
-from sweeper.models import ENERGY_TRANSFER_TO_HOLDER, ENERGY_TRANSFER_TO_NEW_HOLDER, Receipt, Resources
+from sweeper.models import (
+    ENERGY_TRANSFER_TO_HOLDER,
+    ENERGY_TRANSFER_TO_NEW_HOLDER,
+    BroadcastOutcome,
+    Receipt,
+    Resources,
+)
 from tests.fixtures.devnet import admin
 
 pytestmark = pytest.mark.integration
@@ -109,13 +115,11 @@ def test_rebroadcasting_the_same_signed_transaction_is_reported_as_a_duplicate(
     devnet.chain.mint(owner.address, 10 * TRX)
     devnet.chain.produce_blocks(1)
     tx = chain.build_token_transfer(USDT, owner, recipient, 1 * TRX, fee_limit_sun=FEE_LIMIT)
-    chain.broadcast(tx)
+    assert chain.broadcast(tx) is BroadcastOutcome.SENT
 
-    with pytest.raises(DuplicateTransaction):
-        chain.broadcast(tx)  # still pending
+    assert chain.broadcast(tx) is BroadcastOutcome.ALREADY_KNOWN  # still pending
     mined(devnet, chain, tx.txid)
-    with pytest.raises(DuplicateTransaction):
-        chain.broadcast(tx)  # already in a block
+    assert chain.broadcast(tx) is BroadcastOutcome.ALREADY_KNOWN  # already in a block
     assert chain.token_balance(USDT, recipient) == 1 * TRX
 
 

@@ -18,13 +18,11 @@ from sweeper.errors import (
     BadTransactionSignature,
     ChainRejected,
     ChainUnavailable,
-    DuplicateTransaction,
     InvalidAddress,
     SweeperError,
-    TransactionExpired,
     TransientError,
 )
-from sweeper.models import Resources, SignedTx
+from sweeper.models import BroadcastOutcome, Resources, SignedTx
 
 pytestmark = pytest.mark.unit
 
@@ -88,9 +86,9 @@ def test_every_transport_failure_is_transient() -> None:
             tronpy.exceptions.BadKey("provided private key is not in the permission list"),
             BadTransactionSignature,
         ),
-        (tronpy.exceptions.TransactionError("Transaction expired"), TransactionExpired),
+        (tronpy.exceptions.TransactionError("Transaction expired"), ChainRejected),
         (tronpy.exceptions.TransactionError("Too big transaction"), ChainRejected),
-        (tronpy.exceptions.UnknownError("Dup transaction.", "DUP_TRANSACTION_ERROR"), DuplicateTransaction),
+        (tronpy.exceptions.UnknownError("Dup transaction.", "DUP_TRANSACTION_ERROR"), ChainRejected),
         (tronpy.exceptions.UnknownError("Server busy.", "SERVER_BUSY"), ChainUnavailable),
         (tronpy.exceptions.UnknownError("No connection.", "NO_CONNECTION"), ChainUnavailable),
         (
@@ -225,14 +223,9 @@ def test_an_invalid_address_is_refused_before_any_request() -> None:
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        ({"code": "DUP_TRANSACTION_ERROR", "message": b"Dup transaction.".hex()}, DuplicateTransaction),
         (
             {"code": "SIGERROR", "message": b"Validate signature error: sig error".hex()},
             BadTransactionSignature,
-        ),
-        (
-            {"code": "TRANSACTION_EXPIRATION_ERROR", "message": b"Transaction expired".hex()},
-            TransactionExpired,
         ),
         ({"code": "TAPOS_ERROR", "message": b"Tapos check error.".hex()}, ChainUnavailable),
         ({"code": "SERVER_BUSY", "message": b"Server busy.".hex()}, ChainUnavailable),
@@ -268,6 +261,27 @@ def test_a_stored_transaction_that_no_longer_matches_its_txid_is_never_sent() ->
         with pytest.raises(ChainRejected) as info:
             _chain(handler).broadcast(SignedTx(tx.txid, raw_json, tx.expiration_ms))
         assert info.value.reason == "malformed_tx"
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [
+        ("DUP_TRANSACTION_ERROR", BroadcastOutcome.ALREADY_KNOWN),
+        ("TRANSACTION_EXPIRATION_ERROR", BroadcastOutcome.EXPIRED),
+    ],
+)
+def test_a_broadcast_the_node_already_holds_or_calls_expired_is_an_outcome_not_an_error(
+    code: str, outcome: BroadcastOutcome
+) -> None:
+    tx = _stored_transfer()
+    chain = _chain(lambda request: httpx.Response(200, json={"code": code, "txid": tx.txid}))
+    assert chain.broadcast(tx) is outcome
+
+
+def test_an_accepted_broadcast_is_sent() -> None:
+    tx = _stored_transfer()
+    chain = _chain(lambda request: httpx.Response(200, json={"result": True, "txid": tx.txid}))
+    assert chain.broadcast(tx) is BroadcastOutcome.SENT
 
 
 def _stored_transfer() -> SignedTx:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sweeper.energy.health import BreakerState, CircuitBreaker, HealthBoard
+from sweeper.energy.health import BreakerState, CircuitBreaker
 from sweeper.errors import ProviderInvalidRequest, ProviderUnavailable
 
 pytestmark = pytest.mark.unit
@@ -69,9 +69,3 @@ def test_a_failed_trial_opens_the_circuit_again_and_a_good_one_closes_it():
     assert breaker.allow()
     breaker.record_success()
     assert breaker.state is BreakerState.CLOSED and breaker.healthy
-
-
-def test_the_board_reports_which_sources_are_healthy():
-    board = HealthBoard(failures=1, reset_seconds=60, clock=Clock())
-    board.breaker("tronzap").record_failure(ProviderUnavailable())
-    assert board.healthy(["itrx", "tronzap", "ea888fee"]) == {"itrx", "ea888fee"}

@@ -15,13 +15,11 @@ from sweeper.energy.burn import ACTIVATION_SUN, BurnSource
 from sweeper.energy.journal import MemoryJournal
 from sweeper.energy.stake import StakeSource, delegation_sun
 from sweeper.errors import (
-    DuplicateTransaction,
     PolicyRefused,
     ProviderInvalidRequest,
     ProviderOutOfResources,
-    TransactionExpired,
 )
-from sweeper.models import EnergyOrder, OrderStatus, Receipt, Resources, SignedTx
+from sweeper.models import BroadcastOutcome, EnergyOrder, OrderStatus, Receipt, Resources, SignedTx
 
 pytestmark = pytest.mark.unit
 
@@ -78,13 +76,14 @@ class MemoryChain:
     def build_trx_transfer(self, owner, to: str, amount_sun: int) -> SignedTx:
         return self._tx("trx", owner.address, to, amount_sun)
 
-    def broadcast(self, tx: SignedTx) -> None:
+    def broadcast(self, tx: SignedTx) -> BroadcastOutcome:
         self.broadcasts.append(tx.txid)
         if tx.txid in self.expired:
-            raise TransactionExpired()
+            return BroadcastOutcome.EXPIRED
         if tx.txid in self.pool or tx.txid in self.mined:
-            raise DuplicateTransaction()
+            return BroadcastOutcome.ALREADY_KNOWN
         self.pool.append(tx.txid)
+        return BroadcastOutcome.SENT
 
     def mine(self) -> None:
         for txid in self.pool:

@@ -6,15 +6,19 @@ from decimal import Decimal
 
 import pytest
 
-from sweeper.energy.base import OrderOutcomeUnknown
 from sweeper.errors import (
     PolicyRefused,
-    ProviderInsufficientBalance,
-    ProviderInvalidRequest,
-    ProviderUnavailable,
 )
 from sweeper.models import Quote
-from sweeper.policy import NoSourceFits, choose_source, energy_needed, failover, percent_cap_sun
+from sweeper.policy import (
+    Excluded,
+    Exclusion,
+    NoSourceFits,
+    choose_source,
+    energy_needed,
+    percent_cap_sun,
+    rank,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -133,51 +137,26 @@ def test_the_percent_cap_rounds_down_exactly():
     assert percent_cap_sun(3 * 10**USDT, USDT, Decimal("33.3333"), "1") == 999_999
 
 
-def test_failover_moves_to_the_next_source_when_the_cheapest_fails():
-    tried: list[str] = []
-    failures: list[str] = []
-
-    def attempt(quote: Quote) -> str:
-        tried.append(quote.source)
-        if quote.source == "ea888fee":
-            raise ProviderUnavailable("down")
-        return f"ordered at {quote.source}"
-
-    result = failover(
-        sorted(three(), key=lambda q: q.cost_sun), attempt, on_failure=lambda q, e: failures.append(q.source)
+def test_typed_exclusions_tell_a_cap_from_a_sick_source_without_reading_messages():
+    ranking = rank(
+        three(),
+        {"itrx", "tronzap"},
+        amount_units=10**9,
+        max_sun_per_sweep=3_000_000,
+        max_percent=5,
+        excluded=[Excluded("stake", Exclusion.UNAVAILABLE, "node down")],
     )
-    assert result == "ordered at tronzap"
-    assert tried == ["ea888fee", "tronzap"] and failures == ["ea888fee"]
+    assert [q.source for q in ranking.accepted] == []
+    whys = {e.source: e.why for e in ranking.excluded}
+    assert whys == {
+        "stake": Exclusion.UNAVAILABLE,
+        "itrx": Exclusion.OVER_SWEEP_CAP,
+        "ea888fee": Exclusion.CIRCUIT_OPEN,
+        "tronzap": Exclusion.OVER_SWEEP_CAP,
+    }
+    assert ranking.transient and ranking.over_cap
 
 
-def test_failover_stops_at_an_unknown_outcome_so_energy_is_never_bought_twice():
-    tried: list[str] = []
-
-    def attempt(quote: Quote) -> str:
-        tried.append(quote.source)
-        raise OrderOutcomeUnknown("maybe placed")
-
-    with pytest.raises(OrderOutcomeUnknown):
-        failover(three(), attempt)
-    assert tried == ["itrx"]
-
-
-def test_failover_exhausted_by_transient_errors_is_transient():
-    def attempt(quote: Quote) -> str:
-        raise ProviderUnavailable("down")
-
-    with pytest.raises(ProviderUnavailable) as info:
-        failover(three(), attempt)
-    assert info.value.reason == "all_sources_failed"
-
-
-def test_failover_exhausted_by_refusals_is_a_policy_refusal_naming_each_source():
-    errors = iter([ProviderInsufficientBalance("poor"), ProviderInvalidRequest("no"), PolicyRefused("cap")])
-
-    def attempt(quote: Quote) -> str:
-        raise next(errors)
-
-    with pytest.raises(NoSourceFits) as info:
-        failover(three(), attempt)
-    assert list(info.value.exclusions) == ["itrx", "ea888fee", "tronzap"]
-    assert info.value.exclusions["itrx"].startswith("provider_insufficient_balance")
+def test_a_ranking_with_no_source_at_all_counts_as_over_the_cap():
+    ranking = rank([], set(), amount_units=1, max_sun_per_sweep=1, max_percent=5)
+    assert ranking.over_cap and not ranking.transient and ranking.summary() == "no source configured"

@@ -1,0 +1,364 @@
+"""Getting one transfer what it needs: quote every source, apply the caps, order once, check, fail over.
+
+Procurement never touches a sweep's row: it answers with a decision — :class:`Ordered` (this quote, under
+this number), :class:`Wait` (sources are sick, not unaffordable) or :class:`Exhausted` (nothing fits) —
+and the state machine applies it with its own compare-and-set. It does own the order rows: a number is
+recorded before a source is called, and what the source answered is stored as soon as it answers.
+
+Failover is a loop over ranked candidates driven by the state machine: a refused order is marked FAILED,
+and the next step asks :meth:`Procurement.failover` for the next candidate. An order whose fate is
+unknown is never replaced by ordering elsewhere until its deadline passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+import structlog
+
+from sweeper import failpoints
+from sweeper.assets import Asset
+from sweeper.energy.base import EnergySource
+from sweeper.energy.health import CircuitBreaker
+from sweeper.errors import (
+    ChainUnavailable,
+    LedgerUnavailable,
+    PermanentError,
+    PolicyRefused,
+    SweeperError,
+    TransientError,
+)
+from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep
+from sweeper.ledger.repository import Ledger
+from sweeper.models import EnergyOrder, OrderStatus, Quote, ResourceNeed
+from sweeper.policy import Excluded, Exclusion, Ranking, rank
+
+log = structlog.get_logger("sweeper.procurement")
+
+ACTIVATION_STEP = "activation"
+ENERGY_STEP = "energy"
+SICK_WAIT_FACTOR = 10
+"""A sweep whose only candidates are sick waits this many polls before asking again."""
+
+_LEDGER_STATUS = {
+    OrderStatus.PENDING: OrderRequestStatus.PENDING,
+    OrderStatus.DELIVERED: OrderRequestStatus.DELIVERED,
+    OrderStatus.FAILED: OrderRequestStatus.FAILED,
+    OrderStatus.UNKNOWN: OrderRequestStatus.UNKNOWN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """The spending limits and timings procurement works within, read once from configuration."""
+
+    max_sun_per_sweep: int = 12_000_000
+    max_percent_of_amount: Decimal = Decimal(5)
+    poll_seconds: float = 3.0
+    order_timeout_seconds: float = 180.0
+    max_orders_per_sweep: int = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Ordered:
+    """Order ``need`` from ``quote.source`` under ``order_no``: record it, move the sweep, then place it."""
+
+    quote: Quote
+    order_no: str
+    need: ResourceNeed
+
+    @property
+    def step(self) -> str:
+        return ACTIVATION_STEP if self.need.activation else ENERGY_STEP
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Nothing to do now: look again in ``seconds``."""
+
+    seconds: float
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Exhausted:
+    """No source can serve the sweep within the caps; ``reason`` is ``fee_cap`` or ``no_energy_source``."""
+
+    reason: str
+    detail: str
+
+
+Choice = Ordered | Wait | Exhausted
+
+
+class Procurement:
+    """Quotes, orders, checks and fails over energy for sweeps; keeps the order rows, never the sweep's."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        sources: Mapping[str, EnergySource],
+        breakers: Mapping[str, CircuitBreaker],
+        caps: Caps,
+        clock: Callable[[], float],
+    ) -> None:
+        self.ledger = ledger
+        self.sources = dict(sources)
+        self.breakers = dict(breakers)
+        self.caps = caps
+        self._clock = clock
+
+    # -- choosing -----------------------------------------------------------------------------------
+
+    def choose(
+        self,
+        s: Sweep,
+        asset: Asset,
+        need: ResourceNeed,
+        *,
+        amount: int,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Choice:
+        """The cheapest source the caps allow for ``need``, or why none can be had now."""
+        ranking = self.rank(s, asset, need, amount=amount, exclude=exclude)
+        if ranking.accepted:
+            return Ordered(ranking.accepted[0], self._next_number(s), need)
+        if ranking.transient:
+            sick = sorted({e.source for e in ranking.excluded if e.why.transient})
+            return Wait(self._sick_wait, f"{ranking.summary()} (waiting for {', '.join(sick)})")
+        return Exhausted("fee_cap" if ranking.over_cap else "no_energy_source", ranking.summary())
+
+    def rank(
+        self,
+        s: Sweep,
+        asset: Asset,
+        need: ResourceNeed,
+        *,
+        amount: int,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Ranking:
+        """Quote every candidate source and rank the quotes by the caps; exclusions say why, typed."""
+        quotes: list[Quote] = []
+        excluded: list[Excluded] = []
+        for name, source in self.sources.items():
+            if name in exclude:
+                excluded.append(Excluded(name, Exclusion.ALREADY_TRIED))
+            elif need.activation and not source.capabilities.activation:
+                excluded.append(Excluded(name, Exclusion.CANNOT_ACTIVATE))
+            elif not self._healthy(name):
+                excluded.append(Excluded(name, Exclusion.CIRCUIT_OPEN))
+            else:
+                try:
+                    quotes.append(
+                        source.quote(s.address, need.energy, to=s.destination, activate=need.activation)
+                    )
+                except SweeperError as exc:
+                    self._unhealthy(name, exc)
+                    excluded.append(Excluded(name, _exclusion_for(exc), f"{exc.reason}: {exc}"))
+        token = asset.token
+        return rank(
+            quotes,
+            {q.source for q in quotes},
+            amount_units=amount,
+            token_decimals=token.decimals,
+            max_sun_per_sweep=self.caps.max_sun_per_sweep,
+            max_percent=self.caps.max_percent_of_amount,
+            trx_per_token=asset.trx_per_token,
+            excluded=excluded,
+        )
+
+    def failover(self, s: Sweep, asset: Asset, need: ResourceNeed) -> Choice:
+        """The next source after a failed order: untried ones first, then all again, within the budget."""
+        orders = self.ledger.orders_for_sweep(s.id)
+        over_budget = len(orders) >= self.caps.max_orders_per_sweep
+        tried = frozenset(self.sources) if over_budget else frozenset(o.source for o in orders)
+        choice = self.choose(s, asset, need, amount=s.amount, exclude=tried)
+        if isinstance(choice, Exhausted) and not over_budget:
+            # Every source was tried once; ask them all again (breakers still keep sick ones out).
+            choice = self.choose(s, asset, need, amount=s.amount)
+        if isinstance(choice, Exhausted) and not over_budget and self._any_circuit_open():
+            return Wait(self._sick_wait, "sources are sick, not unaffordable")
+        return choice
+
+    def void_unsent(self, s: Sweep) -> None:
+        """Close order rows a crash left behind before the sweep moved to them.
+
+        A source is only called after the sweep's row names the order (compare-and-set), so a REQUESTED
+        order the sweep does not name was never sent: mark it FAILED rather than leave it looking live.
+        """
+        for record in self.ledger.orders_for_sweep(s.id):
+            if record.status is OrderRequestStatus.REQUESTED and record.order_no != s.order_no:
+                self.ledger.update_order(
+                    record.source,
+                    record.order_no,
+                    status=OrderRequestStatus.FAILED,
+                    from_status=OrderRequestStatus.REQUESTED,
+                    detail="never sent: the sweep did not move to this order before a crash",
+                )
+
+    def record(self, s: Sweep, ordered: Ordered) -> OrderRecord:
+        """Store the order number before anything can call the source with it."""
+        return self.ledger.record_order_request(
+            s.id, ordered.step, ordered.quote.source, ordered.order_no, ordered.need.energy
+        )
+
+    # -- placing and checking -----------------------------------------------------------------------
+
+    def place(self, s: Sweep, record: OrderRecord) -> bool:
+        """Call the source for ``record`` (idempotent by our number); False if it refused (order FAILED)."""
+        source = self.sources.get(record.source)
+        if source is None:
+            raise PermanentError(
+                f"energy source {record.source} is no longer configured", reason="source_gone"
+            )
+        try:
+            order = source.order(
+                record.order_no,
+                s.address,
+                record.energy,
+                to=s.destination,
+                activate=record.step == ACTIVATION_STEP,
+            )
+        except (ChainUnavailable, LedgerUnavailable):
+            raise  # our own side is down: the order stays REQUESTED and is asked again, idempotently
+        except SweeperError as exc:
+            # The source answered (or was never reached): no order exists under this number.
+            self._unhealthy(record.source, exc)
+            self._fail(record, f"{exc.reason}: {exc}")
+            log.warning("energy.refused", sweep_id=s.id, source=record.source, reason=exc.reason)
+            return False
+        failpoints.hit(failpoints.AFTER_ORDER_SENT)
+        self._store(record, order)
+        return True
+
+    def check(self, s: Sweep, record: OrderRecord) -> str | None:
+        """Ask the source about a live order; the reason it failed or timed out, or None while pending."""
+        if record.status in (OrderRequestStatus.PENDING, OrderRequestStatus.UNKNOWN):
+            source = self.sources.get(record.source)
+            current = None
+            if source is not None:
+                try:
+                    current = source.status(order_of(record, s.address))
+                except SweeperError:
+                    current = None
+            if current is not None:
+                self._store(record, current)
+                if current.status is OrderStatus.FAILED:
+                    return f"the source reports failure: {current.detail}"
+        age = self._clock() - record.created_at.timestamp()
+        if age > self.caps.order_timeout_seconds:
+            self._fail(record, "no energy on chain before the deadline")
+            self._unhealthy(record.source, None)
+            return "no energy on chain before the deadline"
+        return None
+
+    def delivered(self, s: Sweep, record: OrderRecord, available_energy: int) -> bool:
+        """True once the transfer can pay for its energy (delegated, or TRX sent to burn); records it."""
+        shortfall = (s.energy_needed or 0) - available_energy
+        if shortfall > 0:
+            source = self.sources.get(record.source)
+            if (
+                source is None
+                or not source.capabilities.delivers_trx
+                or not source.covers(s.address, shortfall)
+            ):
+                return False
+        if record.status in (OrderRequestStatus.PENDING, OrderRequestStatus.UNKNOWN):
+            self.ledger.update_order(record.source, record.order_no, status=OrderRequestStatus.DELIVERED)
+        self._healthy_again(record.source)
+        return True
+
+    # -- after the sweep ----------------------------------------------------------------------------
+
+    def reclaim(self, s: Sweep) -> None:
+        """Take back delegated stake once the transfer is confirmed (sources that declare ``reclaim``)."""
+        for record in self.ledger.orders_for_sweep(s.id):
+            source = self.sources.get(record.source)
+            if source is None or not source.capabilities.reclaim:
+                continue
+            if record.status is not OrderRequestStatus.DELIVERED:
+                continue
+            try:
+                source.reclaim(order_of(record, s.address))
+            except SweeperError as exc:  # a failed reclaim costs opportunity, never funds
+                log.warning("stake.reclaim_failed", sweep_id=s.id, error=exc.reason)
+
+    def cost(self, s: Sweep, fee_sun: int) -> int:
+        """What the sweep cost: every order the sources charged for, plus TRX burned on chain.
+
+        TRX a ``delivers_trx`` source sent is what the transfer then burns: it is counted once, not twice.
+        """
+        orders = self.ledger.orders_for_sweep(s.id)
+        sent = sum(o.cost_sun or 0 for o in orders if self._delivers_trx(o.source))
+        rented = sum(o.cost_sun or 0 for o in orders) - sent
+        burned = sum(t.fee_sun or 0 for t in self.ledger.txs_for_sweep(s.id) if t.txid != s.txid)
+        return rented + max(sent, burned + fee_sun)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _next_number(self, s: Sweep) -> str:
+        return f"sw{s.id}a{s.attempt}o{self.ledger.count_orders(s.id) + 1}"
+
+    @property
+    def _sick_wait(self) -> float:
+        return self.caps.poll_seconds * SICK_WAIT_FACTOR
+
+    def _store(self, record: OrderRecord, order: EnergyOrder) -> None:
+        self.ledger.update_order(
+            record.source,
+            record.order_no,
+            status=_LEDGER_STATUS[order.status],
+            provider_order_id=order.provider_order_id,
+            cost_sun=order.cost_sun or None,
+            detail=order.detail or None,
+        )
+
+    def _fail(self, record: OrderRecord, detail: str) -> None:
+        self.ledger.update_order(
+            record.source, record.order_no, status=OrderRequestStatus.FAILED, detail=detail
+        )
+
+    def _delivers_trx(self, name: str) -> bool:
+        source = self.sources.get(name)
+        return source is not None and source.capabilities.delivers_trx
+
+    def _any_circuit_open(self) -> bool:
+        return any(not b.healthy for b in self.breakers.values())
+
+    def _healthy(self, name: str) -> bool:
+        breaker = self.breakers.get(name)
+        return breaker is None or breaker.healthy
+
+    def _unhealthy(self, name: str, exc: SweeperError | None) -> None:
+        breaker = self.breakers.get(name)
+        if breaker is not None and (exc is None or isinstance(exc, TransientError)):
+            breaker.record_failure(exc)
+
+    def _healthy_again(self, name: str) -> None:
+        breaker = self.breakers.get(name)
+        if breaker is not None:
+            breaker.record_success()
+
+
+def _exclusion_for(exc: SweeperError) -> Exclusion:
+    if isinstance(exc, TransientError):
+        return Exclusion.UNAVAILABLE
+    if isinstance(exc, PolicyRefused):
+        return Exclusion.OVER_SOURCE_CAP
+    return Exclusion.REFUSED
+
+
+def order_of(record: OrderRecord, address: str) -> EnergyOrder:
+    """The order a ledger row stands for, as a source expects it back."""
+    return EnergyOrder(
+        source=record.source,
+        order_no=record.order_no,
+        receive_address=address,
+        energy=record.energy,
+        status=OrderStatus.PENDING,
+        provider_order_id=record.provider_order_id,
+        cost_sun=record.cost_sun or 0,
+    )
