@@ -25,6 +25,7 @@ import structlog
 from sweeper import failpoints
 from sweeper.assets import Asset, AssetBook, Refusal
 from sweeper.chain.port import Chain
+from sweeper.decisions import Decision, Move, Proceed, Step, Wait, skip
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
 from sweeper.errors import AmountOutOfRange, PermanentError, UnknownSweep
@@ -33,10 +34,9 @@ from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep, TxKin
 from sweeper.ledger.repository import Ledger
 from sweeper.locks import AddressLocks, LocalLocks
 from sweeper.models import BroadcastOutcome, SignedTx, SweepState, Token
-from sweeper.procurement import Caps, Exhausted, Ordered, Procurement
-from sweeper.procurement import Wait as ProcurementWait
+from sweeper.procurement import Caps, Choice, Exhausted, Ordered, Procurement
 
-__all__ = ["AddressLocks", "Flow", "FlowConfig", "LocalLocks", "Move", "Proceed", "Step", "Wait"]
+__all__ = ["AddressLocks", "Decision", "Flow", "FlowConfig", "LocalLocks", "Move", "Proceed", "Step", "Wait"]
 
 log = structlog.get_logger("sweeper.flow")
 
@@ -67,52 +67,19 @@ class FlowConfig:
     leftover_trx_min_sun: int | None = None
     """Sweep TRX left on an address after its token sweep, when at least this much (None: off)."""
 
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What one ``advance`` call left behind: the state, and seconds until it should look again."""
-
-    sweep_id: int
-    state: SweepState
-    retry_in: float | None
-    note: str = ""
-
-
-# -- decisions ------------------------------------------------------------------------------------
+    @property
+    def caps(self) -> Caps:
+        return Caps(
+            max_sun_per_sweep=self.max_sun_per_sweep,
+            max_percent_of_amount=self.max_percent_of_amount,
+            poll_seconds=self.poll_seconds,
+            order_timeout_seconds=self.order_timeout_seconds,
+            max_orders_per_sweep=self.max_orders_per_sweep,
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class Move:
-    """Move the sweep to ``to`` (or set ``fields`` in its state), then run ``then`` if the move won."""
-
-    to: SweepState
-    note: str
-    reason: str | None = None
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    then: Callable[[], Decision] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    """Nothing to do now: look again in ``seconds``."""
-
-    seconds: float
-    why: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Proceed:
-    """The sweep's row stays; something beside it changed (an order was asked again): look again now."""
-
-    note: str = ""
-    then: Callable[[], Decision] | None = None
-
-
-Decision = Move | Wait | Proceed
-
-
-def _skip(slug: str, why: str) -> Move:
-    return Move(SweepState.SKIPPED, why, reason=slug)
+def _skip_exhausted(e: Exhausted) -> Move:
+    return skip(e.reason, f"no energy source fits: {e.detail}")
 
 
 class Flow:
@@ -143,13 +110,7 @@ class Flow:
             ledger=ledger,
             sources=sources,
             breakers=breakers or {},
-            caps=Caps(
-                max_sun_per_sweep=config.max_sun_per_sweep,
-                max_percent_of_amount=config.max_percent_of_amount,
-                poll_seconds=config.poll_seconds,
-                order_timeout_seconds=config.order_timeout_seconds,
-                max_orders_per_sweep=config.max_orders_per_sweep,
-            ),
+            caps=config.caps,
             clock=lambda: self.clock(),  # noqa: PLW0108 - tests and chaos runs swap the clock later
         )
         self._handlers: dict[SweepState, Callable[[Sweep], Decision]] = {
@@ -247,12 +208,12 @@ class Flow:
         asset = self.assets.get(s.token_contract)
         balance = self._balance(asset, s.address)
         if balance < asset.token.min_amount:
-            return _skip("below_threshold", f"balance {balance} < minimum {asset.token.min_amount}")
+            return skip("below_threshold", f"balance {balance} < minimum {asset.token.min_amount}")
         refusal = asset.refusal(self.chain, s.address)
         if refusal is not None:
-            return _skip(refusal.slug, refusal.why)
+            return skip(refusal.slug, refusal.why)
         if s.dry_run:
-            return _skip("dry_run", f"dry run: would sweep {balance} {asset.unit}")
+            return skip("dry_run", f"dry run: would sweep {balance} {asset.unit}")
         need = asset.need(self.chain, s.address, self.config.energy_margin)
         if need.nothing:
             fields: dict[str, Any] = {"amount": balance}
@@ -261,15 +222,15 @@ class Flow:
             return Move(SweepState.ENERGY_READY, "nothing to procure", fields=fields)
         self.procurement.void_unsent(s)
         choice = self.procurement.choose(s, asset, need, amount=balance)
-        if isinstance(choice, Ordered):
-            return self._order(s, choice, amount=balance)
-        if isinstance(choice, ProcurementWait):
-            log.warning("energy.sources_unavailable", sweep_id=s.id, detail=choice.why)
-            return Wait(choice.seconds, choice.why)
-        return _skip(choice.reason, f"no energy source fits: {choice.detail}")
+        return self._procure(
+            s, choice, balance, lambda e: skip(e.reason, f"no energy source fits: {e.detail}")
+        )
 
     def _waiting_for_energy(self, s: Sweep) -> Decision:
-        record = self._order_record(s)
+        record = self.ledger.get_order(s.energy_source or "", s.order_no or "")
+        if record is None:
+            # A crash between the move and storing the order: the source was never called.
+            return self._failover(s, f"order {s.order_no} was never stored, so never sent")
         if record.status is OrderRequestStatus.REQUESTED:
             # The call may or may not have reached the source; ordering is idempotent by our number.
             return Proceed("asking the source again", then=lambda: self._place(s, record))
@@ -297,11 +258,11 @@ class Flow:
             )
         balance = self._balance(asset, s.address)
         if balance < asset.token.min_amount:
-            return _skip("balance_gone", f"balance {balance} < minimum {asset.token.min_amount}")
+            return skip("balance_gone", f"balance {balance} < minimum {asset.token.min_amount}")
         signer = self.keyring.signer_for(s.address)
         built = asset.build_transfer(self.chain, signer, balance, energy_needed=s.energy_needed)
         if isinstance(built, Refusal):
-            return _skip(built.slug, built.why)
+            return skip(built.slug, built.why)
         # The signed bytes are stored before anything can broadcast them.
         self.ledger.store_signed_tx(s.id, TxKind.TRANSFER, built.tx)
         return Move(
@@ -361,8 +322,10 @@ class Flow:
     # -- energy -------------------------------------------------------------------------------------
 
     def _order(self, s: Sweep, ordered: Ordered, *, amount: int) -> Move:
-        """Store our order number, move the sweep to name it, and only then call the source."""
-        record = self.procurement.record(s, ordered)
+        """Move the sweep to name the order; only if that move won, store the order and call the source.
+
+        A worker that loses the race records nothing, so no order row is ever left looking live.
+        """
         quote, need = ordered.quote, ordered.need
         state = SweepState.ACTIVATING if need.activation else SweepState.ENERGY_ORDERED
         fields = {
@@ -372,7 +335,9 @@ class Flow:
             "energy_needed": need.required_energy,
         }
         note = f"ordering {need.energy} energy from {quote.source} ({quote.total_sun} sun quoted)"
-        return Move(state, note, fields=fields, then=lambda: self._place(s, record))
+        return Move(
+            state, note, fields=fields, then=lambda: self._place(s, self.procurement.record(s, ordered))
+        )
 
     def _place(self, s: Sweep, record: OrderRecord) -> Decision:
         log.info("energy.ordering", sweep_id=s.id, source=record.source, order_no=record.order_no)
@@ -389,18 +354,23 @@ class Flow:
             return Move(SweepState.ENERGY_READY, "energy on chain after all")
         self.procurement.void_unsent(s)
         choice = self.procurement.failover(s, asset, need)
+
+        def exhausted(e: Exhausted) -> Move:
+            cost = self.procurement.cost(s, 0)
+            why = f"no energy source left: no energy source fits: {e.detail}"
+            return Move(SweepState.FAILED, why, reason="no_energy_source", fields={"cost_sun": cost})
+
+        return self._procure(s, choice, s.amount, exhausted)
+
+    def _procure(
+        self, s: Sweep, choice: Choice, amount: int, exhausted: Callable[[Exhausted], Move]
+    ) -> Decision:
         if isinstance(choice, Ordered):
-            return self._order(s, choice, amount=s.amount)
-        if isinstance(choice, ProcurementWait):
+            return self._order(s, choice, amount=amount)
+        if isinstance(choice, Wait):
             log.warning("energy.sources_unavailable", sweep_id=s.id, detail=choice.why)
-            return Wait(choice.seconds, choice.why)
-        assert isinstance(choice, Exhausted)
-        return Move(
-            SweepState.FAILED,
-            f"no energy source left: no energy source fits: {choice.detail}",
-            reason="no_energy_source",
-            fields={"cost_sun": self.procurement.cost(s, 0)},
-        )
+            return choice
+        return exhausted(choice)
 
     def _after_confirmed(self, s: Sweep) -> Decision:
         self.procurement.reclaim(s)
@@ -432,12 +402,6 @@ class Flow:
         if sweep is None:
             raise UnknownSweep(f"no sweep with id {sweep_id}")
         return sweep
-
-    def _order_record(self, s: Sweep) -> OrderRecord:
-        record = self.ledger.get_order(s.energy_source or "", s.order_no or "")
-        if record is None:
-            raise PermanentError(f"sweep {s.id} has no stored order {s.order_no}", reason="order_missing")
-        return record
 
     def _tx(self, s: Sweep) -> SignedTx:
         stored = self.ledger.get_tx(s.txid or "")

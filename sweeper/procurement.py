@@ -20,6 +20,7 @@ import structlog
 
 from sweeper import failpoints
 from sweeper.assets import Asset
+from sweeper.decisions import Wait
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
 from sweeper.errors import (
@@ -72,14 +73,6 @@ class Ordered:
     @property
     def step(self) -> str:
         return ACTIVATION_STEP if self.need.activation else ENERGY_STEP
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    """Nothing to do now: look again in ``seconds``."""
-
-    seconds: float
-    why: str = ""
 
 
 @dataclass(frozen=True, slots=True)
