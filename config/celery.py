@@ -9,7 +9,8 @@ from typing import Any
 
 from kombu import Queue
 
-QUEUES = ("scan", "sweep", "callbacks")
+QUEUES = ("scan", "sweep")
+"""Workers started with the older ``-Q scan,sweep,callbacks`` still work: Celery creates a named queue."""
 
 # Longest countdown any task uses is far below this; a message must never be re-delivered while it
 # still waits for its countdown, or two workers would hold the same step.
@@ -44,11 +45,9 @@ def celery_settings(broker_url: str, result_backend: str | None = None) -> dict[
         "task_routes": {
             "sweeper.scan_blocks": {"queue": "scan"},
             "sweeper.rescan_balances": {"queue": "scan"},
-            "sweeper.check_address": {"queue": "scan"},
             "sweeper.sweep_address": {"queue": "sweep"},
             "sweeper.advance": {"queue": "sweep"},
             "sweeper.reconcile": {"queue": "sweep"},
-            "sweeper.handle_callback": {"queue": "callbacks"},
         },
         "broker_connection_retry_on_startup": True,
         "timezone": "UTC",

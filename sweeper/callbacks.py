@@ -1,4 +1,4 @@
-"""Verify and parse itrx callbacks (specs/providers.md §1.5), as pure functions.
+"""Verify and parse itrx callbacks (docs/PROVIDERS.md, itrx callbacks), as pure functions.
 
 A callback carries ``TIMESTAMP`` and ``SIGNATURE`` headers; the signature is HMAC-SHA256 over
 ``TIMESTAMP&json`` of the body with sorted keys. Whether itrx uses compact or Python-default separators

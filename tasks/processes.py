@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-QUEUES = "scan,sweep,callbacks"
+QUEUES = "scan,sweep"
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Detection (DESIGN §5): which watched addresses hold tokens worth sweeping.
+"""Detection: which watched addresses hold tokens worth sweeping.
 
 - ``WatchSet``: millions of watched addresses in memory, O(1) membership (``WatchCache`` reloads it).
 - ``scan`` / ``commit``: TRC20 ``Transfer`` logs to watched addresses, cursor moved only after delivery.

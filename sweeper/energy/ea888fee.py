@@ -1,4 +1,4 @@
-"""The provider at openapi.ea888fee.top: balance and prices, orders, order info (specs/providers.md §2).
+"""The provider at openapi.ea888fee.top: balance and prices, orders, order info (docs/PROVIDERS.md).
 
 Every call is a signed POST (empty fields dropped, sorted compact JSON, ``{}`` for none). Orders cannot be
 looked up by our number (``/v1/order/info`` wants the platform ``orderNo``), so idempotency rests on the

@@ -1,4 +1,4 @@
-"""itrx.io: energy orders, sweep-specific collect-manual orders, order queries (specs/providers.md §1).
+"""itrx.io: energy orders, sweep-specific collect-manual orders, order queries (docs/PROVIDERS.md).
 
 POSTs are signed (compact sorted JSON, ``TIMESTAMP&json``, HMAC-SHA256 with the secret string) and the
 exact signed bytes are sent. GETs carry only the ``API-KEY`` header. Amounts are sun.

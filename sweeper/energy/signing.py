@@ -1,4 +1,4 @@
-"""Request signatures of the three providers, as pure functions (specs/providers.md §1.2, §2.3, §3.2).
+"""Request signatures of the three providers, as pure functions (docs/PROVIDERS.md).
 
 Each client sends exactly the bytes it signed, so server-side re-serialisation cannot make them differ.
 """

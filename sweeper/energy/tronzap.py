@@ -1,4 +1,4 @@
-"""TronZap: services, price calculation, energy and activation transactions, checks (specs/providers.md §3).
+"""TronZap: services, price calculation, energy and activation transactions, checks (docs/PROVIDERS.md).
 
 Every call is a POST signed with ``X-Signature = sha256(body + secret)`` plus a bearer token. Amounts are
 TRX decimals (numbers or numeric strings) and become sun exactly via Decimal. Branch on ``code``, never on
