@@ -23,18 +23,8 @@ SELF = Path(__file__).resolve().relative_to(ROOT).as_posix()
 
 # Files that still carry pointers and are being rewritten elsewhere. Each entry must still need fixing
 # (the test fails on a stale entry), so the list only shrinks.
-# TODO(coordinator): empty ALLOWED once sweeper/ and tasks/web.py no longer point outside the repository.
 ALLOWED: dict[str, str] = {
-    "sweeper/callbacks.py": "coordinator: points at the provider research notes",
-    "sweeper/detect/__init__.py": "coordinator: points at the design note",
-    "sweeper/energy/ea888fee.py": "coordinator: points at the provider research notes",
-    "sweeper/energy/itrx.py": "coordinator: points at the provider research notes",
-    "sweeper/energy/signing.py": "coordinator: points at the provider research notes",
-    "sweeper/energy/tronzap.py": "coordinator: points at the provider research notes",
-    "sweeper/flow.py": "coordinator: points at the design note",
-    "sweeper/models.py": "coordinator: points at the design note",
-    "sweeper/policy.py": "coordinator: points at the design note",
-    "tasks/web.py": "coordinator: points at the design note",
+    "tasks/web.py": "the provider-registry branch rewrites this file; its pointer goes with that change",
 }
 
 RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
