@@ -68,27 +68,9 @@ def _settings(dn: DevnetProcess, workdir: Path, hot: str, order: str, extra: dic
 
 
 def _provider_env(dn: DevnetProcess) -> dict[str, str]:
-    from devnet.providers.common import (
-        EA888FEE_API_KEY,
-        EA888FEE_API_SECRET,
-        ITRX_API_KEY,
-        ITRX_API_SECRET,
-        TRONZAP_API_SECRET,
-        TRONZAP_API_TOKEN,
-    )
+    from tasks.devnet_profile import provider_env
 
-    return {
-        "SWEEPER_ENERGY__ITRX__BASE_URL": dn.provider_url("itrx"),
-        "SWEEPER_ENERGY__ITRX__API_KEY": ITRX_API_KEY,
-        "SWEEPER_ENERGY__ITRX__API_SECRET": ITRX_API_SECRET,
-        "SWEEPER_ENERGY__ITRX__CALLBACKS": "false",
-        "SWEEPER_ENERGY__EA888FEE__BASE_URL": dn.provider_url("ea888fee"),
-        "SWEEPER_ENERGY__EA888FEE__API_KEY": EA888FEE_API_KEY,
-        "SWEEPER_ENERGY__EA888FEE__API_SECRET": EA888FEE_API_SECRET,
-        "SWEEPER_ENERGY__TRONZAP__BASE_URL": dn.provider_url("tronzap"),
-        "SWEEPER_ENERGY__TRONZAP__API_TOKEN": TRONZAP_API_TOKEN,
-        "SWEEPER_ENERGY__TRONZAP__API_SECRET": TRONZAP_API_SECRET,
-    }
+    return {**provider_env(dn), "SWEEPER_ENERGY__ITRX__CALLBACKS": "false"}
 
 
 def _deposits(dn: DevnetProcess, rt: Any, start: int, count: int, *, activate: bool) -> list[str]:

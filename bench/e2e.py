@@ -216,14 +216,8 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
 def _env(
     dn: DevnetProcess, db: str, broker: str, hot: str, mnemonic: Path, web_port: int, devnet_env: Any
 ) -> dict[str, str]:
-    class _Urls:  # devnet_env reads these attributes of a Devnet
-        node_url = dn.node_url
-        itrx_url = dn.provider_url("itrx")
-        ea888fee_url = dn.provider_url("ea888fee")
-        tronzap_url = dn.provider_url("tronzap")
-
     env: dict[str, str] = devnet_env(
-        _Urls,
+        dn,
         database_url=db,
         broker_url=broker,
         destination=hot,

@@ -7,7 +7,7 @@ Variable names are part of the product's interface (README, .env.example); do no
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -15,13 +15,15 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from tronpy.keys import is_base58check_address
 
-KNOWN_SOURCES = ("itrx", "ea888fee", "tronzap", "stake", "burn")
+from sweeper.energy.fields import check_address, optional_address
+from sweeper.energy.registry import ProviderSpec, Registry, S, providers
+
 USDT_MAINNET = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 
 
@@ -33,85 +35,26 @@ class InvalidSettings(ValueError):
         super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-def check_address(value: str, what: str = "address") -> str:
-    """Return a TRON base58check address unchanged, or raise ValueError naming what it was for."""
-    value = value.strip()
-    try:
-        ok = is_base58check_address(value)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{what} {value!r} is not a valid TRON address (base58check, starts with T)")
-    return value
-
-
-def _opt_address(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    return check_address(value)
-
-
 class TronSettings(BaseModel):
     node_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:9090/")
     api_key: SecretStr | None = None
     timeout: float = Field(10.0, gt=0, le=120)
 
 
-class ItrxSettings(BaseModel):
-    base_url: AnyHttpUrl = AnyHttpUrl("https://itrx.io")
-    api_key: SecretStr | None = None
-    api_secret: SecretStr | None = None
-    period: str = "1H"
-    use_collect_manual: bool = True
-    callbacks: bool = True
+class EnergyBase(BaseModel):
+    """``SWEEPER_ENERGY__*`` shared by every source; each source's own settings are added by
+    :func:`compose_energy_settings` as a field named after it (``settings.energy.itrx``)."""
 
+    registry: ClassVar[Registry]
+    """The sources this model was composed from."""
 
-class Ea888feeSettings(BaseModel):
-    base_url: AnyHttpUrl = AnyHttpUrl("https://openapi.ea888fee.top")
-    api_key: SecretStr | None = None
-    api_secret: SecretStr | None = None
-    period: str = "1H"
-
-
-class TronzapSettings(BaseModel):
-    base_url: AnyHttpUrl = AnyHttpUrl("https://api.tronzap.com")
-    api_token: SecretStr | None = None
-    api_secret: SecretStr | None = None
-    duration_hours: int = 1
-
-
-class StakeSettings(BaseModel):
-    """The exchange's own staked account that delegates energy (DelegateResource) to deposit addresses."""
-
-    owner: str | None = None
-    key_ref: str | None = None
-    reclaim: bool = True
-
-    _v_owner = field_validator("owner")(classmethod(lambda cls, v: _opt_address(v)))
-
-
-class BurnSettings(BaseModel):
-    """A gas wallet that sends TRX so the transfer burns it: last resort, off by default, capped."""
-
-    gas_wallet: str | None = None
-    key_ref: str | None = None
-    max_sun_per_sweep: int = Field(15_000_000, ge=0)
-
-    _v_gas = field_validator("gas_wallet")(classmethod(lambda cls, v: _opt_address(v)))
-
-
-class EnergySettings(BaseModel):
-    order: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["itrx", "ea888fee", "tronzap"])
+    order: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Enabled sources in preference order; the composed model defaults to the registry's default order."""
     margin: int = Field(0, ge=0, le=100_000)
     max_sun_per_sweep: int = Field(12_000_000, ge=0)
     max_percent_of_amount: float = Field(5.0, ge=0, le=100)
     breaker_failures: int = Field(3, ge=1)
     breaker_reset_seconds: float = Field(60.0, gt=0)
-    itrx: ItrxSettings = ItrxSettings()
-    ea888fee: Ea888feeSettings = Ea888feeSettings()
-    tronzap: TronzapSettings = TronzapSettings()
-    stake: StakeSettings = StakeSettings()
-    burn: BurnSettings = BurnSettings()
 
     @field_validator("order", mode="before")
     @classmethod
@@ -123,14 +66,59 @@ class EnergySettings(BaseModel):
     @field_validator("order")
     @classmethod
     def _known_sources(cls, v: list[str]) -> list[str]:
-        unknown = [s for s in v if s not in KNOWN_SOURCES]
+        known = cls.registry.names()
+        unknown = [s for s in v if s not in known]
         if unknown:
-            raise ValueError(
-                f"unknown energy source(s) {', '.join(unknown)}; known: {', '.join(KNOWN_SOURCES)}"
-            )
+            raise ValueError(f"unknown energy source(s) {', '.join(unknown)}; known: {', '.join(known)}")
         if len(set(v)) != len(v):
             raise ValueError("an energy source is listed twice")
         return v
+
+    def provider(self, name: str) -> BaseModel:
+        """The settings of source ``name`` (KeyError if no such source is registered)."""
+        if name not in self.registry:
+            raise KeyError(name)
+        value = getattr(self, name)  # a field composed from the registry, see compose_energy_settings
+        if not isinstance(value, BaseModel):
+            raise KeyError(name)
+        return value
+
+    def settings_of(self, spec: ProviderSpec[S]) -> S:
+        """The settings of ``spec``'s source, typed as its own model."""
+        return spec.own(self.provider(spec.name))
+
+    def problems(self) -> list[str]:
+        """One message per required setting missing from an enabled source, in the configured order."""
+        found: list[str] = []
+        for name in self.order:
+            found += self.registry[name].missing(self.provider(name))
+        return found
+
+
+def compose_energy_settings(registry: Registry) -> type[EnergyBase]:
+    """``EnergyBase`` plus one field per registered source, named after it, defaulting to its defaults."""
+    clash = [
+        spec.name for spec in registry if spec.name in EnergyBase.model_fields or spec.name in dir(EnergyBase)
+    ]
+    if clash:
+        raise ValueError(f"energy source name(s) {', '.join(clash)} clash with shared energy settings")
+    fields: dict[str, Any] = {
+        spec.name: (spec.settings, Field(default_factory=spec.settings)) for spec in registry
+    }
+    fields["order"] = (Annotated[list[str], NoDecode], Field(default_factory=registry.default_order))
+    model = create_model("EnergySettings", __base__=EnergyBase, __module__=__name__, **fields)
+    model.registry = registry
+    return model
+
+
+PROVIDERS = providers()
+KNOWN_SOURCES = PROVIDERS.names()
+"""Every registered energy source, in declared order."""
+
+if TYPE_CHECKING:
+    EnergySettings = EnergyBase
+else:
+    EnergySettings = compose_energy_settings(PROVIDERS)
 
 
 class TokenSettings(BaseModel):
@@ -144,7 +132,7 @@ class TokenSettings(BaseModel):
     )
 
     _v_contract = field_validator("contract")(classmethod(lambda cls, v: check_address(v, "token contract")))
-    _v_dest = field_validator("destination")(classmethod(lambda cls, v: _opt_address(v)))
+    _v_dest = field_validator("destination")(classmethod(lambda cls, v: optional_address(v)))
 
 
 class KeySettings(BaseModel):
@@ -179,7 +167,7 @@ class Settings(BaseSettings):
     result_backend: str | None = None
     destination: str | None = None
     tokens: list[TokenSettings] = Field(default_factory=_default_tokens)
-    energy: EnergySettings = EnergySettings()
+    energy: EnergySettings = Field(default_factory=EnergySettings)
     keys: KeySettings = KeySettings()
     confirmations: int = Field(19, ge=0, le=1000)
     dry_run: bool = False
@@ -196,7 +184,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
 
-    _v_destination = field_validator("destination")(classmethod(lambda cls, v: _opt_address(v)))
+    _v_destination = field_validator("destination")(classmethod(lambda cls, v: optional_address(v)))
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -206,19 +194,7 @@ class Settings(BaseSettings):
                 problems.append(
                     f"no destination for {token.symbol}: set SWEEPER_DESTINATION (the hot wallet)"
                 )
-        e = self.energy
-        need: dict[str, list[tuple[str, object]]] = {
-            "itrx": [("API_KEY", e.itrx.api_key), ("API_SECRET", e.itrx.api_secret)],
-            "ea888fee": [("API_KEY", e.ea888fee.api_key), ("API_SECRET", e.ea888fee.api_secret)],
-            "tronzap": [("API_TOKEN", e.tronzap.api_token), ("API_SECRET", e.tronzap.api_secret)],
-            "stake": [("OWNER", e.stake.owner)],
-            "burn": [("GAS_WALLET", e.burn.gas_wallet)],
-        }
-        for source in e.order:
-            for name, value in need[source]:
-                if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
-                    var = f"SWEEPER_ENERGY__{source.upper()}__{name}"
-                    problems.append(f"energy source {source!r} is enabled but {var} is not set")
+        problems += self.energy.problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self

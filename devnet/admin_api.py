@@ -19,6 +19,7 @@ from devnet.chain import Chain
 from devnet.crypto import generate_key
 from devnet.errors import ChainError
 from devnet.faults import Faults
+from devnet.providers.registry import SimulatorRegistry
 from devnet.usdt import USDT_ADDRESS
 
 MAX_NEW_ACCOUNTS = 10_000
@@ -34,12 +35,15 @@ class AdminApi:
         ports: Callable[[], dict[str, int]],
         save: Callable[[], None] | None = None,
         block_time: float = 3.0,
+        *,
+        simulators: SimulatorRegistry | None = None,
     ) -> None:
         self.chain = chain
         self.faults = faults
         self.ports = ports
         self.save_state = save
         self.block_time = block_time
+        self.simulators = simulators
 
     def fund(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"txid": self.chain.fund(_str(body, "address"), _int(body, "sun"))}
@@ -141,6 +145,24 @@ class AdminApi:
                 "faults": self.faults.snapshot(),
             }
 
+    def providers(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The provider simulators served: port, fault target and the sample credentials each accepts."""
+        ports = self.ports()
+        served = [spec for spec in self.simulators or () if spec.name in ports]
+        return {
+            "providers": [
+                {
+                    "name": spec.name,
+                    "port": ports[spec.name],
+                    "port_offset": spec.port_offset,
+                    "fault_target": spec.name,
+                    "url_setting": spec.url_setting,
+                    "credentials": dict(spec.credentials),
+                }
+                for spec in served
+            ]
+        }
+
     def account(self, address: str) -> dict[str, Any]:
         addr = render.hex41(address)
         with self.chain.lock:
@@ -208,6 +230,7 @@ def admin_routes(api: AdminApi) -> list[Route]:
         Route("/devnet/faults", _wrap(api.clear_faults), methods=["DELETE"]),
         Route("/devnet/state", _wrap(api.state), methods=["GET"]),
         Route("/devnet/params", _wrap(api.params), methods=["GET"]),
+        Route("/devnet/providers", _wrap(api.providers), methods=["GET"]),
         Route("/devnet/account/{address}", account, methods=["GET"]),
     ]
     return routes

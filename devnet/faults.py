@@ -1,4 +1,4 @@
-"""Fault injection per target ("node", "itrx", "ea888fee", "tronzap") and the ASGI middleware applying it.
+"""Fault injection per target (the node and each provider simulator) and the ASGI middleware applying it.
 
 The middleware applies transport faults (latency, 5xx, timeouts) to its target's requests. `count`
 limits how many times a setting fires before it clears itself: the middleware spends one unit per
@@ -13,10 +13,10 @@ import asyncio
 import json
 import random
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-TARGETS = ("node", "itrx", "ea888fee", "tronzap")
 CALLBACK_MODES = ("normal", "drop", "duplicate", "delay")
 TIMEOUT_S = 30.0  # longer than any client timeout in this project
 
@@ -47,7 +47,12 @@ FIELD_NAMES = frozenset(f.name for f in fields(FaultSettings))
 class Faults:
     """Thread-safe fault table shared by the servers, the admin API and the provider apps."""
 
-    def __init__(self) -> None:
+    def __init__(self, targets: Iterable[str] | None = None) -> None:
+        if targets is None:  # the node and every registered simulator
+            from devnet.providers.registry import fault_targets
+
+            targets = fault_targets()
+        self.targets = tuple(targets)
         self._lock = threading.Lock()
         self._settings: dict[str, FaultSettings] = {}
         self._remaining: dict[str, int] = {}
@@ -55,8 +60,8 @@ class Faults:
 
     def set(self, target: str, **options: Any) -> FaultSettings:
         """Replace `target`'s faults (unspecified fields take their defaults); ValueError on bad input."""
-        if target not in TARGETS:
-            raise ValueError(f"unknown fault target {target!r}; expected one of {', '.join(TARGETS)}")
+        if target not in self.targets:
+            raise ValueError(f"unknown fault target {target!r}; expected one of {', '.join(self.targets)}")
         unknown = set(options) - FIELD_NAMES
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")

@@ -1,7 +1,9 @@
-"""`Devnet`: the chain, its block producer, and the HTTP servers (node + admin, three providers).
+"""`Devnet`: the chain, its block producer, and the HTTP servers (node + admin, one per provider simulator).
 
 Every server runs in one background asyncio loop; `start()` binds all sockets first (so port 0 picks
-free ports and a busy port fails loudly), then returns once every server accepts connections.
+free ports and a busy port fails loudly), then returns once every server accepts connections. With a
+fixed port, each simulator listens at that port plus its declared offset (`devnet/providers/registry.py`:
+itrx +1, ea888fee +2, tronzap +3).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -26,19 +27,12 @@ from devnet.chain import Chain
 from devnet.faults import FaultMiddleware, Faults
 from devnet.node_api import node_routes
 from devnet.params import ChainParams
+from devnet.providers import build_apps
+from devnet.providers.registry import NODE, simulators
 
 log = logging.getLogger("devnet.server")
 
-PROVIDER_NAMES = ("itrx", "ea888fee", "tronzap")
 START_TIMEOUT_S = 15.0
-
-
-def _load_provider_builder() -> Callable[..., dict[str, Any]] | None:
-    try:
-        from devnet.providers import build_apps  # the providers package is optional
-    except (ImportError, AttributeError):
-        return None
-    return build_apps
 
 
 class Devnet:
@@ -97,7 +91,11 @@ class Devnet:
 
     @property
     def node_url(self) -> str:
-        return f"http://{self._url_host}:{self._ports['node']}/"
+        return f"http://{self._url_host}:{self._ports[NODE]}/"
+
+    def provider_names(self) -> list[str]:
+        """The provider simulators this devnet serves, in port order."""
+        return [name for name in self._ports if name != NODE]
 
     def provider_url(self, name: str) -> str:
         return f"http://{self._url_host}:{self._ports[name]}"
@@ -184,26 +182,31 @@ class Devnet:
 
     def _build_apps(self) -> dict[str, Any]:
         admin = AdminApi(
-            self.chain, self.faults, self.ports, self.save if self.state_file else None, self.block_time
+            self.chain,
+            self.faults,
+            self.ports,
+            self.save if self.state_file else None,
+            self.block_time,
+            simulators=simulators(),
         )
         node = Starlette(routes=node_routes(self.chain, self.faults) + admin_routes(admin))
-        apps: dict[str, Any] = {"node": FaultMiddleware(node, self.faults, "node", prefixes=("/wallet",))}
-        builder = _load_provider_builder() if self._want_providers else None
-        if builder is not None:
-            apps.update(builder(self.chain, self.faults, **self._provider_opts))
+        apps: dict[str, Any] = {NODE: FaultMiddleware(node, self.faults, NODE, prefixes=("/wallet",))}
+        if self._want_providers:
+            apps.update(build_apps(self.chain, self.faults, **self._provider_opts))
         return apps
 
     def _bind(self, names: list[str]) -> dict[str, socket.socket]:
+        offsets = simulators().port_offsets()
         sockets: dict[str, socket.socket] = {}
         try:
-            for i, name in enumerate(names):
+            for name in names:
                 sock = socket.socket(
                     socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM
                 )
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 # inherited by accepted connections: without it small responses wait for delayed ACKs (~40 ms)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.bind((self.host, self.port + i if self.port else 0))
+                sock.bind((self.host, self.port + offsets[name] if self.port else 0))
                 sock.listen(2048)
                 sock.setblocking(False)
                 sockets[name] = sock
@@ -252,7 +255,12 @@ def _param(text: str) -> tuple[str, int]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="devnet", description="Local TRON node and energy-provider sandbox.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=9090, help="node port; providers take the next three")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=9090,
+        help="node port; each provider takes it plus its offset (1, 2, 3, …)",
+    )
     p.add_argument(
         "--block-time", type=float, default=3.0, help="seconds per block (0: only on /devnet/produce)"
     )
@@ -294,9 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     devnet.start()
     try:
         print(f"devnet node     {devnet.node_url}  (/wallet, /walletsolidity, admin /devnet)", flush=True)
-        for name in PROVIDER_NAMES:
-            if name in devnet.ports():
-                print(f"devnet {name:<8} {devnet.provider_url(name)}", flush=True)
+        for name in devnet.provider_names():
+            print(f"devnet {name:<8} {devnet.provider_url(name)}", flush=True)
         print(f"block time {args.block_time}s, solid depth {args.solid_depth}; Ctrl-C to stop", flush=True)
         while not stop.wait(0.5):
             pass

@@ -63,12 +63,14 @@ def _mask_url(url: str) -> str:
 @app.command()
 def devnet(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Node port; providers take the next three.")] = 9090,
+    port: Annotated[
+        int, typer.Option(help="Node port; each provider takes it plus its offset (itrx 1, ea888fee 2, …).")
+    ] = 9090,
     block_time: Annotated[float, typer.Option(help="Seconds between blocks.")] = 3.0,
     solid_depth: Annotated[int, typer.Option(help="Blocks behind head that count as solid.")] = 18,
     state: Annotated[str | None, typer.Option(help="JSON file to load and persist chain state.")] = None,
 ) -> None:
-    """Run the local TRON network and the three energy-provider simulators."""
+    """Run the local TRON network and the energy-provider simulators."""
     from devnet.server import main as devnet_main
 
     argv = ["--host", host, "--port", str(port), "--block-time", str(block_time)]

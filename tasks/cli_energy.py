@@ -1,6 +1,7 @@
 """``sweeper energy …``: what every configured energy source would charge for a sweep, and our balances.
 
-Read-only: nothing here places an order or signs anything (stake and burn get address-only signers).
+Read-only: nothing here places an order or signs anything (sources that sign with our own wallets, such as
+stake and burn, get address-only signers). Which sources exist is read from the provider registry.
 """
 
 from __future__ import annotations
@@ -141,7 +142,8 @@ def balances() -> None:
     table.add_column("note")
     for name, source in sources.items():
         try:
-            table.add_row(name, _trx(source.balance()), "delegatable" if name == "stake" else "")
+            note = "delegatable" if source.capabilities.reclaim else ""  # our own stake, lent and taken back
+            table.add_row(name, _trx(source.balance()), note)
         except SweeperError as exc:
             table.add_row(name, "", f"[red]{exc.reason}: {exc}[/]")
     console.print(table)

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
-from devnet.providers.common import (
-    EA888FEE_API_KEY,
-    EA888FEE_API_SECRET,
-    ITRX_API_KEY,
-    ITRX_API_SECRET,
-    TRONZAP_API_SECRET,
-    TRONZAP_API_TOKEN,
-)
-from devnet.server import Devnet
+from typing import Protocol
+
+from devnet.providers.registry import simulators
 
 # The standard BIP39 test phrase: public, so only ever used against the devnet.
 DEVNET_MNEMONIC = " ".join(["abandon"] * 11 + ["about"])
 
 
+class DevnetUrls(Protocol):
+    """Where a devnet serves its node and each provider simulator (a ``Devnet`` or a handle on one)."""
+
+    @property
+    def node_url(self) -> str: ...
+
+    def provider_url(self, name: str) -> str: ...
+
+
+def provider_env(devnet: DevnetUrls) -> dict[str, str]:
+    """``SWEEPER_ENERGY__<NAME>__*`` for every simulator: its URL and the sample credentials it accepts."""
+    env: dict[str, str] = {}
+    for spec in simulators():
+        prefix = f"SWEEPER_ENERGY__{spec.name.upper()}__"
+        env[prefix + spec.url_setting.upper()] = devnet.provider_url(spec.name)
+        env.update({prefix + setting.upper(): value for setting, value in spec.credentials.items()})
+    return env
+
+
 def devnet_env(
-    devnet: Devnet,
+    devnet: DevnetUrls,
     *,
     database_url: str,
     broker_url: str,
@@ -38,15 +51,7 @@ def devnet_env(
         "SWEEPER_CONFIRMATIONS": str(confirmations),
         "SWEEPER_POLL_SECONDS": str(poll_seconds),
         "SWEEPER_ENERGY__ORDER": order,
-        "SWEEPER_ENERGY__ITRX__BASE_URL": devnet.itrx_url,
-        "SWEEPER_ENERGY__ITRX__API_KEY": ITRX_API_KEY,
-        "SWEEPER_ENERGY__ITRX__API_SECRET": ITRX_API_SECRET,
-        "SWEEPER_ENERGY__EA888FEE__BASE_URL": devnet.ea888fee_url,
-        "SWEEPER_ENERGY__EA888FEE__API_KEY": EA888FEE_API_KEY,
-        "SWEEPER_ENERGY__EA888FEE__API_SECRET": EA888FEE_API_SECRET,
-        "SWEEPER_ENERGY__TRONZAP__BASE_URL": devnet.tronzap_url,
-        "SWEEPER_ENERGY__TRONZAP__API_TOKEN": TRONZAP_API_TOKEN,
-        "SWEEPER_ENERGY__TRONZAP__API_SECRET": TRONZAP_API_SECRET,
+        **provider_env(devnet),
     }
     if mnemonic_file:
         env["SWEEPER_KEYS__MNEMONIC_FILE"] = mnemonic_file

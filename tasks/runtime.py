@@ -14,6 +14,7 @@ import redis
 import structlog
 
 from config.logging import configure_logging, register_secrets
+from config.secrets import find_secrets
 from config.settings import Settings, load_settings
 from sweeper import failpoints
 from sweeper.chain import TronChain
@@ -53,21 +54,8 @@ class Runtime:
 
 
 def secret_values(settings: Settings) -> list[str]:
-    """Every configured secret, so the log redactor can mask it wherever it appears."""
-    e = settings.energy
-    values = [
-        e.itrx.api_key,
-        e.itrx.api_secret,
-        e.ea888fee.api_key,
-        e.ea888fee.api_secret,
-        e.tronzap.api_token,
-        e.tronzap.api_secret,
-        settings.tron.api_key,
-        settings.keys.mnemonic,
-        settings.keys.passphrase,
-        settings.keys.keystore_password,
-    ]
-    return [v.get_secret_value() for v in values if v is not None]
+    """Every configured secret (each ``SecretStr`` in the settings), so the log redactor can mask it."""
+    return find_secrets(settings)
 
 
 def mnemonic_of(settings: Settings) -> str | None:

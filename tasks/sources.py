@@ -1,7 +1,9 @@
 """Composition of the energy sources from settings: built once per process, in preference order.
 
-The HTTP client, the chain adapter and the keyring are built by the caller (the worker's composition
-root or the CLI) and injected, so every source shares one connection pool and one set of timeouts.
+Which sources exist and how each is built is declared by the sources themselves (``SPEC`` in each
+``sweeper/energy/<name>.py``, collected by :func:`sweeper.energy.registry.providers`). The HTTP client,
+the chain adapter and the keyring are built by the caller (the worker's composition root or the CLI) and
+injected, so every source shares one connection pool and one set of timeouts.
 """
 
 from __future__ import annotations
@@ -13,13 +15,9 @@ import httpx
 from config.settings import Settings
 from sweeper.chain.port import Chain, Signer
 from sweeper.energy.base import EnergySource
-from sweeper.energy.burn import BurnSource
-from sweeper.energy.ea888fee import Ea888feeClient
-from sweeper.energy.http import DEFAULT_TIMEOUT, ProviderHttp, RetryPolicy
-from sweeper.energy.itrx import ItrxClient
-from sweeper.energy.journal import MemoryJournal, TxJournal
-from sweeper.energy.stake import StakeSource
-from sweeper.energy.tronzap import TronzapClient
+from sweeper.energy.http import DEFAULT_TIMEOUT, RetryPolicy
+from sweeper.energy.journal import TxJournal
+from sweeper.energy.registry import BuildContext
 from sweeper.errors import ConfigError
 
 USER_AGENT = "sweeper/0.1 (+energy)"
@@ -35,16 +33,17 @@ def build_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Client:
     )
 
 
-def _secret(value: object) -> str:
-    getter = getattr(value, "get_secret_value", None)
-    return str(getter()) if getter is not None else ""
+def callback_url(settings: Settings, name: str) -> str | None:
+    """Where source ``name`` should post its callbacks (the receiver's public URL), if it should at all."""
+    spec = settings.energy.registry[name]
+    if settings.callback_public_url is None or not spec.wants_callbacks(settings.energy.provider(name)):
+        return None
+    return str(settings.callback_public_url).rstrip("/") + f"/callbacks/{name}"
 
 
 def itrx_callback_url(settings: Settings) -> str | None:
-    """Where itrx should post its callbacks (the receiver's public URL), if callbacks are on."""
-    if settings.callback_public_url is None or not settings.energy.itrx.callbacks:
-        return None
-    return str(settings.callback_public_url).rstrip("/") + "/callbacks/itrx"
+    """``callback_url(settings, "itrx")``, under the name earlier callers use."""
+    return callback_url(settings, "itrx")
 
 
 def build_sources(
@@ -60,57 +59,28 @@ def build_sources(
 
     ``signer_for(address)`` hands out the stake owner's / gas wallet's signer (a ``Keyring``'s method);
     ``journal_for(name)`` gives stake and burn their durable transaction journal (in memory if omitted).
+    Every source that cannot be built is reported, one problem each, in one ``ConfigError``.
     """
     energy = settings.energy
-    journal_for = journal_for or (lambda name: MemoryJournal())
     sources: dict[str, EnergySource] = {}
     problems: list[str] = []
-
-    def transport(name: str, base_url: object) -> ProviderHttp:
-        return ProviderHttp(http, str(base_url), provider=name, retry=retry)
-
     for name in energy.order:
-        if name == "itrx":
-            sources[name] = ItrxClient(
-                transport(name, energy.itrx.base_url),
-                api_key=_secret(energy.itrx.api_key),
-                api_secret=_secret(energy.itrx.api_secret),
-                period=energy.itrx.period,
-                use_collect_manual=energy.itrx.use_collect_manual,
-                callback_url=itrx_callback_url(settings),
-            )
-        elif name == "ea888fee":
-            sources[name] = Ea888feeClient(
-                transport(name, energy.ea888fee.base_url),
-                api_key=_secret(energy.ea888fee.api_key),
-                api_secret=_secret(energy.ea888fee.api_secret),
-                period=energy.ea888fee.period,
-            )
-        elif name == "tronzap":
-            sources[name] = TronzapClient(
-                transport(name, energy.tronzap.base_url),
-                api_token=_secret(energy.tronzap.api_token),
-                api_secret=_secret(energy.tronzap.api_secret),
-                duration_hours=energy.tronzap.duration_hours,
-            )
-        elif name in ("stake", "burn"):
-            address = energy.stake.owner if name == "stake" else energy.burn.gas_wallet
-            if chain is None or signer_for is None or address is None:
-                problems.append(f"energy source {name!r} needs the chain adapter and a signer for its wallet")
-                continue
-            signer = signer_for(address)
-            if signer.address != address:
-                problems.append(f"energy source {name!r}: the signer's address is not {address}")
-                continue
-            if name == "stake":
-                sources[name] = StakeSource(chain, signer, journal=journal_for(name))
-            else:
-                sources[name] = BurnSource(
-                    chain, signer, journal=journal_for(name), max_sun_per_sweep=energy.burn.max_sun_per_sweep
-                )
+        context = BuildContext(
+            name=name,
+            http=http,
+            retry=retry,
+            chain=chain,
+            signer_for=signer_for,
+            journal_for=journal_for,
+            callback_url=callback_url(settings, name),
+        )
+        try:
+            sources[name] = energy.registry[name].build(energy.provider(name), context)
+        except ConfigError as exc:
+            problems += exc.problems
     if problems:
         raise ConfigError(problems)
     return sources
 
 
-__all__ = ["build_http_client", "build_sources", "itrx_callback_url"]
+__all__ = ["build_http_client", "build_sources", "callback_url", "itrx_callback_url"]

@@ -31,7 +31,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sweeper.callbacks import CallbackEvent, event_key, parse_itrx_callback
+from config.settings import Settings
+from sweeper.callbacks import event_key
+from sweeper.energy.registry import CallbackParser, Registry, providers
 from sweeper.errors import CallbackRejected, SweeperError
 from sweeper.ledger import Ledger, LedgerUnavailable, Sweep, stats
 from sweeper.ledger.records import OrderRequestStatus
@@ -39,11 +41,6 @@ from sweeper.models import SweepState
 
 log = structlog.get_logger("sweeper.web")
 
-Parser = Callable[..., CallbackEvent]
-PARSERS: dict[str, Parser] = {"itrx": parse_itrx_callback}
-"""Providers that send callbacks, and how each one's callback is verified and parsed."""
-SILENT_PROVIDERS = frozenset({"ea888fee", "tronzap"})
-"""Providers we poll: they send no callbacks, so anything posted in their name is refused."""
 UNAUTHORIZED_REASONS = frozenset({"bad_signature", "stale", "missing_headers"})
 RECENT_LATENCY_SWEEPS = 1000
 
@@ -69,17 +66,19 @@ class CallbackReceiver:
         secrets: Mapping[str, str],
         enqueue_advance: Callable[[int], None],
         *,
+        parsers: Mapping[str, CallbackParser],
         clock: Callable[[], float],
         tolerance_s: float,
     ) -> None:
         self.ledger = ledger
+        self._parsers = dict(parsers)
         self._secrets = dict(secrets)
         self._enqueue = enqueue_advance
         self._clock = clock
         self._tolerance_s = tolerance_s
 
     def handle(self, provider: str, headers: Mapping[str, str], body: bytes) -> Outcome:
-        parse = PARSERS[provider]
+        parse = self._parsers[provider]
         try:
             event = parse(
                 headers,
@@ -247,24 +246,31 @@ def create_web_app(
     tolerance_s: float = 300,
     max_body: int = 64 * 1024,
     head_block: Callable[[], int] | None = None,
+    registry: Registry | None = None,
 ) -> Starlette:
     """The receiver with its dependencies injected.
 
-    ``verify_secrets`` maps a provider to the API secret its callbacks are signed with; a provider
-    without one is refused. ``enqueue_advance(sweep_id)`` must return quickly (it enqueues, no more).
+    ``verify_secrets`` maps a provider to the secret its callbacks are signed with; a provider without
+    one is refused. ``enqueue_advance(sweep_id)`` must return quickly (it enqueues, no more). Which
+    providers send callbacks, and how each is verified, is read from ``registry`` (default: every
+    registered energy source); anything posted in the name of a source that sends none is refused.
     """
-    receiver = CallbackReceiver(ledger, verify_secrets, enqueue_advance, clock=clock, tolerance_s=tolerance_s)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(LedgerCollector(ledger, head_block))
+    known = registry if registry is not None else providers()
+    parsers = {spec.name: spec.callbacks.parse for spec in known if spec.callbacks is not None}
+    receiver = CallbackReceiver(
+        ledger, verify_secrets, enqueue_advance, parsers=parsers, clock=clock, tolerance_s=tolerance_s
+    )
+    collectors = CollectorRegistry(auto_describe=False)
+    collectors.register(LedgerCollector(ledger, head_block))
 
     async def callback(request: Request) -> Response:
         provider = request.path_params["provider"]
-        if provider in SILENT_PROVIDERS:
-            return JSONResponse({"error": "no_callbacks", "message": "provider sends no callbacks"}, 404)
-        if provider not in PARSERS:
+        if provider not in known:
             return JSONResponse(
                 {"error": "unknown_provider", "message": f"unknown provider {provider!r}"}, 404
             )
+        if provider not in parsers:
+            return JSONResponse({"error": "no_callbacks", "message": "provider sends no callbacks"}, 404)
         if not verify_secrets.get(provider):
             log.warning("callback.not_configured", provider=provider)
             return JSONResponse(
@@ -289,7 +295,7 @@ def create_web_app(
         return JSONResponse({"ok": True, "db": "ok"})
 
     async def metrics(_: Request) -> Response:
-        text = await run_in_threadpool(generate_latest, registry)
+        text = await run_in_threadpool(generate_latest, collectors)
         return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(
@@ -306,9 +312,14 @@ def from_runtime() -> Starlette:
     from tasks.runtime import runtime
 
     rt = runtime()
-    secret = rt.settings.energy.itrx.api_secret
-    secrets = {"itrx": secret.get_secret_value()} if secret is not None else {}
-    return create_web_app(rt.ledger, secrets, _enqueuer(rt), head_block=_head_block(rt))
+    return create_web_app(rt.ledger, callback_secrets(rt.settings), _enqueuer(rt), head_block=_head_block(rt))
+
+
+def callback_secrets(settings: Settings) -> dict[str, str]:
+    """Each callback-sending source's verifying secret, for those where it is configured."""
+    energy = settings.energy
+    secrets = {spec.name: spec.callback_secret(energy.provider(spec.name)) for spec in energy.registry}
+    return {name: secret for name, secret in secrets.items() if secret}
 
 
 def _enqueuer(rt: Any) -> Callable[[int], None]:

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from devnet.providers.common import (
+    DEFAULT_PRICES,
     EA888FEE_API_KEY,
     EA888FEE_API_SECRET,
     Account,
@@ -36,6 +37,7 @@ from devnet.providers.common import (
     timestamp_fresh,
 )
 from devnet.providers.orders import FAILED, PAID, RECLAIMED, Order, OrderBook
+from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
 from devnet.providers.state import ProviderFaults, admin_endpoint
 
 MIN_ORDER_ENERGY = 65_000
@@ -234,3 +236,24 @@ def build_ea888fee(
         ),
     ]
     return Starlette(routes=routes), ea
+
+
+def _simulate(context: SimulatorContext) -> Simulation:
+    app, ea = build_ea888fee(
+        context.chain,
+        context.faults,
+        context.pool,
+        prices=dict(context.prices),
+        delay_blocks=context.delay_blocks,
+        time_scale=context.time_scale,
+    )
+    return Simulation(app, ea.account)
+
+
+SIMULATOR = SimulatorSpec(
+    name="ea888fee",
+    port_offset=2,
+    build=_simulate,
+    credentials={"api_key": EA888FEE_API_KEY, "api_secret": EA888FEE_API_SECRET},
+    prices=DEFAULT_PRICES["ea888fee"],
+)

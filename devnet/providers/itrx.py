@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from devnet.providers.callbacks import CallbackSender
 from devnet.providers.common import (
+    DEFAULT_PRICES,
     ITRX_API_KEY,
     ITRX_API_SECRET,
     Account,
@@ -51,6 +52,7 @@ from devnet.providers.itrx_reads import (
     field_errors,
 )
 from devnet.providers.orders import ACTIVE, FAILED, Order, OrderBook
+from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
 from devnet.providers.state import ProviderFaults, admin_endpoint
 
 ACTIVATION_FEE_SUN = 1_500_000
@@ -311,3 +313,25 @@ def build_itrx(
         ),
     ]
     return Starlette(routes=routes, lifespan=stopping(sender.stop)), itrx
+
+
+def _simulate(context: SimulatorContext) -> Simulation:
+    app, itrx = build_itrx(
+        context.chain,
+        context.faults,
+        context.pool,
+        prices=dict(context.prices),
+        delay_blocks=context.delay_blocks,
+        time_scale=context.time_scale,
+        callback_time_scale=context.callback_time_scale,
+    )
+    return Simulation(app, itrx.account)
+
+
+SIMULATOR = SimulatorSpec(
+    name="itrx",
+    port_offset=1,
+    build=_simulate,
+    credentials={"api_key": ITRX_API_KEY, "api_secret": ITRX_API_SECRET},
+    prices=DEFAULT_PRICES["itrx"],
+)

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from devnet.providers.common import (
+    DEFAULT_PRICES,
     TRONZAP_API_SECRET,
     TRONZAP_API_TOKEN,
     Account,
@@ -37,6 +38,7 @@ from devnet.providers.common import (
     trx_string,
 )
 from devnet.providers.orders import DELEGATING, FAILED, PAID, Order, OrderBook
+from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
 from devnet.providers.state import ProviderFaults, admin_endpoint
 
 MIN_ENERGY, MAX_ENERGY = 32_000, 5_000_000
@@ -370,3 +372,24 @@ def build_tronzap(
         )
     )
     return Starlette(routes=routes), tz
+
+
+def _simulate(context: SimulatorContext) -> Simulation:
+    app, tz = build_tronzap(
+        context.chain,
+        context.faults,
+        context.pool,
+        prices=dict(context.prices),
+        delay_blocks=context.delay_blocks,
+        time_scale=context.time_scale,
+    )
+    return Simulation(app, tz.account)
+
+
+SIMULATOR = SimulatorSpec(
+    name="tronzap",
+    port_offset=3,
+    build=_simulate,
+    credentials={"api_token": TRONZAP_API_TOKEN, "api_secret": TRONZAP_API_SECRET},
+    prices=DEFAULT_PRICES["tronzap"],
+)

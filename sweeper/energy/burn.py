@@ -118,3 +118,39 @@ class BurnSource(JournaledSource):
             delegate_txid=entry.tx.txid,
             detail=f"sent {entry.amount_sun} sun to burn",
         )
+
+
+# -- registration ----------------------------------------------------------------------------------------
+from pydantic import BaseModel, Field  # noqa: E402
+
+from sweeper.energy.fields import OptionalAddress  # noqa: E402
+from sweeper.energy.registry import BuildContext, ProviderSpec  # noqa: E402
+
+
+class BurnSettings(BaseModel):
+    """A gas wallet that sends TRX so the transfer burns it: last resort, off by default, capped."""
+
+    gas_wallet: OptionalAddress = None
+    key_ref: str | None = None
+    max_sun_per_sweep: int = Field(15_000_000, ge=0)
+
+
+def build_burn(settings: BurnSettings, context: BuildContext) -> BurnSource:
+    chain, signer = context.wallet(settings.gas_wallet)
+    return BurnSource(
+        chain,
+        signer,
+        journal=context.journal(),
+        max_sun_per_sweep=settings.max_sun_per_sweep,
+        name=context.name,
+    )
+
+
+SPEC = ProviderSpec(
+    name="burn",
+    position=50,
+    settings=BurnSettings,
+    factory=build_burn,
+    capabilities=BurnSource.capabilities,
+    required=("gas_wallet",),
+)

@@ -210,3 +210,39 @@ class Ea888feeClient(RentalSource):
             cost_sun=int(charged or 0),
             detail="order",
         )
+
+
+# -- registration ----------------------------------------------------------------------------------------
+from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
+
+from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
+
+
+class Ea888feeSettings(BaseModel):
+    """``SWEEPER_ENERGY__EA888FEE__*``."""
+
+    base_url: AnyHttpUrl = AnyHttpUrl("https://openapi.ea888fee.top")
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    period: str = "1H"
+
+
+def build_ea888fee(settings: Ea888feeSettings, context: BuildContext) -> Ea888feeClient:
+    return Ea888feeClient(
+        context.transport(settings.base_url),
+        api_key=reveal(settings.api_key),
+        api_secret=reveal(settings.api_secret),
+        period=settings.period,
+        name=context.name,
+    )
+
+
+SPEC = ProviderSpec(
+    name="ea888fee",
+    position=20,
+    settings=Ea888feeSettings,
+    factory=build_ea888fee,
+    capabilities=Ea888feeClient.capabilities,
+    required=("api_key", "api_secret"),
+    enabled_by_default=True,
+)

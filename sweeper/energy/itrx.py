@@ -300,3 +300,47 @@ class ItrxClient(RentalSource):
             cost_sun=int(data.get("amount") or 0),
             detail="collect-manual" if path.endswith("collect-manual") else "order",
         )
+
+
+# -- registration ----------------------------------------------------------------------------------------
+from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
+
+from sweeper.callbacks import parse_itrx_callback  # noqa: E402
+from sweeper.energy.registry import BuildContext, CallbackSpec, ProviderSpec, reveal  # noqa: E402
+
+
+class ItrxSettings(BaseModel):
+    """``SWEEPER_ENERGY__ITRX__*``."""
+
+    base_url: AnyHttpUrl = AnyHttpUrl("https://itrx.io")
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    period: str = "1H"
+    use_collect_manual: bool = True
+    callbacks: bool = True
+
+
+def build_itrx(settings: ItrxSettings, context: BuildContext) -> ItrxClient:
+    return ItrxClient(
+        context.transport(settings.base_url),
+        api_key=reveal(settings.api_key),
+        api_secret=reveal(settings.api_secret),
+        period=settings.period,
+        use_collect_manual=settings.use_collect_manual,
+        callback_url=context.callback_url,
+        name=context.name,
+    )
+
+
+SPEC = ProviderSpec(
+    name="itrx",
+    position=10,
+    settings=ItrxSettings,
+    factory=build_itrx,
+    capabilities=ItrxClient.capabilities,
+    required=("api_key", "api_secret"),
+    callbacks=CallbackSpec(
+        parse=parse_itrx_callback, secret=lambda s: s.api_secret, wanted=lambda s: s.callbacks
+    ),
+    enabled_by_default=True,
+)

@@ -119,3 +119,33 @@ class StakeSource(JournaledSource):
         if self._journal.get(key) is None and self._chain.delegated_energy_sun(self.owner, receiver) <= 0:
             return None
         return submit_once(self._chain, self._journal, key, build).tx.txid
+
+
+# -- registration ----------------------------------------------------------------------------------------
+from pydantic import BaseModel  # noqa: E402
+
+from sweeper.energy.fields import OptionalAddress  # noqa: E402
+from sweeper.energy.registry import BuildContext, ProviderSpec  # noqa: E402
+
+
+class StakeSettings(BaseModel):
+    """The exchange's own staked account that delegates energy (DelegateResource) to deposit addresses."""
+
+    owner: OptionalAddress = None
+    key_ref: str | None = None
+    reclaim: bool = True
+
+
+def build_stake(settings: StakeSettings, context: BuildContext) -> StakeSource:
+    chain, signer = context.wallet(settings.owner)
+    return StakeSource(chain, signer, journal=context.journal(), name=context.name)
+
+
+SPEC = ProviderSpec(
+    name="stake",
+    position=40,
+    settings=StakeSettings,
+    factory=build_stake,
+    capabilities=StakeSource.capabilities,
+    required=("owner",),
+)

@@ -226,3 +226,39 @@ class TronzapClient(RentalSource):
                 params["activate_address"] = True
             body.update(service="energy", params=params)
         return self._from_transaction(order_no, self._call("/v1/transaction/new", body, idempotent=False))
+
+
+# -- registration ----------------------------------------------------------------------------------------
+from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
+
+from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
+
+
+class TronzapSettings(BaseModel):
+    """``SWEEPER_ENERGY__TRONZAP__*``."""
+
+    base_url: AnyHttpUrl = AnyHttpUrl("https://api.tronzap.com")
+    api_token: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    duration_hours: int = 1
+
+
+def build_tronzap(settings: TronzapSettings, context: BuildContext) -> TronzapClient:
+    return TronzapClient(
+        context.transport(settings.base_url),
+        api_token=reveal(settings.api_token),
+        api_secret=reveal(settings.api_secret),
+        duration_hours=settings.duration_hours,
+        name=context.name,
+    )
+
+
+SPEC = ProviderSpec(
+    name="tronzap",
+    position=30,
+    settings=TronzapSettings,
+    factory=build_tronzap,
+    capabilities=TronzapClient.capabilities,
+    required=("api_token", "api_secret"),
+    enabled_by_default=True,
+)
