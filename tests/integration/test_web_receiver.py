@@ -311,6 +311,19 @@ def test_providers_we_poll_get_404_because_they_send_no_callbacks(ledger: Ledger
     assert receiver.enqueued == []
 
 
+@pytest.mark.parametrize("provider", ["stake", "burn"])
+def test_every_registered_source_without_a_callback_spec_is_refused_as_sending_none(
+    ledger: Ledger, provider: str
+) -> None:
+    sweep = open_ordered_sweep(ledger)
+    receiver = Receiver(ledger)
+
+    response = receiver.post(*signed(payload(sweep.address)), provider=provider)
+
+    assert (response.status_code, response.json()["error"]) == (404, "no_callbacks")
+    assert receiver.enqueued == []
+
+
 def test_an_unknown_provider_or_one_without_a_secret_is_refused(ledger: Ledger) -> None:
     sweep = open_ordered_sweep(ledger)
     enqueued: list[int] = []
