@@ -34,6 +34,8 @@ S = TypeVar("S", bound=BaseModel)
 
 SPEC_ATTRIBUTE = "SPEC"
 """The module-level name discovery looks for."""
+MAX_NAME_LENGTH = 32
+"""The ledger stores source names in 32-character columns."""
 
 
 class CallbackParser(Protocol):
@@ -124,10 +126,13 @@ class ProviderSpec(Generic[S]):
     """Part of the default ``SWEEPER_ENERGY__ORDER``."""
 
     def __post_init__(self) -> None:
-        if not (
-            self.name.isidentifier() and self.name == self.name.lower() and not self.name.startswith("_")
+        name = self.name
+        if (
+            not (name.isidentifier() and name == name.lower() and not name.startswith("_"))
+            or len(name) > MAX_NAME_LENGTH
         ):
-            raise ConfigError([f"energy source name {self.name!r} must be a lowercase identifier"])
+            limit = f"at most {MAX_NAME_LENGTH} characters"
+            raise ConfigError([f"energy source name {name!r} must be a lowercase identifier of {limit}"])
         unknown = [f for f in self.required if f not in self.settings.model_fields]
         if unknown:
             raise ConfigError(
