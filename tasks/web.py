@@ -1,4 +1,4 @@
-"""The callback receiver (DESIGN §7): ``uvicorn tasks.web:app``, or ``sweeper web``.
+"""The callback receiver: ``uvicorn tasks.web:app``, or ``sweeper web`` (docs/ARCHITECTURE.md §11).
 
 ``POST /callbacks/{provider}`` verifies the signature and timestamp, finds our order and checks that the
 callback names the sweep's own address, records the raw event once under a unique key, enqueues

@@ -99,6 +99,8 @@ class FixedRateClient(RentalSource):
         return place_once(
             self.name,
             order_no,
+            address,
+            energy,
             lookup=lambda: self.lookup(order_no),
             place=lambda: self._order(self._call("POST", "/v1/orders", idempotent=False, body=body)),
         )
