@@ -74,11 +74,28 @@ class AdminApi:
         return {"ok": True}
 
     def token(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Deploy another TRC20 token with USDT's semantics: {"address", "symbol", "decimals"?, "name"?}."""
+        """Deploy another TRC20 token with USDT's semantics.
+
+        {"address", "symbol", "decimals"? (0-18), "name"?, "holder_energy"?, "new_holder_energy"?,
+        "energy_factor"?}: the two energies are the base cost of a transfer to an address that holds /
+        does not hold the token (USDT's 14 650 / 29 650 by default, 64 285 / 130 285 with the penalty).
+        """
         self.chain.deploy_token(
-            _str(body, "address"), _str(body, "symbol"), _int(body, "decimals", 6), body.get("name")
+            _str(body, "address"),
+            _str(body, "symbol"),
+            _int(body, "decimals", 6),
+            body.get("name"),
+            holder_energy=_opt_int(body, "holder_energy"),
+            new_holder_energy=_opt_int(body, "new_holder_energy"),
+            energy_factor=_opt_int(body, "energy_factor"),
         )
         return {"ok": True}
+
+    def energy_factor(self, body: dict[str, Any]) -> dict[str, Any]:
+        """{"contract", "factor": int | null}: a contract's energy_factor (null: the chain default)."""
+        contract = _str(body, "contract")
+        self.chain.set_energy_factor(contract, _opt_int(body, "factor"))
+        return {"contract": contract, "factor": self.chain.energy_factor(contract)}
 
     def accounts(self, body: dict[str, Any]) -> dict[str, Any]:
         """New keypairs (devnet only: private keys in the response), optionally funded with TRX/USDT."""
@@ -98,19 +115,36 @@ class AdminApi:
 
     def pool(self, body: dict[str, Any]) -> dict[str, Any]:
         self.chain.create_pool(
-            _str(body, "address"), _int(body, "trx_sun", 0), _int(body, "staked_energy_sun", 0)
+            _str(body, "address"),
+            _int(body, "trx_sun", 0),
+            _int(body, "staked_energy_sun", 0),
+            _int(body, "staked_bandwidth_sun", 0),
         )
         return {"ok": True}
 
     def delegate(self, body: dict[str, Any]) -> dict[str, Any]:
-        txid = self.chain.delegate_energy(_str(body, "owner"), _str(body, "receiver"), _int(body, "energy"))
-        return {"txid": txid}
+        """{"owner", "receiver", "energy"? units, "bandwidth"? bytes, "lock"?, "lock_period"? blocks}."""
+        owner, receiver = _str(body, "owner"), _str(body, "receiver")
+        lock = {"lock": bool(body.get("lock")), "lock_period": _int(body, "lock_period", 0)}
+        energy, bandwidth = _opt_int(body, "energy"), _opt_int(body, "bandwidth")
+        if energy is None and bandwidth is None:
+            raise ValueError("energy (units) or bandwidth (bytes) is required")
+        txids = []
+        if energy is not None:
+            txids.append(self.chain.delegate_energy(owner, receiver, energy, **lock))
+        if bandwidth is not None:
+            txids.append(self.chain.delegate_bandwidth(owner, receiver, bandwidth, **lock))
+        return {"txid": txids[0], "txids": txids}
 
     def undelegate(self, body: dict[str, Any]) -> dict[str, Any]:
-        energy = body.get("energy")
-        if energy is not None:
-            energy = _int(body, "energy")
-        return {"txid": self.chain.undelegate_energy(_str(body, "owner"), _str(body, "receiver"), energy)}
+        """{"owner", "receiver", "energy"? | "bandwidth"? | "resource"?}: that much, or all it may."""
+        owner, receiver = _str(body, "owner"), _str(body, "receiver")
+        resource = str(body.get("resource") or ("BANDWIDTH" if "bandwidth" in body else "ENERGY")).upper()
+        if resource == "BANDWIDTH":
+            return {"txid": self.chain.undelegate_bandwidth(owner, receiver, _opt_int(body, "bandwidth"))}
+        if resource != "ENERGY":
+            raise ValueError("resource must be ENERGY or BANDWIDTH")
+        return {"txid": self.chain.undelegate_energy(owner, receiver, _opt_int(body, "energy"))}
 
     def transfer(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"txid": self.chain.transfer_trx(_str(body, "owner"), _str(body, "to"), _int(body, "sun"))}
@@ -166,8 +200,8 @@ class AdminApi:
     def account(self, address: str) -> dict[str, Any]:
         addr = render.hex41(address)
         with self.chain.lock:
-            acc = self.chain.state.account(addr)
-            return views.debug_json(self.chain.state, acc, addr, self.chain.now_ms())
+            state, clock = self.chain.view()
+            return views.debug_json(state, state.peek_account(addr), addr, clock.slot)
 
 
 def _str(body: dict[str, Any], key: str) -> str:
@@ -184,6 +218,10 @@ def _int(body: dict[str, Any], key: str, default: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{key} must be an integer (base units)")
     return int(value)
+
+
+def _opt_int(body: dict[str, Any], key: str) -> int | None:
+    return None if body.get(key) is None else _int(body, key)
 
 
 def _wrap(handler: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Request], Any]:
@@ -217,6 +255,7 @@ def admin_routes(api: AdminApi) -> list[Route]:
         ("faults", api.set_faults),
         ("blacklist", api.blacklist),
         ("token", api.token),
+        ("energy_factor", api.energy_factor),
         ("accounts", api.accounts),
         ("pool", api.pool),
         ("delegate", api.delegate),

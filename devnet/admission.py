@@ -1,7 +1,8 @@
 """Turning a broadcast body into a pending Tx, and the stateless checks java-tron runs on it.
 
-Order (java-tron Manager.processTransaction): one contract → TaPoS → expiration → duplicate →
-signature → bandwidth and actuator validation (the last two live in `execution.admit`).
+Order (java-tron Wallet.broadcastTransaction → Manager.pushTransaction → processTransaction): one
+contract → expiration against the next slot → signature → TaPoS → validity window → duplicate →
+bandwidth, fees and actuator/VM on the pending state (the last part lives in `devnet/execution.py`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ def check_tapos(raw: dict[str, Any], recent: dict[str, str]) -> None:
     block_id = recent.get(ref_bytes)
     if block_id is None or block_id[16:32] != ref_hash:
         raise ChainError("TAPOS_ERROR", "Tapos check error.")
+
+
+def check_next_slot(expiration: int, next_slot_time: int) -> None:
+    """TransactionCapsule.checkExpiration: a broadcast must still be valid in the next block's slot."""
+    if expiration < next_slot_time:
+        raise ChainError("TRANSACTION_EXPIRATION_ERROR", "Transaction expired")
 
 
 def check_expiration(expiration: int, head_time: int) -> None:

@@ -97,6 +97,16 @@ class Block:
             cached = self._cache[key] = render.dumps(self.json(visible))
         return cached
 
+    def header_bytes(self, visible: bool) -> bytes:
+        """The block without its transactions (getblock with `detail: false`)."""
+        key = ("header", visible)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = render.dumps(
+                {"blockID": self.block_id, "block_header": self.header_json(visible)}
+            )
+        return cached
+
     def infos_bytes(self, visible: bool) -> bytes:
         """gettransactioninfobyblocknum's body: a JSON array of this block's infos."""
         key = ("infos", visible)

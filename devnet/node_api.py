@@ -16,15 +16,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from devnet import render, views
+from devnet import builders, render, views
+from devnet.actuators import estimate_delegate_bytes
+from devnet.builders import BuildError
 from devnet.chain import Chain
 from devnet.crypto import selector
 from devnet.errors import ChainError
 from devnet.faults import Faults
-from devnet.usdt import ENERGY_FACTOR, ZERO_HEX, contract_json
+from devnet.usdt import SEL, ZERO_HEX, contract_json
 
 BLOCK_LIMIT = 100
 JSON = "application/json"
+SUN_PER_TRX = 1_000_000
+CONSTANT_SELECTORS = frozenset(v for k, v in SEL.items() if not k.startswith(("transfer(", "issue(")))
 
 
 @dataclass
@@ -102,6 +106,25 @@ class NodeApi:
         block = self.chain.block_by_id(str(c.data.get("value", "")), solid=c.solid)
         return block.json_bytes(c.visible) if block else {}
 
+    def getblock(self, c: Call) -> Result:
+        """Wallet.getBlock: `id_or_num` (a number or a block id; none = the head), `detail` for its txs."""
+        key = str(c.data.get("id_or_num") or "").strip()
+        detail = c.data.get("detail") is True or str(c.data.get("detail")).lower() == "true"
+        if not key:
+            block = self.chain.solid_block() if c.solid else self.chain.head_block()
+        elif key.lstrip("-").isdigit():
+            num = int(key)
+            if num < 0:
+                return {"Error": "num must be non-positive number."}
+            block = self.chain.block(num, solid=c.solid)
+        else:
+            if len(key) != 64 or any(ch not in "0123456789abcdefABCDEF" for ch in key):
+                return {"Error": "id must be legal block hash."}
+            block = self.chain.block_by_id(key, solid=c.solid)
+        if block is None:
+            return {}
+        return block.json_bytes(c.visible) if detail or not block.txs else block.header_bytes(c.visible)
+
     def _blocks(self, start: int, end: int, c: Call) -> Result:
         if start < 0 or end <= start or end - start > BLOCK_LIMIT:
             return {}
@@ -148,60 +171,72 @@ class NodeApi:
     def getaccount(self, c: Call) -> Result:
         addr = c.address("address")
         with self.chain.lock:
-            acc = self.chain.state.account(addr)
-            return views.account_json(acc, c.visible) if acc else {}
+            state, clock = self.chain.view(c.solid)
+            acc = state.peek_account(addr)
+            return views.account_json(acc, c.visible, clock.slot) if acc else {}
 
     def getaccountresource(self, c: Call) -> Result:
         addr = c.address("address")
         with self.chain.lock:
-            acc = self.chain.state.account(addr)
-            return views.account_resource_json(self.chain.state, acc, self.chain.now_ms()) if acc else {}
+            state, clock = self.chain.view(c.solid)
+            acc = state.peek_account(addr)
+            return views.account_resource_json(state, acc, clock.slot) if acc else {}
 
     def getaccountnet(self, c: Call) -> Result:
         addr = c.address("address")
         with self.chain.lock:
-            acc = self.chain.state.account(addr)
-            return views.account_net_json(self.chain.state, acc, self.chain.now_ms()) if acc else {}
+            state, clock = self.chain.view(c.solid)
+            acc = state.peek_account(addr)
+            return views.account_net_json(state, acc, clock.slot) if acc else {}
 
     def getdelegatedresourcev2(self, c: Call) -> Result:
         owner, receiver = c.address("fromAddress"), c.address("toAddress")
         with self.chain.lock:
-            return views.delegated_resource_json(self.chain.state, owner, receiver, c.visible)
+            state, _ = self.chain.view(c.solid)
+            return views.delegated_resource_json(state, owner, receiver, c.visible)
 
     def getdelegatedresourceaccountindexv2(self, c: Call) -> Result:
         addr = c.address("value")
         with self.chain.lock:
-            return views.delegation_index_json(self.chain.state, addr, c.visible)
+            state, _ = self.chain.view(c.solid)
+            return views.delegation_index_json(state, addr, c.visible)
 
     def getcandelegatedmaxsize(self, c: Call) -> Result:
+        """Wallet.getCanDelegatedMaxSize: under 1 TRX answers 0 (printed as `{}`)."""
         addr = c.address("owner_address")
         with self.chain.lock:
-            acc = self.chain.state.account(addr)
+            state, clock = self.chain.view(c.solid)
+            acc = state.peek_account(addr)
             if acc is None:
                 return {}
-            params, now = self.chain.state.params, self.chain.now_ms()
-            size = (
-                acc.can_delegate_energy(params, now)
-                if c.integer("type") == 1
-                else acc.can_delegate_net(params, now)
-            )
-        return {"max_size": size} if size else {}
+            params, kind = state.params, c.integer("type")
+            if kind == 1:
+                size = acc.can_delegate_energy(params, clock.slot)
+            elif kind == 0:
+                extra = estimate_delegate_bytes(acc.frozen_net, params)
+                size = acc.can_delegate_net(params, clock.slot, extra)
+            else:
+                size = 0
+        return {"max_size": size} if size >= SUN_PER_TRX else {}
 
     # --- contracts ------------------------------------------------------------------------------------
 
     def getcontract(self, c: Call) -> Result:
-        token = self.chain.state.tokens.get(c.address("value"))
+        state, _ = self.chain.view(c.solid)
+        token = state.peek_token(c.address("value"))
         if token is None:
             return {}
         return contract_json(token, lambda a: render.addr_out(a, c.visible))
 
     def getcontractinfo(self, c: Call) -> Result:
-        token = self.chain.state.tokens.get(c.address("value"))
-        if token is None:
-            return {}
-        smart = contract_json(token, lambda a: render.addr_out(a, c.visible))
-        state = {"energy_usage": 0, "energy_factor": ENERGY_FACTOR, "update_cycle": 1}
-        return {"smart_contract": smart, "runtimecode": smart["bytecode"], "contract_state": state}
+        with self.chain.lock:
+            state, clock = self.chain.view(c.solid)
+            token = state.peek_token(c.address("value"))
+            if token is None:
+                return {}
+            smart = contract_json(token, lambda a: render.addr_out(a, c.visible))
+            contract_state = views.contract_state_json(token, state.params, clock.cycle)
+        return {"smart_contract": smart, "runtimecode": smart["bytecode"], "contract_state": contract_state}
 
     def _vm(self, c: Call) -> tuple[Any, dict[str, Any] | None]:
         contract = c.address("contract_address")
@@ -210,25 +245,21 @@ class NodeApi:
         if not data:
             data = _selector(str(c.data.get("function_selector", ""))) + str(c.data.get("parameter") or "")
         with self.chain.lock:
-            token = self.chain.state.tokens.get(contract)
+            state, _ = self.chain.view(c.solid)
+            token = state.peek_token(contract)
             if token is None:
                 msg = render.message("Smart contract is not exist.", c.visible)
                 return None, {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": msg}}
-            return token.call(owner, data), None
+            params = state.params
+            return token.call(
+                owner, data, token.factor(params.energy_factor, params.allow_dynamic_energy == 1)
+            ), None
 
     def triggerconstantcontract(self, c: Call) -> Result:
         result, error = self._vm(c)
         if error is not None:
             return error
-        out: dict[str, Any] = {"result": {"result": True}, "energy_used": result.energy_total}
-        if result.status != "SUCCESS":
-            out["result"]["message"] = render.message("REVERT opcode executed", c.visible)
-            out["constant_result"] = [""]
-        else:
-            out["constant_result"] = [result.output]
-        if result.penalty:
-            out["energy_penalty"] = result.penalty
-        return out
+        return _constant_reply(result, c.visible)
 
     def estimateenergy(self, c: Call) -> Result:
         result, error = self._vm(c)
@@ -238,6 +269,46 @@ class NodeApi:
             msg = render.message("REVERT opcode executed", c.visible)
             return {"result": {"code": "CONTRACT_EXE_ERROR", "message": msg}}
         return {"result": {"result": True}, "energy_required": result.energy_total}
+
+    # --- node-built transactions ----------------------------------------------------------------------
+
+    def triggersmartcontract(self, c: Call) -> Result:
+        """TriggerSmartContractServlet: the unsigned transaction (plus the call's result for a view)."""
+        try:
+            built = builders.build_trigger(self.chain, c.data)
+        except BuildError as exc:
+            code = "CONTRACT_VALIDATE_ERROR" if "ContractValidate" in exc.java_class else "OTHER_ERROR"
+            text = str(exc) if code == "CONTRACT_VALIDATE_ERROR" else f"class {exc.java_class} : {exc}"
+            return {"result": {"code": code, "message": render.message(text, c.visible)}}
+        out: dict[str, Any] = {}
+        data = built["raw"]["contract"][0]["parameter"]["value"].get("data", "")
+        if data[:8] in CONSTANT_SELECTORS:  # Wallet.triggerContract runs constant functions
+            result, _ = self._vm(c)
+            if result is not None:
+                out = _constant_reply(result, c.visible)
+                out.pop("result", None)
+        return {"result": {"result": True}, **out, "transaction": builders.printed(built, c.visible)}
+
+    def _system_builder(self, endpoint: str, c: Call) -> Result:
+        try:
+            return builders.printed(builders.build_system(self.chain, endpoint, c.data), c.visible)
+        except BuildError as exc:
+            return {"Error": f"class {exc.java_class} : {exc}"}
+
+    def createtransaction(self, c: Call) -> Result:
+        return self._system_builder("createtransaction", c)
+
+    def freezebalancev2(self, c: Call) -> Result:
+        return self._system_builder("freezebalancev2", c)
+
+    def unfreezebalancev2(self, c: Call) -> Result:
+        return self._system_builder("unfreezebalancev2", c)
+
+    def delegateresource(self, c: Call) -> Result:
+        return self._system_builder("delegateresource", c)
+
+    def undelegateresource(self, c: Call) -> Result:
+        return self._system_builder("undelegateresource", c)
 
     # --- transactions ---------------------------------------------------------------------------------
 
@@ -262,10 +333,21 @@ class NodeApi:
         return {"result": True, "txid": tx.txid}
 
 
-WALLET_ONLY = ("getsignweight", "broadcasttransaction", "getnodeinfo")
+WALLET_ONLY = (
+    "getsignweight",
+    "broadcasttransaction",
+    "getnodeinfo",
+    "triggersmartcontract",
+    "createtransaction",
+    "freezebalancev2",
+    "unfreezebalancev2",
+    "delegateresource",
+    "undelegateresource",
+)
 ENDPOINTS = (
     "getnodeinfo",
     "getnowblock",
+    "getblock",
     "getblockbynum",
     "getblockbyid",
     "getblockbylimitnext",
@@ -288,7 +370,26 @@ ENDPOINTS = (
     "estimateenergy",
     "getsignweight",
     "broadcasttransaction",
+    "triggersmartcontract",
+    "createtransaction",
+    "freezebalancev2",
+    "unfreezebalancev2",
+    "delegateresource",
+    "undelegateresource",
 )
+
+
+def _constant_reply(result: Any, visible: bool) -> dict[str, Any]:
+    """triggerconstantcontract's TransactionExtention: energy_used (penalty included) and energy_penalty."""
+    out: dict[str, Any] = {"result": {"result": True}, "energy_used": result.energy_total}
+    if result.status != "SUCCESS":
+        out["result"]["message"] = render.message("REVERT opcode executed", visible)
+        out["constant_result"] = [""]
+    else:
+        out["constant_result"] = [result.output]
+    if result.penalty:
+        out["energy_penalty"] = result.penalty
+    return out
 
 
 async def _read(request: Request) -> dict[str, Any]:

@@ -27,6 +27,6 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         return None
     with target.open(encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
-    if data.get("version") != 1:
+    if data.get("version") not in (1, 2):  # 1: before per-lock delegations and slot-based usage times
         raise ValueError(f"{target}: unsupported devnet state version {data.get('version')!r}")
     return data

@@ -14,7 +14,7 @@ from typing import Any
 
 from devnet.crypto import to_hex_address
 
-__all__ = ["CONTRACT_TYPES", "encode_raw", "transaction_size", "txid"]
+__all__ = ["CONTRACT_TYPES", "encode_raw", "transaction_size", "txid", "varint_size"]
 
 CONTRACT_TYPES: dict[str, int] = {
     "AccountCreateContract": 0,
@@ -44,6 +44,11 @@ def _varint(n: int) -> bytes:
         else:
             out.append(b)
             return bytes(out)
+
+
+def varint_size(n: int) -> int:
+    """Bytes of `n` as a protobuf varint."""
+    return len(_varint(n))
 
 
 def _int_field(num: int, value: int) -> bytes:

@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from devnet.errors import bandwidth_error
 from devnet.params import ChainParams
 
-WINDOW_MS = 86_400_000  # usage recovers linearly over 24 h (28 800 slots of 3 s)
-SLOT_MS = 3_000
-WINDOW_SIZE = 28_800_000  # what java-tron prints as *_window_size
+WINDOW_MS = 86_400_000  # usage recovers linearly over 24 h (ChainConstant.WINDOW_SIZE_MS)
+SLOT_MS = 3_000  # BLOCK_PRODUCED_INTERVAL: java-tron counts resource time in 3 s slots of the head block
+WINDOW_SLOTS = WINDOW_MS // SLOT_MS  # 28 800
+WINDOW_SIZE = 28_800_000  # what java-tron prints as *_window_size (slots x WINDOW_SIZE_PRECISION)
+PRECISION = 1_000_000  # ChainConstant.PRECISION, the fixed point of ResourceProcessor's averages
 SUN_PER_TRX = 1_000_000
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
+
+
+def java_round(value: float) -> int:
+    """java.lang.Math.round: half up."""
+    return math.floor(value + 0.5)
+
+
+def increase(last_usage: int, usage: int, last_slot: int, now_slot: int, window: int = WINDOW_SLOTS) -> int:
+    """java-tron ResourceProcessor.increase: decay `last_usage` from `last_slot` to `now_slot`, add `usage`.
+
+    Usage is kept as an average per slot in fixed point (PRECISION) and decays linearly to zero over
+    `window` slots; the arithmetic (ceil, Math.round on a double, floor) is java-tron's.
+    """
+    average_last = _ceil_div(last_usage * PRECISION, window)
+    average = _ceil_div(usage * PRECISION, window)
+    if now_slot > last_slot:
+        if last_slot + window > now_slot:
+            decay = (window - (now_slot - last_slot)) / window
+            average_last = java_round(average_last * decay)
+        else:
+            average_last = 0
+    return (average_last + average) * window // PRECISION
+
+
+def slot_of(ms: int) -> int:
+    """The resource slot of a timestamp (3 s slots; the devnet's genesis sits on a slot boundary)."""
+    return ms // SLOT_MS
 
 
 def recovered(used: int, last_ms: int, now_ms: int, window_ms: int = WINDOW_MS) -> int:
@@ -20,13 +54,7 @@ def recovered(used: int, last_ms: int, now_ms: int, window_ms: int = WINDOW_MS) 
     """
     if used <= 0:
         return 0
-    window = window_ms // SLOT_MS
-    elapsed = now_ms // SLOT_MS - last_ms // SLOT_MS
-    if elapsed <= 0:
-        return used
-    if elapsed >= window:
-        return 0
-    return (used * (window - elapsed) * 2 + window) // (window * 2)  # rounded, as java-tron does
+    return increase(used, 0, slot_of(last_ms), slot_of(now_ms), window_ms // SLOT_MS)
 
 
 def energy_from_stake(sun: int, params: ChainParams) -> int:
@@ -43,6 +71,21 @@ def stake_for_energy(energy: int, params: ChainParams) -> int:
 def net_from_stake(sun: int, params: ChainParams) -> int:
     """NetLimit (bytes/day) granted by `sun` staked for bandwidth."""
     return sun * params.total_net_limit // (params.total_net_weight * SUN_PER_TRX)
+
+
+def stake_for_net(nbytes: int, params: ChainParams) -> int:
+    """Sun that must be staked for bandwidth to grant `nbytes` of NetLimit (rounded up)."""
+    return -(-nbytes * params.total_net_weight * SUN_PER_TRX // params.total_net_limit)
+
+
+def usage_as_stake(usage: int, total_limit: int, total_weight: int) -> int:
+    """The stake (sun) a usage stands for: `usage * TRX_PRECISION * weight / limit`, as a double, truncated.
+
+    java-tron DelegateResourceActuator / Wallet.calcCanDelegated*MaxSize.
+    """
+    if total_limit <= 0:
+        return 0
+    return int(usage * SUN_PER_TRX * (total_weight / total_limit))
 
 
 def caller_energy_limit(energy_left: int, balance: int, fee_limit: int, energy_fee: int) -> int:
@@ -76,8 +119,9 @@ def plan_bandwidth(
     Raises BANDWITH_ERROR when nothing can pay.
     """
     if creates_account:
-        if staked_left >= nbytes:
-            return BandwidthCharge("staked", net_usage=nbytes)
+        cost = nbytes * params.create_new_account_bandwidth_rate
+        if staked_left >= cost:
+            return BandwidthCharge("staked", net_usage=cost)
         if balance >= params.create_account_fee:
             return BandwidthCharge("create", net_fee=params.create_account_fee)
         raise bandwidth_error()

@@ -60,7 +60,9 @@ class Devnet:
         self.save_interval = save_interval
         params = ChainParams()
         params.update(chain_params or {})
-        self.chain = Chain(params=params, solid_depth=solid_depth)
+        # blocks sit on slots of the block time (3 s as on mainnet; manual-only production keeps 3 s)
+        slot_ms = round(block_time * 1000) if block_time > 0 else 3_000
+        self.chain = Chain(params=params, solid_depth=solid_depth, slot_ms=max(slot_ms, 1))
         if state_file:
             saved = persistence.load(state_file)
             if saved is not None:
@@ -228,15 +230,19 @@ class Devnet:
                 sock.close()
 
     def _produce(self) -> None:
-        next_at = time.monotonic() + self.block_time
+        """One block per slot, as an SR produces: wait until the slot after the head block, then mine.
+
+        After a burst of `POST /devnet/produce` the head is ahead of the clock; production then waits
+        until the clock reaches the head's next slot, so block time never runs away from the wall clock.
+        """
         last_save = time.monotonic()
-        while not self._stop.wait(max(next_at - time.monotonic(), 0)):
+        while not self._stop.wait(max(self.chain.next_slot_time() / 1000 - time.time(), 0)):
             try:
                 self.chain.produce_blocks(1)
             except Exception:
                 log.exception("block production failed")
+                self._stop.wait(self.block_time)
             now = time.monotonic()
-            next_at = max(next_at + self.block_time, now)
             if self.state_file and now - last_save >= self.save_interval:
                 last_save = now
                 try:

@@ -1,28 +1,39 @@
-"""The TRC20 contract the devnet runs: mainnet USDT's observable semantics, not its bytecode.
+"""The TRC20 contracts the devnet runs: mainnet USDT's observable semantics, not its bytecode.
 
-Energy figures come from real mainnet receipts: 64 285 (base 14 650 + dynamic penalty 49 635) when the
-recipient already holds USDT, 130 285 when it does not (a fresh storage slot: +15 000 base, 3.4x penalty).
-`transfer` returns false (32 zero bytes) even on success, as mainnet USDT does.
+Energy: a transfer's base cost depends on whether the recipient already holds the token (a fresh
+storage slot costs more); the dynamic-energy penalty on top comes from the contract's `energy_factor`
+(`devnet/energy.py`). USDT's defaults reproduce real mainnet receipts at factor 34 000: 64 285
+(14 650 base + 49 635 penalty) to a holder, 130 285 (29 650 + 100 635) to a fresh slot.
+`transfer` returns false (32 zero bytes) even on success, as mainnet USDT does. Balances are Python
+ints bounded by uint256 (any TRC20 amount, e.g. 18-decimal tokens).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from Crypto.Hash import keccak
+
+from devnet.energy import CallCost, transfer_costs
+from devnet.layers import Layer, flat, same
 
 USDT_ADDRESS = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 USDT_HEX = "41a614f803b6fd780986a42c78ec9c7f77e6ded13c"
 USDT_ORIGIN_HEX = "41517591d35d313bf6a5e33098284502b045e2bc08"
 ZERO_HEX = "410000000000000000000000000000000000000000"
+MAX_UINT256 = 2**256 - 1
+MAX_DECIMALS = 18
 
-HOLDER_ENERGY = (14_650, 49_635)  # (base, penalty) when the recipient already holds the token
-NEW_HOLDER_ENERGY = (29_650, 100_635)  # when the recipient's balance slot is fresh
+HOLDER_BASE_ENERGY = 14_650  # base energy of a transfer to an address that already holds the token
+NEW_HOLDER_BASE_ENERGY = 29_650  # to an address whose balance slot is fresh (+15 000 for the SSTORE)
+HOLDER_ENERGY = (14_650, 49_635)  # (base, penalty) at factor 34 000: mainnet USDT receipts
+NEW_HOLDER_ENERGY = (29_650, 100_635)
+REVERT_COST = CallCost(2_040)  # penalty 6 936 at factor 34 000
 REVERT_ENERGY = (2_040, 6_936)
-VIEW_ENERGY = 935
-ENERGY_FACTOR = 34_000  # contract_state.energy_factor (×10 000): USDT sits at the 3.4 maximum
+VIEW_ENERGY = 935  # constant calls: a fixed figure, no penalty (docs/TRON.md §14)
+ENERGY_FACTOR = 34_000  # the default contract energy_factor (x10 000): USDT sits at the 3.4 maximum
 
 
 def _selector(signature: str) -> str:
@@ -104,45 +115,75 @@ class VmResult:
         return self.energy + self.penalty
 
 
-def _revert() -> VmResult:
-    return VmResult("REVERT", *REVERT_ENERGY)
+def _revert(factor: int) -> VmResult:
+    return VmResult("REVERT", REVERT_COST.base, REVERT_COST.penalty(factor))
 
 
 @dataclass
 class Trc20Token:
-    """Token state (balances, blacklist) and call semantics; addresses are hex `41…`."""
+    """One TRC20 contract: balances, blacklist, energy costs and dynamic-energy state; addresses hex.
+
+    `balances` is a dict, or a `Layer` over the same token's balances one state below (pending pool,
+    unsolidified blocks).
+    """
 
     address: str = USDT_HEX
     name: str = "Tether USD"
     symbol: str = "USDT"
     decimals: int = 6
     origin: str = USDT_ORIGIN_HEX
-    balances: dict[str, int] = field(default_factory=dict)
+    balances: MutableMapping[str, int] = field(default_factory=dict)
     blacklist: set[str] = field(default_factory=set)
     total_supply: int = 0
+    holder_energy: int = HOLDER_BASE_ENERGY
+    new_holder_energy: int = NEW_HOLDER_BASE_ENERGY
+    energy_factor: int | None = None  # None: the chain's default (ChainParams.energy_factor)
+    energy_usage: int = 0  # base energy used in `update_cycle` (ContractState.energy_usage)
+    update_cycle: int = 0
+
+    def copy(self) -> Trc20Token:
+        """A copy for a state layer: its balance changes stay in the layer."""
+        return replace(self, blacklist=set(self.blacklist), balances=Layer(self.balances, same))
 
     def balance_of(self, hex41: str) -> int:
-        return self.balances.get(hex41, 0)
+        balances = self.balances
+        found = balances.peek(hex41) if isinstance(balances, Layer) else balances.get(hex41)
+        return found or 0
 
     def mint(self, hex41: str, amount: int) -> None:
+        if self.total_supply + amount > MAX_UINT256:
+            raise ValueError("minting would overflow the uint256 total supply")
         self.balances[hex41] = self.balances.get(hex41, 0) + amount
         self.total_supply += amount
 
-    def call(self, caller: str, data: str) -> VmResult:
+    def factor(self, default: int, dynamic_energy_on: bool) -> int:
+        """The factor applied to this contract's calls (0 when dynamic energy is off)."""
+        if not dynamic_energy_on:
+            return 0
+        return default if self.energy_factor is None else self.energy_factor
+
+    def record_usage(self, base: int, cycle: int) -> None:
+        """Add a call's base energy to this cycle's usage (VM.play addContextContractUsage)."""
+        if cycle != self.update_cycle:
+            self.update_cycle, self.energy_usage = cycle, 0
+        self.energy_usage += base
+
+    def call(self, caller: str, data: str, factor: int = ENERGY_FACTOR) -> VmResult:
         """Execute `data` (selector + ABI params, hex) from `caller` without changing state.
 
-        The returned `apply` commits the state change; callers run it only if the energy suffices.
+        `factor` is the contract's energy_factor for this call. The returned `apply` commits the
+        state change; callers run it only if the energy suffices.
         """
         data = data.lower()
         sel, params = data[:8], data[8:]
         try:
             if sel == SEL["transfer(address,uint256)"]:
-                return self._transfer(caller, _arg_address(params, 0), _arg_uint(params, 1))
+                return self._transfer(caller, _arg_address(params, 0), _arg_uint(params, 1), factor)
             view = self._view(sel, params)
         except ValueError:
-            return _revert()
+            return _revert(factor)
         if view is None:
-            return _revert()
+            return _revert(factor)
         return VmResult("SUCCESS", VIEW_ENERGY, 0, view)
 
     def _view(self, sel: str, params: str) -> str | None:
@@ -162,13 +203,14 @@ class Trc20Token:
             return _address_word(self.origin)
         return None
 
-    def _transfer(self, sender: str, to: str, amount: int) -> VmResult:
+    def _transfer(self, sender: str, to: str, amount: int, factor: int) -> VmResult:
         if sender in self.blacklist:
-            return _revert()
+            return _revert(factor)
         have = self.balance_of(sender)
         if amount > have:
-            return _revert()
-        base, penalty = HOLDER_ENERGY if self.balance_of(to) > 0 else NEW_HOLDER_ENERGY
+            return _revert(factor)
+        holder, fresh = transfer_costs(self.holder_energy, self.new_holder_energy)
+        cost = holder if self.balance_of(to) > 0 else fresh
 
         def apply() -> None:
             self.balances[sender] = self.balances.get(sender, 0) - amount
@@ -178,7 +220,7 @@ class Trc20Token:
                 self.balances[to] = self.balances.get(to, 0) + amount
 
         log = transfer_log(self.address, sender, to, amount)
-        return VmResult("SUCCESS", base, penalty, _word(0), [log], apply)
+        return VmResult("SUCCESS", cost.base, cost.penalty(factor), _word(0), [log], apply)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -187,9 +229,14 @@ class Trc20Token:
             "symbol": self.symbol,
             "decimals": self.decimals,
             "origin": self.origin,
-            "balances": dict(self.balances),
+            "balances": flat(self.balances),
             "blacklist": sorted(self.blacklist),
             "total_supply": self.total_supply,
+            "holder_energy": self.holder_energy,
+            "new_holder_energy": self.new_holder_energy,
+            "energy_factor": self.energy_factor,
+            "energy_usage": self.energy_usage,
+            "update_cycle": self.update_cycle,
         }
 
     @classmethod
@@ -203,6 +250,11 @@ class Trc20Token:
             balances=dict(data["balances"]),
             blacklist=set(data["blacklist"]),
             total_supply=data["total_supply"],
+            holder_energy=data.get("holder_energy", HOLDER_BASE_ENERGY),
+            new_holder_energy=data.get("new_holder_energy", NEW_HOLDER_BASE_ENERGY),
+            energy_factor=data.get("energy_factor"),
+            energy_usage=data.get("energy_usage", 0),
+            update_cycle=data.get("update_cycle", 0),
         )
 
 

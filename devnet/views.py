@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from devnet import resources
-from devnet.accounts import Account
+from devnet.accounts import Account, Delegation
+from devnet.layers import flat
+from devnet.params import ChainParams
 from devnet.render import addr_out
 from devnet.state import State
+from devnet.usdt import Trc20Token
 
 ACTIVE_OPERATIONS = "7fff1fc0033efb0f000000000000000000000000000000000000000000000000"
 
@@ -33,27 +36,38 @@ def permissions(acc: Account, visible: bool) -> dict[str, Any]:
     }
 
 
-def account_json(acc: Account, visible: bool) -> dict[str, Any]:
-    """getaccount: stored (undecayed) usages and times, permissions, frozenV2 with all three codes."""
+def _ms(slot: int) -> int:
+    """A resource slot printed as milliseconds (Wallet.getAccount: genesis + 3 000 * slot; 0 = never)."""
+    return slot * resources.SLOT_MS if slot else 0
+
+
+def account_json(acc: Account, visible: bool, now: int = 0) -> dict[str, Any]:
+    """getaccount: usages decayed to the head slot `now` (Wallet.getAccount runs updateUsage), times in ms.
+
+    Without `now` the stored usages are printed as they are.
+    """
     out: dict[str, Any] = {"address": addr_out(acc.address, visible)}
+    net_used = acc.net_usage(now) if now else acc.net_used
+    free_used = acc.free_net_usage(now) if now else acc.free_net_used
+    energy_used = acc.energy_usage(now) if now else acc.energy_used
     out.update(
         _nonzero(
             [
                 ("balance", acc.balance),
                 ("create_time", acc.create_time),
                 ("latest_opration_time", acc.latest_operation_time),
-                ("net_usage", acc.net_used),
-                ("latest_consume_time", acc.net_time),
-                ("free_net_usage", acc.free_net_used),
-                ("latest_consume_free_time", acc.free_net_time),
+                ("net_usage", net_used),
+                ("latest_consume_time", _ms(acc.net_time)),
+                ("free_net_usage", free_used),
+                ("latest_consume_free_time", _ms(acc.free_net_time)),
             ]
         )
     )
     out["net_window_size"] = resources.WINDOW_SIZE
     account_resource = _nonzero(
         [
-            ("energy_usage", acc.energy_used),
-            ("latest_consume_time_for_energy", acc.energy_time),
+            ("energy_usage", energy_used),
+            ("latest_consume_time_for_energy", _ms(acc.energy_time)),
             ("delegated_frozenV2_balance_for_energy", acc.delegated_energy),
             ("acquired_delegated_frozenV2_balance_for_energy", acc.acquired_energy),
         ]
@@ -80,7 +94,7 @@ def account_json(acc: Account, visible: bool) -> dict[str, Any]:
 
 
 def account_net_json(state: State, acc: Account, now: int) -> dict[str, Any]:
-    """getaccountnet: freeNetLimit always present (tronpy indexes it)."""
+    """getaccountnet at head slot `now`: freeNetLimit always present (tronpy indexes it)."""
     p = state.params
     out = _nonzero([("freeNetUsed", acc.free_net_usage(now))])
     out["freeNetLimit"] = p.free_net_limit
@@ -91,7 +105,7 @@ def account_net_json(state: State, acc: Account, now: int) -> dict[str, Any]:
 
 
 def account_resource_json(state: State, acc: Account, now: int) -> dict[str, Any]:
-    """getaccountresource: usages already decayed; EnergyLimit counts own and delegated-in stake."""
+    """getaccountresource at head slot `now`: usages decayed; EnergyLimit counts own and received stake."""
     p = state.params
     out = account_net_json(state, acc, now)
     out.update(
@@ -107,11 +121,8 @@ def account_resource_json(state: State, acc: Account, now: int) -> dict[str, Any
     return out
 
 
-def delegated_resource_json(state: State, owner: str, receiver: str, visible: bool) -> dict[str, Any]:
-    d = state.delegation(owner, receiver)
-    if d is None:
-        return {}
-    entry: dict[str, Any] = {"from": addr_out(owner, visible), "to": addr_out(receiver, visible)}
+def _delegation_entry(d: Delegation, visible: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"from": addr_out(d.owner, visible), "to": addr_out(d.receiver, visible)}
     entry.update(
         _nonzero(
             [
@@ -122,12 +133,20 @@ def delegated_resource_json(state: State, owner: str, receiver: str, visible: bo
             ]
         )
     )
-    return {"delegatedResource": [entry]}
+    return entry
+
+
+def delegated_resource_json(state: State, owner: str, receiver: str, visible: bool) -> dict[str, Any]:
+    """getdelegatedresourcev2: the unlocked record, then the locked one (Wallet.getDelegatedResourceV2)."""
+    records = [d for d in state.delegation_records(owner, receiver) if not d.empty()]
+    if not records:
+        return {}
+    return {"delegatedResource": [_delegation_entry(d, visible) for d in records]}
 
 
 def delegation_index_json(state: State, addr: str, visible: bool) -> dict[str, Any]:
-    to_accounts = sorted(state.delegated_to.get(addr, ()))
-    from_accounts = sorted(state.delegated_from.get(addr, ()))
+    to_accounts = sorted(state.delegated_to.get(addr) or ())
+    from_accounts = sorted(state.delegated_from.get(addr) or ())
     if not to_accounts and not from_accounts:
         return {}
     out: dict[str, Any] = {"account": addr_out(addr, visible)}
@@ -138,10 +157,17 @@ def delegation_index_json(state: State, addr: str, visible: bool) -> dict[str, A
     return out
 
 
+def contract_state_json(token: Trc20Token, params: ChainParams, cycle: int) -> dict[str, Any]:
+    """getcontractinfo's contract_state, caught up to the current maintenance cycle (zeros omitted)."""
+    usage = token.energy_usage if token.update_cycle == cycle else 0
+    factor = token.factor(params.energy_factor, True)
+    return _nonzero([("energy_usage", usage), ("energy_factor", factor), ("update_cycle", cycle)])
+
+
 def debug_json(state: State, acc: Account | None, addr: str, now: int) -> dict[str, Any]:
     """The admin API's one-look summary of an address (works for unactivated ones too)."""
     p = state.params
-    tokens = {t.symbol: t.balance_of(addr) for t in state.tokens.values()}
+    tokens = {t.symbol: t.balance_of(addr) for t in flat(state.tokens).values()}
     out: dict[str, Any] = {"address": addr_out(addr, True), "hex": addr, "activated": acc is not None}
     out["tokens"] = tokens
     if acc is None:
@@ -152,17 +178,24 @@ def debug_json(state: State, acc: Account | None, addr: str, now: int) -> dict[s
             "energy_limit": acc.energy_limit(p),
             "energy_used": acc.energy_usage(now),
             "energy_available": acc.energy_left(p, now),
+            "bandwidth_limit": acc.net_limit(p),
             "free_bandwidth_available": acc.free_net_left(p, now),
             "staked_bandwidth_available": acc.staked_net_left(p, now),
             "frozen_energy": acc.frozen_energy,
             "frozen_bandwidth": acc.frozen_net,
             "delegated_out_energy": acc.delegated_energy,
+            "delegated_out_bandwidth": acc.delegated_net,
             "acquired_energy": acc.acquired_energy,
+            "acquired_bandwidth": acc.acquired_net,
             "delegations_out": [
-                state.delegations[(addr, r)].to_dict() for r in sorted(state.delegated_to.get(addr, ()))
+                d.to_dict()
+                for r in sorted(state.delegated_to.get(addr) or ())
+                for d in state.delegation_records(addr, r)
             ],
             "delegations_in": [
-                state.delegations[(o, addr)].to_dict() for o in sorted(state.delegated_from.get(addr, ()))
+                d.to_dict()
+                for o in sorted(state.delegated_from.get(addr) or ())
+                for d in state.delegation_records(o, addr)
             ],
         }
     )

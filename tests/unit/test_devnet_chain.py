@@ -99,18 +99,17 @@ def test_a_tampered_reference_block_fails_tapos(chain):
     assert err.value.code == "TAPOS_ERROR"
 
 
-def test_a_pending_transaction_that_expires_before_its_block_is_never_mined(chain):
+def test_a_transaction_that_expires_before_the_next_slot_is_refused_at_broadcast(chain):
     priv, owner = generate_key()
     chain.fund(owner, 10 * TRX)
-    txid = chain.submit(
-        chain.parse(signed_transfer(chain, priv, owner, generate_key()[1], TRX, expiration_ms=30))
-    )
-    time.sleep(0.05)
+    tx = chain.parse(signed_transfer(chain, priv, owner, generate_key()[1], TRX, expiration_ms=30))
 
-    chain.produce_blocks(1)
+    with pytest.raises(ChainError) as err:
+        chain.submit(tx)
 
-    assert chain.tx_record(txid) is None
-    assert (txid, "expired") in chain.dropped
+    assert err.value.code == "TRANSACTION_EXPIRATION_ERROR"
+    assert tx.expiration < chain.next_slot_time()
+    assert tx.txid not in chain.pending
 
 
 def test_transfer_trx_activates_with_1_1_trx_charged_to_the_owner(chain):
