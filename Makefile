@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory devnet worker beat flower web services compose-check clean
+.PHONY: help install interop demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory devnet worker beat flower web services compose-check clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -26,13 +26,19 @@ demo: install ## Devnet + embedded broker + SQLite + workers + receiver: sweep m
 services: ## Start Redis and PostgreSQL if they are not running (tests need them)
 	bash .ci/services
 
-test: install services ## Run the whole test suite (unit, integration, e2e)
+interop: ## Install TronWeb (npm, pinned by tests/interop/package-lock.json) for the interop test
+	@if command -v npm >/dev/null 2>&1; then \
+		test -f tests/interop/node_modules/tronweb/package.json || \
+		(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error); \
+	else echo "npm not found: the TronWeb interop test will be skipped"; fi
+
+test: install services interop ## Run the whole test suite (unit, integration, e2e)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no services)
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-test-integration: install services ## Integration tests (Redis, PostgreSQL, devnet over HTTP)
+test-integration: install services interop ## Integration tests (Redis, PostgreSQL, devnet over HTTP)
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test-e2e: install services ## End-to-end tests (Celery workers, beat, receiver, devnet)
@@ -87,4 +93,4 @@ compose-check: ## Validate docker-compose.yml (needs the docker compose client o
 	if docker compose version >/dev/null 2>&1; then SWEEPER_ENV_FILE=.env.example docker compose config -q; else SWEEPER_ENV_FILE=.env.example docker-compose config -q; fi
 
 clean: ## Remove caches and the virtualenv
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info tests/interop/node_modules
