@@ -222,11 +222,12 @@ class NodeApi:
     # --- contracts ------------------------------------------------------------------------------------
 
     def getcontract(self, c: Call) -> Result:
-        state, _ = self.chain.view(c.solid)
-        token = state.peek_token(c.address("value"))
-        if token is None:
-            return {}
-        return contract_json(token, lambda a: render.addr_out(a, c.visible))
+        with self.chain.lock:
+            state, _ = self.chain.view(c.solid)
+            token = state.peek_token(c.address("value"))
+            if token is None:
+                return {}
+            return contract_json(token, lambda a: render.addr_out(a, c.visible))
 
     def getcontractinfo(self, c: Call) -> Result:
         with self.chain.lock:
