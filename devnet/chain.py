@@ -510,12 +510,24 @@ class Chain:
         head = self.head_number()
         for _ in range(max(n, 0)):
             head = self._produce_one()
-            for callback in list(self._callbacks):
-                try:
-                    callback(head)
-                except Exception:
-                    log.exception("on_block callback failed at block %s", head)
+            self._notify(head)
         return head
+
+    def produce_if_due(self) -> int | None:
+        """The block producer's tick: mine one block if the head's next slot has come, else None."""
+        with self.lock:
+            if now_ms() < self.next_slot_time():
+                return None
+            head = self._produce_one()
+        self._notify(head)
+        return head
+
+    def _notify(self, head: int) -> None:
+        for callback in list(self._callbacks):
+            try:
+                callback(head)
+            except Exception:
+                log.exception("on_block callback failed at block %s", head)
 
     def _next_timestamp(self, parent: Block) -> int:
         """The slot a block produced now sits on: the current one, or the next after the parent's."""

@@ -236,9 +236,13 @@ class Devnet:
         until the clock reaches the head's next slot, so block time never runs away from the wall clock.
         """
         last_save = time.monotonic()
-        while not self._stop.wait(max(self.chain.next_slot_time() / 1000 - time.time(), 0)):
+        while not self._stop.is_set():
+            delay = self.chain.next_slot_time() / 1000 - time.time()
+            if delay > 0:  # re-check after waking: a POST /devnet/produce may have moved the head
+                self._stop.wait(delay)
+                continue
             try:
-                self.chain.produce_blocks(1)
+                self.chain.produce_if_due()
             except Exception:
                 log.exception("block production failed")
                 self._stop.wait(self.block_time)
