@@ -18,12 +18,10 @@ from tests.fixtures.devnet import TRX, admin, node_call, tron_client
 pytestmark = pytest.mark.integration
 
 
-def test_getblock_without_detail_is_the_head_header_and_with_detail_carries_transactions(
-    devnet, funded_account
-):
-    funded_account(sun=TRX)
+def test_getblock_without_detail_is_the_head_header_and_with_detail_carries_transactions(devnet):
+    txid = admin(devnet, "devnet/fund", {"address": generate_key()[1], "sun": TRX})["txid"]
     admin(devnet, "devnet/produce", {"blocks": 1})
-    number = devnet.chain.head_number()
+    number = devnet.chain.tx_record(txid).info["blockNumber"]
     with_txs = node_call(devnet, "wallet/getblock", {"id_or_num": str(number), "detail": True})
 
     header = node_call(devnet, "wallet/getblock", {"id_or_num": str(number)})
