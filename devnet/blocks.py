@@ -54,7 +54,7 @@ def block_id(number: int, header_hash: bytes) -> str:
 
 @dataclass
 class Block:
-    """One block; `block_id` embeds the height, `timestamp` is wall-clock ms."""
+    """One block; `block_id` embeds the height, `timestamp` (ms) sits on a slot of the block time."""
 
     number: int
     parent_id: str
