@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -159,3 +160,33 @@ def test_a_trx_transfer_still_moves_under_the_pending_state_and_slot_time(chain)
 
     assert chain.tx_record(txid).contract_ret == "SUCCESS"
     assert chain.trx_balance(to) == 6 * TRX
+
+
+def test_a_snapshot_keeps_tokens_delegation_records_and_usage_and_an_old_one_still_loads(chain):
+    priv, owner = funded(chain, 10 * TRX)
+    _, receiver = funded(chain, TRX)
+    chain.deploy_token(TOKEN, "USDD", 18, holder_energy=9_000, energy_factor=12_000)
+    chain.create_pool(owner, 0, 3_000 * TRX)
+    chain.delegate_energy(owner, receiver, 10_000, lock=True, lock_period=50)
+    submit(chain, trx_transfer(chain, priv, owner, receiver, TRX))  # some free bandwidth used
+    chain.produce_blocks(1)
+    assert chain.bandwidth_available(owner)[0] < 600
+    restored = Chain(solid_depth=2, slot_ms=3_000)
+    restored.restore(json.loads(json.dumps(chain.snapshot())))
+
+    token = restored.state.tokens[to_hex_address(TOKEN)]
+    assert (token.decimals, token.holder_energy, token.energy_factor) == (18, 9_000, 12_000)
+    (record,) = restored.state.delegation_records(to_hex_address(owner), to_hex_address(receiver))
+    assert record.lock and record.energy == 10_000 * 100_000
+    assert restored.energy_available(receiver) == 10_000
+
+    old = chain.snapshot()
+    old["version"] = 1
+    for account in old["state"]["accounts"]:
+        account["free_net_time"] = account["free_net_time"] * 3_000  # version 1 kept milliseconds
+    for d in old["state"]["delegations"]:
+        del d["lock"]
+    again = Chain(solid_depth=2, slot_ms=3_000)
+    again.restore(old)
+    assert again.state.delegation_records(to_hex_address(owner), to_hex_address(receiver))[0].lock
+    assert again.bandwidth_available(owner) == chain.bandwidth_available(owner)
