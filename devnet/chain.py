@@ -378,8 +378,8 @@ class Chain:
 
     def _undelegate(self, owner: str, receiver: str, resource: str, sun: int | None) -> str:
         o, r = render.hex41(owner), render.hex41(receiver)
-        state = self._pending_state or self._open
-        acc = state.account(o)
+        state = self._pending_state or self._open  # what the owner may take back after what waits
+        acc = state.peek_account(o)
         available = 0
         if acc is not None:
             head = self.head_time()
