@@ -7,18 +7,35 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install interop demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory devnet worker beat flower web services compose-check clean
+.PHONY: help install lock interop demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory devnet worker beat flower web services compose-check clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	@touch $(STAMP)
+UV := $(BIN)/uv
+TOOLS_STAMP := $(VENV)/.tools
+# The lock files, resolved once for every platform and Python >= 3.11 (this machine's and the image's).
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet $(if $(UPGRADE),--upgrade)
+export UV_CUSTOM_COMPILE_COMMAND := make lock
 
-install: $(STAMP) ## Create .venv and install the package with dev extras
+$(TOOLS_STAMP): requirements/tools.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements/tools.txt
+	@touch $@
+
+# Installs exactly what the lock files pin (nothing is resolved), then the project itself on top.
+$(STAMP): $(TOOLS_STAMP) pyproject.toml requirements/dev.txt
+	$(UV) pip sync -q --python $(BIN)/python --require-hashes requirements/tools.txt requirements/dev.txt
+	$(UV) pip install -q --python $(BIN)/python --no-deps --no-build-isolation -e .
+	@$(UV) pip check -q --python $(BIN)/python || { echo "requirements/*.txt do not satisfy pyproject.toml: run 'make lock'" >&2; exit 1; }
+	@touch $@
+
+install: $(STAMP) ## Create .venv and install the locked dependencies, then the package (editable)
+
+lock: $(TOOLS_STAMP) ## Re-resolve requirements/*.txt from pyproject.toml (UPGRADE=1: newest allowed versions)
+	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml -o requirements/runtime.txt
+	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml --extra dev -c requirements/runtime.txt -o requirements/dev.txt
+	$(UV) pip compile $(LOCK_FLAGS) requirements/tools.in -c requirements/dev.txt -o requirements/tools.txt
 
 demo: install ## Devnet + embedded broker + SQLite + workers + receiver: sweep many deposits, print a summary
 	$(BIN)/sweeper demo
