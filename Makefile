@@ -64,7 +64,7 @@ test-e2e: install services ## End-to-end tests (Celery workers, beat, receiver, 
 test-chaos: install services ## Crash, fault and bad-input suites
 	$(BIN)/pytest -m chaos $(PYTEST_ARGS)
 
-lint: install ## ruff + mypy --strict on sweeper/
+lint: install ## ruff + mypy --strict on sweeper/, tasks/ and config/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -52,7 +52,7 @@ class EnergyBase(BaseModel):
     """Enabled sources in preference order; the composed model defaults to the registry's default order."""
     margin: int = Field(0, ge=0, le=100_000)
     max_sun_per_sweep: int = Field(12_000_000, ge=0)
-    max_percent_of_amount: float = Field(5.0, ge=0, le=100)
+    max_percent_of_amount: Decimal = Field(Decimal(5), ge=0, le=100)
     breaker_failures: int = Field(3, ge=1)
     breaker_reset_seconds: float = Field(60.0, gt=0)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,11 +14,14 @@ from sweeper.detect.watchset import WatchSet
 from sweeper.errors import SweeperError
 from sweeper.models import TERMINAL_STATES
 
+if TYPE_CHECKING:
+    from tasks.runtime import Runtime
+
 console = Console()
 err = Console(stderr=True)
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime() -> Runtime:
     from tasks.cli import settings_or_exit
     from tasks.runtime import build_runtime
 

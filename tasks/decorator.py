@@ -6,7 +6,7 @@ import functools
 import inspect
 import random
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import structlog
 from celery import Task
@@ -27,14 +27,21 @@ def backoff(retries: int, base: float = 2.0, cap: float = BACKOFF_CAP_S) -> floa
     return random.uniform(0, min(cap, base * (2**retries)))
 
 
-def sweeper_task(name: str, **options: Any) -> Callable[[F], Task]:
+class TaskOptions(TypedDict, total=False):
+    """The Celery options a task may set on top of the shared defaults."""
+
+    soft_time_limit: int
+    time_limit: int
+
+
+def sweeper_task(name: str, **options: Unpack[TaskOptions]) -> Callable[[F], Task[..., Any]]:
     """Register ``fn`` as task ``name``: late acks, requeue on worker loss, retry transient errors.
 
     Permanent errors are not retried: they are logged and returned as a small JSON result, so a bad
     argument from Flower or the CLI gets a clear answer and changes nothing.
     """
 
-    def decorate(fn: F) -> Task:
+    def decorate(fn: F) -> Task[..., Any]:
         signature = inspect.signature(fn)
 
         @app.task(
@@ -46,7 +53,7 @@ def sweeper_task(name: str, **options: Any) -> Callable[[F], Task]:
             **options,
         )
         @functools.wraps(fn)
-        def run(self: Task, *args: Any, **kwargs: Any) -> Any:
+        def run(self: Task[..., Any], *args: Any, **kwargs: Any) -> Any:
             structlog.contextvars.bind_contextvars(task=name, task_id=self.request.id)
             try:
                 try:

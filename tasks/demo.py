@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from config.settings import Settings
+from config.settings import load_settings
 from devnet.crypto import generate_key
 from devnet.server import Devnet
 from sweeper.errors import SweeperError
@@ -173,7 +173,7 @@ def _wait(
 
 def _cheapest_quote(env: dict[str, str], address: str, energy: int) -> int | None:
     """The floor: the lowest total any configured provider quotes right now for one transfer's energy."""
-    settings = Settings(**_nested(env))
+    settings = load_settings(**_nested(env))
     with build_http_client() as http:
         quotes = []
         for source in build_sources(settings, http).values():

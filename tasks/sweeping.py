@@ -85,7 +85,7 @@ def _superseded(rt: Runtime, sweep_id: int, token: str | None) -> bool:
     if token is None or rt.redis is None:
         return False
     current = rt.redis.get(NEXT_KEY.format(sweep_id))
-    return current is not None and current.decode() != token
+    return isinstance(current, bytes) and current.decode() != token
 
 
 @sweeper_task("sweeper.advance")
