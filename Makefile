@@ -64,10 +64,11 @@ test-e2e: install services ## End-to-end tests (Celery workers, beat, receiver, 
 test-chaos: install services ## Crash, fault and bad-input suites
 	$(BIN)/pytest -m chaos $(PYTEST_ARGS)
 
-lint: install ## ruff + mypy --strict on sweeper/, tasks/ and config/
+lint: install ## ruff, mypy --strict on sweeper/, tasks/ and config/, hadolint on the Dockerfile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 format: install ## Apply ruff formatting and fixes
 	$(BIN)/ruff format .

@@ -97,7 +97,13 @@ _mount()
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(app())
+    try:
+        sys.exit(app())
+    except ModuleNotFoundError as exc:
+        if exc.name != "devnet":  # only the production image leaves the devnet package out
+            raise
+        err_console.print("the devnet is not installed in this image; use the `devnet` image target")
+        sys.exit(2)
 
 
 if __name__ == "__main__":
