@@ -18,9 +18,13 @@ TOOLS_STAMP := $(VENV)/.tools
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet $(if $(UPGRADE),--upgrade)
 export UV_CUSTOM_COMPILE_COMMAND := make lock
 
+# The pinned tools (pip among them) go in with .venv's own pip or, on the first run, with the pip of $(PY):
+# that spares installing a pip into .venv only to replace it.
 $(TOOLS_STAMP): requirements/tools.txt
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements/tools.txt
+	@test -x $(BIN)/python || { $(PY) -m pip --version >/dev/null 2>&1 && $(PY) -m venv --without-pip $(VENV); } \
+	  || $(PY) -m venv $(VENV)
+	@if test -x $(BIN)/pip; then pip="$(BIN)/python -m pip"; else pip="$(PY) -m pip --python $(BIN)/python"; fi; \
+	  set -x; $$pip install -q --no-compile --no-deps --require-hashes -r requirements/tools.txt
 	@touch $@
 
 # Installs exactly what the lock files pin (nothing is resolved), then the project itself on top.
