@@ -125,15 +125,15 @@ class AdminApi:
     def delegate(self, body: dict[str, Any]) -> dict[str, Any]:
         """{"owner", "receiver", "energy"? units, "bandwidth"? bytes, "lock"?, "lock_period"? blocks}."""
         owner, receiver = _str(body, "owner"), _str(body, "receiver")
-        lock = {"lock": bool(body.get("lock")), "lock_period": _int(body, "lock_period", 0)}
+        lock, lock_period = bool(body.get("lock")), _int(body, "lock_period", 0)
         energy, bandwidth = _opt_int(body, "energy"), _opt_int(body, "bandwidth")
         if energy is None and bandwidth is None:
             raise ValueError("energy (units) or bandwidth (bytes) is required")
         txids = []
         if energy is not None:
-            txids.append(self.chain.delegate_energy(owner, receiver, energy, **lock))
+            txids.append(self.chain.delegate_energy(owner, receiver, energy, lock=lock, lock_period=lock_period))
         if bandwidth is not None:
-            txids.append(self.chain.delegate_bandwidth(owner, receiver, bandwidth, **lock))
+            txids.append(self.chain.delegate_bandwidth(owner, receiver, bandwidth, lock=lock, lock_period=lock_period))
         return {"txid": txids[0], "txids": txids}
 
     def undelegate(self, body: dict[str, Any]) -> dict[str, Any]:

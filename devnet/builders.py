@@ -75,7 +75,7 @@ def _value(body: dict[str, Any], addresses: tuple[str, ...], fields: tuple[str, 
         if key == "resource":
             if value not in ("ENERGY", "TRON_POWER", 1, 2):
                 raise BuildError("ResourceCode error, valid ResourceCode[BANDWIDTH、ENERGY]")
-            out[key] = {1: "ENERGY", 2: "TRON_POWER"}.get(value, value)  # type: ignore[call-overload]
+            out[key] = {1: "ENERGY", 2: "TRON_POWER"}.get(value, value)
         elif key == "lock":
             out[key] = bool(value)
         else:

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from devnet import builders, render, views
 from devnet.actuators import estimate_delegate_bytes
+from devnet.blocks import Block
 from devnet.builders import BuildError
 from devnet.chain import Chain
 from devnet.crypto import selector
@@ -110,6 +111,7 @@ class NodeApi:
         """Wallet.getBlock: `id_or_num` (a number or a block id; none = the head), `detail` for its txs."""
         key = str(c.data.get("id_or_num") or "").strip()
         detail = c.data.get("detail") is True or str(c.data.get("detail")).lower() == "true"
+        block: Block | None
         if not key:
             block = self.chain.solid_block() if c.solid else self.chain.head_block()
         elif key.lstrip("-").isdigit():
