@@ -131,9 +131,13 @@ class AdminApi:
             raise ValueError("energy (units) or bandwidth (bytes) is required")
         txids = []
         if energy is not None:
-            txids.append(self.chain.delegate_energy(owner, receiver, energy, lock=lock, lock_period=lock_period))
+            txids.append(
+                self.chain.delegate_energy(owner, receiver, energy, lock=lock, lock_period=lock_period)
+            )
         if bandwidth is not None:
-            txids.append(self.chain.delegate_bandwidth(owner, receiver, bandwidth, lock=lock, lock_period=lock_period))
+            txids.append(
+                self.chain.delegate_bandwidth(owner, receiver, bandwidth, lock=lock, lock_period=lock_period)
+            )
         return {"txid": txids[0], "txids": txids}
 
     def undelegate(self, body: dict[str, Any]) -> dict[str, Any]:
