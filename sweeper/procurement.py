@@ -259,7 +259,8 @@ class Procurement:
                 or not source.covers(s.address, shortfall)
             ):
                 return False
-        if record.status in (OrderRequestStatus.PENDING, OrderRequestStatus.UNKNOWN):
+        if record.status is not OrderRequestStatus.DELIVERED:
+            # Even an order given up on at its deadline: its energy arrived late, and it is what was paid for.
             self.ledger.update_order(record.source, record.order_no, status=OrderRequestStatus.DELIVERED)
         self._healthy_again(record.source)
         return True

@@ -396,3 +396,22 @@ def test_two_workers_racing_on_one_sweep_without_the_lock_place_one_order():
     assert paid(h) == {"cheap": 1, "dear": 0}
     live = [o for o in orders(h, sid) if o.status is not OrderRequestStatus.FAILED]
     assert len(live) == 1
+
+
+def test_an_order_given_up_at_its_deadline_whose_energy_then_arrives_is_recorded_as_delivered():
+    h = heart(order_timeout_seconds=30)
+    h.sources["cheap"].hold = True
+    for source in h.sources.values():
+        source.quote_error = None
+    h.deposit(A, 50 * USDT)
+    sid = h.open(A)
+    h.flow.advance(sid)
+    h.sources["dear"].quote_error = ProviderUnavailable("503")  # failover can only wait
+    h.sources["cheap"].quote_error = ProviderUnavailable("503")
+    for _ in range(12):
+        h.tick()
+        h.flow.advance(sid)
+    assert orders(h, sid)[0].status is OrderRequestStatus.FAILED  # given up on at the deadline
+    h.sources["cheap"].release()  # … and then it delivers after all
+    assert h.run(sid) == "CONFIRMED"
+    assert [(o.source, o.status) for o in orders(h, sid)] == [("cheap", OrderRequestStatus.DELIVERED)]
