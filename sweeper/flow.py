@@ -29,11 +29,12 @@ from sweeper.decisions import Decision, Move, Proceed, Step, Wait, skip
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
 from sweeper.errors import AmountOutOfRange, PermanentError, UnknownSweep
+from sweeper.guards import Budgets, Guards
 from sweeper.keys.keyring import Keyring
 from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep, TxKind, TxStatus
 from sweeper.ledger.repository import Ledger
 from sweeper.locks import AddressLocks, LocalLocks
-from sweeper.models import BroadcastOutcome, SignedTx, SweepState, Token
+from sweeper.models import TERMINAL_STATES, BroadcastOutcome, SignedTx, SweepState, Token
 from sweeper.procurement import Caps, Choice, Exhausted, Ordered, Procurement
 
 __all__ = ["AddressLocks", "Decision", "Flow", "FlowConfig", "LocalLocks", "Move", "Proceed", "Step", "Wait"]
@@ -63,7 +64,16 @@ class FlowConfig:
     order_timeout_seconds: float = 180.0
     expiry_grace_ms: int = 9_000
     max_steps_per_call: int = 8
+    order_claim_seconds: float = 60.0
+    """How long a REQUESTED order is left to the worker that may be calling its source (longer than any
+    one ``order()`` call with its HTTP timeouts and retries) before another worker may call again."""
     max_orders_per_sweep: int = 6
+    max_orders_per_address: int = 12
+    address_window_seconds: float = 86_400.0
+    max_sun_per_hour: int = 2_000_000_000
+    """The deployment's energy spend budget per hour (0: none); see ``sweeper.guards``."""
+    own_wallets: frozenset[str] = frozenset()
+    """Our wallets besides the destinations (gas wallet, stake owner): never opened as sweeps."""
     leftover_trx_min_sun: int | None = None
     """Sweep TRX left on an address after its token sweep, when at least this much (None: off)."""
 
@@ -75,6 +85,15 @@ class FlowConfig:
             poll_seconds=self.poll_seconds,
             order_timeout_seconds=self.order_timeout_seconds,
             max_orders_per_sweep=self.max_orders_per_sweep,
+        )
+
+    @property
+    def budgets(self) -> Budgets:
+        return Budgets(
+            orders_per_sweep=self.max_orders_per_sweep,
+            orders_per_address=self.max_orders_per_address,
+            address_window_seconds=self.address_window_seconds,
+            sun_per_hour=self.max_sun_per_hour,
         )
 
 
@@ -113,6 +132,14 @@ class Flow:
             caps=config.caps,
             clock=lambda: self.clock(),  # noqa: PLW0108 - tests and chaos runs swap the clock later
         )
+        self.guards = Guards(
+            ledger=ledger,
+            keyring=keyring,
+            budgets=config.budgets,
+            own_wallets=set(config.destinations.values()) | config.own_wallets,
+            hold_seconds=config.poll_seconds * 10,
+            clock=lambda: self.clock(),  # noqa: PLW0108 - as above
+        )
         self._handlers: dict[SweepState, Callable[[Sweep], Decision]] = {
             SweepState.DETECTED: self._detected,
             SweepState.ACTIVATING: self._waiting_for_energy,
@@ -125,13 +152,24 @@ class Flow:
     # -- entry points -------------------------------------------------------------------------------
 
     def detect(
-        self, address: str, contract: str, *, block: int | None = None, record_dust: bool = False
+        self,
+        address: str,
+        contract: str,
+        *,
+        block: int | None = None,
+        record_dust: bool = False,
+        quarantined_too: bool = False,
     ) -> Sweep | None:
         """Open a sweep if ``address`` is watched and holds at least the asset's minimum; idempotent.
 
         With ``record_dust`` (a deposit was seen, or an operator asked), a balance below the minimum is
         recorded as a sweep that the next step skips with its reason, so nothing seen goes unexplained.
+        Never for one of our own wallets, nor for a quarantined address unless ``quarantined_too``.
         """
+        refused = self.guards.refuses_to_open(address, quarantine=not quarantined_too)
+        if refused is not None:
+            log.info("sweep.not_opened", address=address, token=contract, why=refused)
+            return None
         asset = self.assets.get(contract)
         balance = self._balance(asset, address)
         if balance <= 0 or (balance < asset.token.min_amount and not record_dust):
@@ -177,7 +215,10 @@ class Flow:
         if isinstance(decision, Proceed):
             return self._apply(s, decision.then()) if decision.then is not None else None
         if not self._move(s, decision):
+            log.info("sweep.lost_race", sweep_id=s.id, state=s.state.value, version=s.version, to=decision.to)
             return None  # lost a race: the next step re-reads the sweep
+        if decision.to in TERMINAL_STATES:
+            self._ended(s, decision.to)
         return self._apply(s, decision.then()) if decision.then is not None else None
 
     def _move(self, s: Sweep, m: Move) -> bool:
@@ -220,6 +261,13 @@ class Flow:
             if need.required_energy:
                 fields["energy_needed"] = need.required_energy
             return Move(SweepState.ENERGY_READY, "nothing to procure", fields=fields)
+        # Nothing is paid before the sweep has shown it can finish, nor past a budget or the kill switch.
+        unfinishable = self.guards.preflight(s, asset)
+        if unfinishable is not None:
+            return self._unpaid_failure(s, unfinishable)
+        held = self.guards.gate(s)
+        if held is not None:
+            return held if isinstance(held, Wait) else self._unpaid_failure(s, held)
         self.procurement.void_unsent(s)
         choice = self.procurement.choose(s, asset, need, amount=balance)
         return self._procure(
@@ -232,8 +280,7 @@ class Flow:
             # A crash between the move and storing the order: the source was never called.
             return self._failover(s, f"order {s.order_no} was never stored, so never sent")
         if record.status is OrderRequestStatus.REQUESTED:
-            # The call may or may not have reached the source; ordering is idempotent by our number.
-            return Proceed("asking the source again", then=lambda: self._place(s, record))
+            return self._ask_again(s, record)
         activated = self.chain.is_activated(s.address)
         if s.state is SweepState.ACTIVATING:
             if activated:
@@ -339,7 +386,27 @@ class Flow:
             state, note, fields=fields, then=lambda: self._place(s, self.procurement.record(s, ordered))
         )
 
+    def _ask_again(self, s: Sweep, record: OrderRecord) -> Decision:
+        """Call the source again for an order whose call may or may not have reached it.
+
+        Ordering is idempotent by our number only where the source can look it up or refuses a reused
+        number; some accept a reused number as a new order. So a REQUESTED order is left alone while a
+        worker may still be calling (a lost lock lets a second worker in), and then only the worker whose
+        claim on the order row wins calls again.
+        """
+        age = self.clock() - record.updated_at.timestamp()
+        if age < self.config.order_claim_seconds:
+            wait = min(self.config.poll_seconds, self.config.order_claim_seconds - age)
+            return Wait(max(wait, 0.1), "the order may be being placed right now")
+        if not self.ledger.claim_order(record):
+            return Proceed("another worker claimed the order")
+        return Proceed("asking the source again", then=lambda: self._place(s, record))
+
     def _place(self, s: Sweep, record: OrderRecord) -> Decision:
+        paused = self.guards.paused()
+        if paused is not None:  # read again right before the paid call: the kill switch acts at once
+            log.info("energy.held", sweep_id=s.id, order_no=record.order_no, why=paused.why)
+            return paused  # the order stays REQUESTED and is asked for once spending resumes
         log.info("energy.ordering", sweep_id=s.id, source=record.source, order_no=record.order_no)
         if self.procurement.place(s, record):
             return self._poll()
@@ -352,6 +419,9 @@ class Flow:
         need = asset.need(self.chain, s.address, self.config.energy_margin)
         if need.nothing:
             return Move(SweepState.ENERGY_READY, "energy on chain after all")
+        held = self.guards.gate(s)
+        if held is not None:
+            return held if isinstance(held, Wait) else self._unpaid_failure(s, held)
         self.procurement.void_unsent(s)
         choice = self.procurement.failover(s, asset, need)
 
@@ -366,17 +436,41 @@ class Flow:
         self, s: Sweep, choice: Choice, amount: int, exhausted: Callable[[Exhausted], Move]
     ) -> Decision:
         if isinstance(choice, Ordered):
-            return self._order(s, choice, amount=amount)
+            held = self.guards.admit(s, choice.quote.total_sun)
+            return held if held is not None else self._order(s, choice, amount=amount)
         if isinstance(choice, Wait):
             log.warning("energy.sources_unavailable", sweep_id=s.id, detail=choice.why)
             return choice
         return exhausted(choice)
 
     def _after_confirmed(self, s: Sweep) -> Decision:
-        self.procurement.reclaim(s)
         for contract in self.assets.follow_ups(s.token_contract):
             self.detect(s.address, contract)
         return Proceed("confirmed")
+
+    def _ended(self, s: Sweep, end: SweepState) -> None:
+        """Whatever the end: take back our delegated stake, and the TRX the burn source sent unused.
+
+        Both are best effort here; ``reclaim_ended`` (reconcile) takes back what this could not.
+        A FAILED sweep also quarantines its address (read from the sweep itself, see ``sweeper.guards``).
+        """
+        self.procurement.reclaim(s)
+        if end is not SweepState.CONFIRMED:
+            left = self.procurement.trx_sent(s)
+            if left and self.assets.follow_ups(s.token_contract):
+                self.detect(s.address, self.assets.follow_ups(s.token_contract)[0], quarantined_too=True)
+            elif left:
+                log.warning("burn.trx_left", sweep_id=s.id, address=s.address, sent_sun=left, end=end.value)
+
+    def reclaim_ended(self, limit: int = 100) -> int:
+        """Take back stake still delegated for sweeps that have ended (reconcile calls this)."""
+        return self.procurement.reclaim_ended(self.ledger, limit)
+
+    def _unpaid_failure(self, s: Sweep, why: Refusal) -> Move:
+        """FAILED before anything (more) is paid: the sweep could not finish, or used its budget."""
+        log.warning("sweep.refused_spend", sweep_id=s.id, reason=why.slug, detail=why.why)
+        cost = self.procurement.cost(s, 0)
+        return Move(SweepState.FAILED, why.why, reason=why.slug, fields={"cost_sun": cost})
 
     # -- helpers ------------------------------------------------------------------------------------
 

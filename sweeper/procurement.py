@@ -31,6 +31,7 @@ from sweeper.errors import (
     SweeperError,
     TransientError,
 )
+from sweeper.ledger.controls import SpendControls
 from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep
 from sweeper.ledger.repository import Ledger
 from sweeper.models import EnergyOrder, OrderStatus, Quote, ResourceNeed
@@ -42,6 +43,8 @@ ACTIVATION_STEP = "activation"
 ENERGY_STEP = "energy"
 SICK_WAIT_FACTOR = 10
 """A sweep whose only candidates are sick waits this many polls before asking again."""
+RECLAIM_SETTLE_S = 600.0
+"""After this long an order's delegation can no longer land (its transaction expired): nothing to reclaim."""
 
 _LEDGER_STATUS = {
     OrderStatus.PENDING: OrderRequestStatus.PENDING,
@@ -190,12 +193,18 @@ class Procurement:
                     status=OrderRequestStatus.FAILED,
                     from_status=OrderRequestStatus.REQUESTED,
                     detail="never sent: the sweep did not move to this order before a crash",
+                    refused=True,
                 )
 
     def record(self, s: Sweep, ordered: Ordered) -> OrderRecord:
         """Store the order number before anything can call the source with it."""
         return self.ledger.record_order_request(
-            s.id, ordered.step, ordered.quote.source, ordered.order_no, ordered.need.energy
+            s.id,
+            ordered.step,
+            ordered.quote.source,
+            ordered.order_no,
+            ordered.need.energy,
+            quoted_sun=ordered.quote.total_sun,
         )
 
     # -- placing and checking -----------------------------------------------------------------------
@@ -220,7 +229,7 @@ class Procurement:
         except SweeperError as exc:
             # The source answered (or was never reached): no order exists under this number.
             self._unhealthy(record.source, exc)
-            self._fail(record, f"{exc.reason}: {exc}")
+            self._fail(record, f"{exc.reason}: {exc}", refused=True)
             log.warning("energy.refused", sweep_id=s.id, source=record.source, reason=exc.reason)
             return False
         failpoints.hit(failpoints.AFTER_ORDER_SENT)
@@ -268,17 +277,50 @@ class Procurement:
     # -- after the sweep ----------------------------------------------------------------------------
 
     def reclaim(self, s: Sweep) -> None:
-        """Take back delegated stake once the transfer is confirmed (sources that declare ``reclaim``)."""
+        """Take back the stake a sweep's orders delegated, once it has ended (sources declaring ``reclaim``).
+
+        Every order that may have delegated is asked, whatever its status (a timed-out delegation may have
+        landed). An order is marked reclaimed once taken back, or once nothing is delegated and nothing
+        can still land; anything else is asked again by :meth:`reclaim_ended` (reconcile).
+        """
         for record in self.ledger.orders_for_sweep(s.id):
-            source = self.sources.get(record.source)
-            if source is None or not source.capabilities.reclaim:
-                continue
-            if record.status is not OrderRequestStatus.DELIVERED:
-                continue
-            try:
-                source.reclaim(order_of(record, s.address))
-            except SweeperError as exc:  # a failed reclaim costs opportunity, never funds
-                log.warning("stake.reclaim_failed", sweep_id=s.id, error=exc.reason)
+            if record.reclaimed_at is None and record.refused_at is None:
+                self._reclaim(record, s.address)
+
+    def reclaim_ended(self, ledger: Ledger, limit: int = 100) -> int:
+        """Reclaim for ended sweeps whose stake is not known to be back; how many orders were settled."""
+        names = [name for name, source in self.sources.items() if source.capabilities.reclaim]
+        settled = 0
+        for record in SpendControls(ledger).unreclaimed_orders(names, limit):
+            sweep = ledger.get_sweep(record.sweep_id)
+            if sweep is not None and self._reclaim(record, sweep.address):
+                settled += 1
+        return settled
+
+    def _reclaim(self, record: OrderRecord, address: str) -> bool:
+        source = self.sources.get(record.source)
+        if source is None or not source.capabilities.reclaim:
+            return False
+        try:
+            txid = source.reclaim(order_of(record, address))
+        except SweeperError as exc:  # a failed reclaim costs opportunity, never funds: asked again later
+            log.warning("stake.reclaim_failed", sweep_id=record.sweep_id, error=exc.reason)
+            return False
+        final = record.status in (OrderRequestStatus.DELIVERED, OrderRequestStatus.FAILED)
+        old = self._clock() - record.created_at.timestamp() > RECLAIM_SETTLE_S
+        if txid is None and not (final or old):
+            return False  # nothing delegated yet, but the delegation may still land
+        SpendControls(self.ledger).mark_reclaimed(record.source, record.order_no)
+        log.info("stake.reclaimed", sweep_id=record.sweep_id, order_no=record.order_no, txid=txid)
+        return True
+
+    def trx_sent(self, s: Sweep) -> int:
+        """Sun that ``delivers_trx`` sources (burn) sent to the sweep's address for it."""
+        return sum(
+            o.cost_sun or 0
+            for o in self.ledger.orders_for_sweep(s.id)
+            if self._delivers_trx(o.source) and o.refused_at is None
+        )
 
     def cost(self, s: Sweep, fee_sun: int) -> int:
         """What the sweep cost: every order the sources charged for, plus TRX burned on chain.
@@ -310,9 +352,9 @@ class Procurement:
             detail=order.detail or None,
         )
 
-    def _fail(self, record: OrderRecord, detail: str) -> None:
+    def _fail(self, record: OrderRecord, detail: str, *, refused: bool = False) -> None:
         self.ledger.update_order(
-            record.source, record.order_no, status=OrderRequestStatus.FAILED, detail=detail
+            record.source, record.order_no, status=OrderRequestStatus.FAILED, detail=detail, refused=refused
         )
 
     def _delivers_trx(self, name: str) -> bool:

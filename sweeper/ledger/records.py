@@ -129,6 +129,9 @@ class OrderRecord:
     detail: str | None
     created_at: datetime
     updated_at: datetime
+    quoted_sun: int | None = None
+    refused_at: datetime | None = None
+    reclaimed_at: datetime | None = None
 
     @property
     def activate(self) -> bool:
@@ -181,6 +184,29 @@ class HistoryEntry:
             at=row["at"],
             detail=json.loads(row["detail"]) if row["detail"] else {},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PauseState:
+    """The kill switch as the ledger holds it: whether spending is paused, why, and since when."""
+
+    paused: bool
+    note: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """An address no detection reopens until an operator releases it, and the failure that put it there."""
+
+    address: str
+    sweep_id: int
+    reason: str | None
+    quarantined_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Quarantined:
+        return cls(row["address"], row["id"], row["reason"], row["updated_at"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -419,11 +419,20 @@ class Ledger:
     # -- energy orders ------------------------------------------------------------------------------
 
     def record_order_request(
-        self, sweep_id: int, step: str, source: str, order_no: str, energy: int
+        self,
+        sweep_id: int,
+        step: str,
+        source: str,
+        order_no: str,
+        energy: int,
+        *,
+        quoted_sun: int | None = None,
     ) -> OrderRecord:
         """Record an order as REQUESTED before calling the provider; a repeat returns the stored row.
 
-        Raises StateConflict if ``order_no`` at ``source`` already belongs to another sweep or step.
+        ``quoted_sun`` is what the chosen quote said it costs (the spend budgets count it until the
+        provider names a cost). Raises StateConflict if ``order_no`` at ``source`` already belongs to
+        another sweep or step.
         """
         now = self._clock()
         with self._write() as conn:
@@ -435,6 +444,7 @@ class Ledger:
                     source=source,
                     order_no=order_no,
                     energy=energy,
+                    quoted_sun=quoted_sun,
                     status=OrderRequestStatus.REQUESTED.value,
                     created_at=now,
                     updated_at=now,
@@ -457,9 +467,15 @@ class Ledger:
         provider_order_id: str | None = None,
         cost_sun: int | None = None,
         detail: str | None = None,
+        refused: bool = False,
     ) -> bool:
-        """Set an order's status (only if still ``from_status``, when given) and what the provider said."""
+        """Set an order's status (only if still ``from_status``, when given) and what the provider said.
+
+        ``refused`` records that the source refused it outright (or it was never sent): it cost nothing.
+        """
         values: dict[str, Any] = {"status": status.value, "updated_at": self._clock()}
+        if refused:
+            values["refused_at"] = values["updated_at"]
         for name, value in (
             ("provider_order_id", provider_order_id),
             ("cost_sun", cost_sun),
@@ -472,6 +488,21 @@ class Ledger:
             where.append(ORDERS.c.status == from_status.value)
         with self._write() as conn:
             return bool(conn.execute(update(ORDERS).where(*where).values(**values)).rowcount == 1)
+
+    def claim_order(self, record: OrderRecord) -> bool:
+        """Take a REQUESTED order to call its source again: True only for the one caller whose
+        compare-and-set on the ``updated_at`` it read wins (a lost lock must not mean two calls)."""
+        query = (
+            update(ORDERS)
+            .where(
+                ORDERS.c.id == record.id,
+                ORDERS.c.status == OrderRequestStatus.REQUESTED.value,
+                ORDERS.c.updated_at == record.updated_at,
+            )
+            .values(updated_at=self._clock())
+        )
+        with self._write() as conn:
+            return bool(conn.execute(query).rowcount == 1)
 
     def get_order(self, source: str, order_no: str) -> OrderRecord | None:
         with self._read() as conn:

@@ -149,8 +149,14 @@ class EnergyOrderRow(Base):
     cost_sun: Mapped[int | None]
     status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+    quoted_sun: Mapped[int | None]
+    """What the chosen quote said the order would cost: the spend budgets count it until a cost is known."""
+    refused_at: Mapped[datetime | None]
+    """When the source refused the order outright (or it was never sent): it cost nothing."""
+    reclaimed_at: Mapped[datetime | None]
+    """When what the order delegated (our own stake) was taken back, or found to need no taking back."""
 
 
 class CallbackEventRow(Base):
@@ -206,6 +212,46 @@ class SweepHistoryRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class SpendControlRow(Base):
+    """An operator switch every worker reads before it spends: ``spending`` paused is the kill switch."""
+
+    __tablename__ = "spend_controls"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[datetime]
+
+
+class AddressReleaseRow(Base):
+    """When an operator last released an address from quarantine (``sweeper release``).
+
+    An address is quarantined while it has a FAILED sweep that ended after its last release; the
+    quarantine is read from the sweeps themselves, so no failure can be missed by a lost write.
+    """
+
+    __tablename__ = "address_releases"
+
+    address: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    released_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class BudgetCrossingRow(Base):
+    """One crossing of a spend budget, recorded once per budget, scope and window (one loud log line)."""
+
+    __tablename__ = "budget_crossings"
+    __table_args__ = (UniqueConstraint("budget", "scope", "window_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    budget: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(80))
+    window_start: Mapped[datetime]
+    used: Mapped[int]
+    allowed: Mapped[int]
+    at: Mapped[datetime]
 
 
 APPEND_ONLY_SQLITE = [

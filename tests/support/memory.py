@@ -18,7 +18,14 @@ from decimal import Decimal
 from sqlalchemy.pool import StaticPool
 
 from sweeper.energy.base import Capabilities, RentalSource
-from sweeper.errors import ChainUnavailable, ProviderInvalidRequest, SweeperError, UnknownKey
+from sweeper.errors import (
+    ChainUnavailable,
+    ProviderInvalidRequest,
+    SignerRejected,
+    SignerUnavailable,
+    SweeperError,
+    UnknownKey,
+)
 from sweeper.flow import Flow, FlowConfig
 from sweeper.ledger import DepositAddress, Ledger, create_engine_for
 from sweeper.ledger.tables import Base
@@ -72,6 +79,8 @@ class MemoryChain:
     broadcasts: list[str] = field(default_factory=list)
     down: bool = False
     drop_broadcasts: bool = False
+    revert_transfers: bool = False
+    """Token transfers revert on chain (and use up the energy they were given), like a paused contract."""
     counter: int = 0
 
     # -- test controls ------------------------------------------------------------------------------
@@ -185,6 +194,9 @@ class MemoryChain:
             return Receipt(txid, block, True, "SUCCESS", fee_sun=fee)
         need = self.transfer_energy(tx.contract, tx.to)
         have = self.energy.get(tx.owner, 0)
+        if self.revert_transfers:
+            self.energy[tx.owner] = max(0, have - need)
+            return Receipt(txid, block, False, "REVERT", message="the contract reverted")
         burn = max(0, need - have) * ENERGY_PRICE_SUN
         if burn > min(tx.fee_limit, self.trx.get(tx.owner, 0)):
             self.energy[tx.owner] = 0
@@ -203,11 +215,23 @@ def _address(owner: object) -> str:
 
 @dataclass
 class MemorySigner:
-    """Knows its address; its "signature" is a fixed-size stand-in the in-memory chain never checks."""
+    """Knows its address; its "signature" is a fixed-size stand-in the in-memory chain never checks.
+
+    ``refuse`` makes it answer like a remote signer that will not sign (``SignerRejected``), ``away``
+    like one that cannot be reached now (``SignerUnavailable``); ``signed`` counts what it signed.
+    """
 
     address: str
+    refuse: bool = False
+    away: bool = False
+    signed: list[bytes] = field(default_factory=list)
 
     def sign_digest(self, digest: bytes) -> bytes:
+        if self.away:
+            raise SignerUnavailable("the signing service is down")
+        if self.refuse:
+            raise SignerRejected(f"the signing service refuses to sign for {self.address}")
+        self.signed.append(digest)
         return (digest * 3)[:65]
 
 
@@ -216,11 +240,12 @@ class MemoryKeyring:
     """Signers for the addresses it was given; anything else is an unknown key."""
 
     addresses: set[str] = field(default_factory=set)
+    signers: dict[str, MemorySigner] = field(default_factory=dict)
 
     def signer_for(self, address: str) -> MemorySigner:
         if address not in self.addresses:
             raise UnknownKey(f"no key for {address}")
-        return MemorySigner(address)
+        return self.signers.setdefault(address, MemorySigner(address))
 
 
 class MemorySource(RentalSource):
@@ -229,7 +254,9 @@ class MemorySource(RentalSource):
     Faults a test can arm: ``quote_error`` (every quote fails), ``refuse_next`` (the next new order is
     refused), ``lose_next`` (the next new order is placed but its answer is lost), ``crash_after_place``
     (the next new order is placed, then our side fails), ``hold`` (orders stay pending until
-    ``release``), ``fail_orders`` (the provider reports every pending order failed).
+    ``release``), ``fail_orders`` (the provider reports every pending order failed). With
+    ``reuses_numbers`` it behaves like a provider that takes a reused number as a new order (itrx and
+    TronZap on the devnet): every call creates and charges an order; ``on_order`` runs inside a call.
     """
 
     def __init__(
@@ -256,15 +283,19 @@ class MemorySource(RentalSource):
         self.hold = False
         self.fail_orders = False
         self.crash_after_place = False
+        self.reuses_numbers = False
         self.on_quote: Callable[[], None] | None = None
+        self.on_order: Callable[[], None] | None = None
+        self.charged: list[str] = []
+        self.charged_sun = 0
 
     def __repr__(self) -> str:
         return f"MemorySource({self.name!r})"
 
     @property
-    def paid(self) -> list[EnergyOrder]:
-        """Every order this provider accepted (and so charged for)."""
-        return list(self.book.values())
+    def paid(self) -> list[str]:
+        """The number of every order this provider accepted and charged for (a reused one twice)."""
+        return list(self.charged)
 
     def quote(self, address: str, energy: int, *, to: str | None = None, activate: bool = False) -> Quote:
         self.quotes += 1
@@ -283,7 +314,10 @@ class MemorySource(RentalSource):
     def order(
         self, order_no: str, address: str, energy: int, *, to: str | None = None, activate: bool = False
     ) -> EnergyOrder:
-        if order_no in self.book:
+        if self.on_order is not None:
+            hook, self.on_order = self.on_order, None
+            hook()
+        if order_no in self.book and not self.reuses_numbers:
             return self.book[order_no]
         if self.refuse_next is not None:
             error, self.refuse_next = self.refuse_next, None
@@ -292,6 +326,8 @@ class MemorySource(RentalSource):
         cost = amount * self.price + (self.activation_sun if activate else 0)
         order = EnergyOrder(self.name, order_no, address, amount, OrderStatus.PENDING, f"p-{order_no}", cost)
         self.book[order_no] = order
+        self.charged.append(order_no)
+        self.charged_sun += cost
         if not self.hold:
             self._deliver(order_no, activate)
         if self.crash_after_place:
@@ -329,6 +365,53 @@ class MemorySource(RentalSource):
             self.chain.fund(order.receive_address, 0)
         self.chain.delegate(order.receive_address, order.energy)
         self.book[order_no] = replace(order, status=OrderStatus.DELIVERED)
+
+
+class MemoryStake(MemorySource):
+    """Our own staked account: delegates energy for free and takes it back on ``reclaim``.
+
+    ``reclaim_error`` makes the next reclaim fail (our node went away); ``reclaimed`` lists what came back.
+    """
+
+    def __init__(self, name: str, chain: MemoryChain) -> None:
+        super().__init__(name, chain, price=0, activation=False)
+        self.capabilities = Capabilities(lookup=True, reclaim=True)
+        self.delegated: dict[str, int] = {}
+        self.reclaimed: list[str] = []
+        self.reclaim_error: SweeperError | None = None
+
+    def _deliver(self, order_no: str, activate: bool) -> None:
+        super()._deliver(order_no, activate)
+        order = self.book[order_no]
+        self.delegated[order.receive_address] = self.delegated.get(order.receive_address, 0) + order.energy
+
+    def reclaim(self, order: EnergyOrder) -> str | None:
+        if self.reclaim_error is not None:
+            error, self.reclaim_error = self.reclaim_error, None
+            raise error
+        amount = self.delegated.pop(order.receive_address, 0)
+        if amount <= 0:
+            return None
+        held = self.chain.energy.get(order.receive_address, 0)
+        self.chain.energy[order.receive_address] = max(0, held - amount)
+        self.reclaimed.append(order.order_no)
+        return f"undelegate-{order.order_no}"
+
+
+class MemoryBurn(MemorySource):
+    """A gas wallet: sends the address the TRX its transfer will burn (``delivers_trx``)."""
+
+    def __init__(self, name: str, chain: MemoryChain) -> None:
+        super().__init__(name, chain, price=ENERGY_PRICE_SUN)
+        self.capabilities = Capabilities(activation=True, lookup=True, delivers_trx=True)
+
+    def _deliver(self, order_no: str, activate: bool) -> None:
+        order = self.book[order_no]
+        self.chain.fund(order.receive_address, order.cost_sun)
+        self.book[order_no] = replace(order, status=OrderStatus.DELIVERED)
+
+    def covers(self, address: str, energy: int) -> bool:
+        return self.chain.trx.get(address, 0) >= energy * ENERGY_PRICE_SUN
 
 
 class NoLocks:
@@ -369,10 +452,15 @@ class Heart:
     keyring: MemoryKeyring
     clock: Clock
 
-    def deposit(self, address: str, amount: int, *, activated: bool = True, trx: int = 0) -> None:
-        """A watched address holding ``amount`` USDT (activated with ``trx`` sun, or never used)."""
-        self.ledger.add_addresses([DepositAddress(address, f"memory:{address}")])
-        self.keyring.addresses.add(address)
+    def deposit(
+        self, address: str, amount: int, *, activated: bool = True, trx: int = 0, key: bool = True
+    ) -> None:
+        """A watched address holding ``amount`` USDT (activated with ``trx`` sun, or never used); with
+        ``key=False`` nobody holds its key (an ``external:`` CSV row whose key never arrived)."""
+        if self.ledger.get_address(address) is None:
+            self.ledger.add_addresses([DepositAddress(address, f"memory:{address}")])
+        if key:
+            self.keyring.addresses.add(address)
         if activated:
             self.chain.fund(address, trx)
         self.chain.mint(address, amount)
@@ -387,6 +475,18 @@ class Heart:
         self.clock.now += seconds
         self.chain.mine(blocks)
         self.chain.now_ms = int(self.clock.now * 1000)
+
+    def second_worker(self, locks: object | None = None) -> Flow:
+        """Another worker's flow over the same ledger, chain, providers, keys and clock."""
+        return Flow(
+            ledger=self.ledger,
+            chain=self.chain,  # type: ignore[arg-type]
+            sources=self.sources,
+            keyring=self.keyring,
+            config=self.flow.config,
+            locks=locks,  # type: ignore[arg-type]
+            clock=self.clock,
+        )
 
     def run(self, sweep_id: int, *, rounds: int = 30) -> str:
         """Advance the sweep, letting time pass whenever it waits, until it ends (or ``rounds`` run out)."""
@@ -407,15 +507,25 @@ def heart(
     locks: object | None = None,
     **config: object,
 ) -> Heart:
-    """A state machine over in-memory seams; ``prices`` names the sources (in preference order)."""
+    """A state machine over in-memory seams; ``prices`` names the sources (in preference order).
+
+    A source named ``stake`` is our own stake (:class:`MemoryStake`), one named ``burn`` a gas wallet
+    (:class:`MemoryBurn`); every other is a rental provider at its price per energy.
+    """
     clock = Clock()
     chain = MemoryChain(now_ms=int(clock.now * 1000))
     chain.mint(HOT, 1)
     names = prices or {"cheap": 40, "dear": 60}
-    sources = {
-        name: MemorySource(name, chain, price=price, activation=(activation or {}).get(name, True))
-        for name, price in names.items()
-    }
+    sources: dict[str, MemorySource] = {}
+    for name, price in names.items():
+        if name == "stake":
+            sources[name] = MemoryStake(name, chain)
+        elif name == "burn":
+            sources[name] = MemoryBurn(name, chain)
+        else:
+            sources[name] = MemorySource(
+                name, chain, price=price, activation=(activation or {}).get(name, True)
+            )
     ledger = memory_ledger(clock)
     keyring = MemoryKeyring()
     settings: dict[str, object] = {

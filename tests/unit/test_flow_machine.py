@@ -233,7 +233,7 @@ def test_a_lost_order_answer_waits_for_the_energy_and_never_orders_elsewhere():
     assert paid(h) == {"cheap": 1, "dear": 0}
 
 
-def test_when_every_source_failed_within_the_budget_the_sweep_fails_as_no_energy_source():
+def test_when_every_source_failed_until_the_order_budget_is_used_the_sweep_fails_as_order_budget():
     h = heart(max_orders_per_sweep=3)
     for source in h.sources.values():
         source.hold = True
@@ -242,7 +242,7 @@ def test_when_every_source_failed_within_the_budget_the_sweep_fails_as_no_energy
     sid = h.open(A)
     assert h.run(sid, rounds=60) == "FAILED"
     sweep = h.ledger.get_sweep(sid)
-    assert sweep.reason.startswith("no_energy_source: no energy source left")
+    assert sweep.reason.startswith("order_budget: sweep 1 has placed 3 orders")
     assert len(orders(h, sid)) == 3
 
 
@@ -379,17 +379,11 @@ def test_every_handler_answers_with_a_decision_the_machine_applies():
 
 def test_two_workers_racing_on_one_sweep_without_the_lock_place_one_order():
     h = heart(locks=NoLocks())
-    other = heart(locks=NoLocks())
-    other.flow.ledger = h.ledger  # the second worker shares the ledger, chain and providers
-    other.flow.chain = h.chain
-    other.flow.procurement.ledger = h.ledger
-    other.flow.procurement.sources = h.sources
-    other.flow.keyring = h.keyring
-    other.flow.clock = h.clock
+    other = h.second_worker(locks=NoLocks())  # shares the ledger, chain and providers
     h.deposit(A, 50 * USDT)
     sid = h.open(A)
     # While worker 1 waits for its quote, worker 2 runs the same step to the end.
-    h.sources["cheap"].on_quote = lambda: other.flow.advance(sid)
+    h.sources["cheap"].on_quote = lambda: other.advance(sid)
     h.flow.advance(sid)
     assert paid(h) == {"cheap": 1, "dear": 0}
     assert h.run(sid) == "CONFIRMED"
