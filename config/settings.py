@@ -135,6 +135,20 @@ class TokenSettings(BaseModel):
     _v_dest = field_validator("destination")(classmethod(lambda cls, v: optional_address(v)))
 
 
+class BudgetSettings(BaseModel):
+    """Spend budgets that hold whatever the quotes say (``SWEEPER_BUDGET__*``); see ``sweeper.guards``.
+
+    Crossing one pauses that spending (sweeps wait), logs one loud line and counts in ``/metrics``.
+    """
+
+    orders_per_sweep: int = Field(6, ge=1, le=100, description="orders one sweep may place, all attempts")
+    orders_per_address: int = Field(12, ge=1, description="orders one deposit address may place per window")
+    address_window_seconds: float = Field(86_400.0, gt=0, description="the window of orders_per_address")
+    sun_per_hour: int = Field(
+        2_000_000_000, ge=0, description="energy spend of the whole deployment in any hour; 0: no limit"
+    )
+
+
 class KeySettings(BaseModel):
     mnemonic: SecretStr | None = None
     mnemonic_file: str | None = None
@@ -168,6 +182,7 @@ class Settings(BaseSettings):
     destination: str | None = None
     tokens: list[TokenSettings] = Field(default_factory=_default_tokens)
     energy: EnergySettings = Field(default_factory=EnergySettings)
+    budget: BudgetSettings = BudgetSettings()
     keys: KeySettings = KeySettings()
     confirmations: int = Field(19, ge=0, le=1000)
     dry_run: bool = False
@@ -189,24 +204,52 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         problems: list[str] = []
+        seen: set[str] = set()
         for token in self.tokens:
             if not (token.destination or self.destination):
                 problems.append(
-                    f"no destination for {token.symbol}: set SWEEPER_DESTINATION (the hot wallet)"
+                    f"no destination for {token.symbol} ({token.contract}): "
+                    "set SWEEPER_DESTINATION (the hot wallet)"
                 )
+            if token.contract in seen:
+                problems.append(f"SWEEPER_TOKENS lists token contract {token.contract} twice")
+            seen.add(token.contract)
         problems += self.energy.problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
+    def destinations(self) -> dict[str, str]:
+        """Each configured token's wallet, keyed by token contract: funds go nowhere else."""
+        found = {t.contract: t.destination or self.destination for t in self.tokens}
+        return {contract: dest for contract, dest in found.items() if dest}
+
+    def destination_of(self, contract: str) -> str:
+        """The configured wallet for the token at ``contract``; KeyError for a token nobody configured."""
+        return self.destinations()[contract]
+
     def destination_for(self, symbol: str) -> str:
-        """The configured hot wallet for a token; never taken from any other input."""
+        """Deprecated (a symbol does not name a token): the destination of the one token with ``symbol``.
+
+        KeyError if no configured token has the symbol or if two do (use ``destination_of(contract)``).
+        """
+        matches = [t.contract for t in self.tokens if t.symbol == symbol]
+        if len(matches) != 1:
+            raise KeyError(symbol)
+        return self.destination_of(matches[0])
+
+    def own_wallets(self) -> dict[str, str]:
+        """Our own wallets, address → what it is: never watched, derived, imported or swept."""
+        found: dict[str, str] = {}
+        if self.destination:
+            found[self.destination] = "the hot wallet (SWEEPER_DESTINATION)"
         for token in self.tokens:
-            if token.symbol == symbol:
-                dest = token.destination or self.destination
-                if dest:
-                    return dest
-        raise KeyError(symbol)
+            if token.destination:
+                found.setdefault(token.destination, f"the destination of {token.symbol} (SWEEPER_TOKENS)")
+        for spec in self.energy.registry:  # the stake owner, the gas wallet: what each source declares
+            for address, variable in spec.wallet_addresses(self.energy.provider(spec.name)).items():
+                found.setdefault(address, f"our {spec.name} wallet ({variable})")
+        return found
 
 
 def _problems(exc: ValidationError) -> list[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_init
 
 from config.celery import celery_settings
 from config.settings import InvalidSettings, load_settings
@@ -22,3 +25,15 @@ def create_app() -> Celery:
 
 
 app = create_app()
+
+
+@worker_init.connect
+def _refuse_unready(**_: Any) -> None:
+    """A worker that would buy energy for sweeps it can never finish does not start (tasks/startup.py)."""
+    from sweeper.errors import ConfigError
+    from tasks.startup import refuse_unless_ready
+
+    try:
+        refuse_unless_ready(load_settings())
+    except (InvalidSettings, ConfigError) as exc:
+        raise SystemExit(str(exc)) from None

@@ -38,6 +38,16 @@ def settings_or_exit() -> Settings:
 def config_check() -> None:
     """Validate SWEEPER_* settings (and .env); print what is wrong, one line per problem."""
     settings = settings_or_exit()
+    from tasks.startup import readiness
+
+    found = readiness(settings)
+    for warning in found.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if found.problems:
+        err_console.print("[bold red]invalid configuration[/]")
+        for problem in found.problems:  # one line each, never wrapped
+            err_console.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
     console.print("[green]configuration is valid[/]")
     console.print(f"  node:         {settings.tron.node_url}")
     console.print(f"  database:     {_mask_url(settings.database_url)}")
@@ -45,7 +55,7 @@ def config_check() -> None:
     console.print(f"  energy order: {', '.join(settings.energy.order) or '(none)'}")
     for token in settings.tokens:
         console.print(
-            f"  token {token.symbol}: {token.contract} → {settings.destination_for(token.symbol)}"
+            f"  token {token.symbol}: {token.contract} → {settings.destination_of(token.contract)}"
             f" (min {token.min_amount} units)"
         )
 
@@ -82,13 +92,14 @@ def devnet(
 
 def _mount() -> None:
     """Mount the sub-commands; each module registers its own."""
-    from tasks import cli_ops, cli_status
+    from tasks import cli_guards, cli_ops, cli_status
     from tasks.cli_addresses import addresses_app
     from tasks.cli_energy import energy_app
 
     app.add_typer(energy_app, name="energy", help="Energy provider quotes and balances.")
     app.add_typer(addresses_app, name="addresses", help="Derive, import and list deposit addresses.")
     cli_status.register(app)
+    cli_guards.register(app)
     cli_ops.register(app)
 
 

@@ -109,12 +109,26 @@ def derive(
         raise _fail(f"indexes must stay below 2**31; START + COUNT - 1 = {start + count - 1}")
     settings = _settings()
     keyring = _keyring(settings)
+    own = settings.own_wallets()
     added = 0
     with _ledger(settings) as ledger, _progress(count) as progress:
         task = progress.add_task("deriving", total=count)
         for first in range(start, start + count, DERIVE_CHUNK):
             indexes = range(first, min(start + count, first + DERIVE_CHUNK))
             rows = [DepositAddress(keyring.derive(i), f"mnemonic:{i}") for i in indexes]
+            ours = next(
+                ((i, r.address) for i, r in zip(indexes, rows, strict=True) if r.address in own), None
+            )
+            if ours is not None:
+                progress.stop()
+                index, address = ours
+                stored = (
+                    f"indexes {start}..{first - 1} were stored" if first > start else "nothing was stored"
+                )
+                raise _fail(
+                    f"index {index} derives {address}, {own[address]}, which is never watched; "
+                    f"derive around it (e.g. --start {index + 1}); {stored}"
+                )
             try:
                 added += ledger.add_addresses(rows)
             except SweeperError as exc:  # AddressConflict, LedgerUnavailable
@@ -247,6 +261,12 @@ def import_(
         rows, problems = read_csv(file)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise _fail(f"cannot read {file}: {exc}") from None
+    own = settings.own_wallets()
+    problems.extend(
+        f"line {row.line}: {row.address} is {own[row.address]} and is never watched"
+        for row in rows
+        if row.address in own
+    )
     with _ledger(settings) as ledger:
         stored = stored_key_refs(ledger, (row.address for row in rows))
         problems.extend(

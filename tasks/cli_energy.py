@@ -68,15 +68,28 @@ def _context(settings: Settings) -> tuple[Chain, dict[str, EnergySource]]:
     return chain, sources
 
 
+def _token_contract(settings: Settings, token: str) -> str:
+    """The configured token named by its contract, or by a symbol only one configured token has."""
+    contracts = [t.contract for t in settings.tokens if token in (t.contract, t.symbol)]
+    if len(contracts) == 1:
+        return contracts[0]
+    if not contracts:
+        err_console.print(f"[bold red]error:[/] token {token} is not configured", highlight=False)
+    else:
+        err_console.print(
+            f"[bold red]error:[/] {len(contracts)} configured tokens have the symbol {token}: "
+            "pass --token CONTRACT",
+            highlight=False,
+        )
+    raise typer.Exit(2)
+
+
 def _sweep_needs(
-    chain: Chain, settings: Settings, address: str, to: str, token: str
+    chain: Chain, settings: Settings, address: str, to: str, contract: str
 ) -> tuple[int, bool, str]:
     """(energy, activate?, note) for one transfer from ``address`` to ``to``, read from the chain."""
-    contract = next((t.contract for t in settings.tokens if t.symbol == token), None)
     margin = settings.energy.margin
     try:
-        if contract is None:
-            raise SweeperError(f"token {token} is not configured")
         holds = chain.token_balance(contract, to) > 0
         activated = chain.is_activated(address)
         available = chain.resources(address).energy if activated else 0
@@ -94,13 +107,16 @@ def quotes(
     energy: Annotated[
         int | None, typer.Option(min=1, help="Energy to price instead of what the sweep needs.")
     ] = None,
-    token: Annotated[str, typer.Option(help="Token symbol being swept.")] = "USDT",  # noqa: S107
+    token: Annotated[
+        str, typer.Option(help="Token being swept: its contract, or a symbol only one token has.")
+    ] = "USDT",  # noqa: S107
 ) -> None:
     """Every configured source's price for this sweep's energy, cheapest first; errors shown per row."""
     settings = _settings()
-    destination = to or settings.destination_for(token)
+    contract = _token_contract(settings, token)
+    destination = to or settings.destination_of(contract)
     chain, sources = _context(settings)
-    needed, activate, note = _sweep_needs(chain, settings, address, destination, token)
+    needed, activate, note = _sweep_needs(chain, settings, address, destination, contract)
     if energy is not None:
         needed, note = energy, "energy given on the command line"
     priced: list[Quote] = []

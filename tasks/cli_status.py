@@ -39,7 +39,12 @@ DEFAULT_DECIMALS = {"USDT": 6}
 
 class _TokenDecimals(BaseModel):
     symbol: str
+    contract: str | None = None
     decimals: int = Field(ge=0, le=36)
+
+
+class _BudgetOnly(BaseModel):
+    sun_per_hour: int = Field(2_000_000_000, ge=0)
 
 
 class LedgerOnlySettings(BaseSettings):
@@ -51,18 +56,22 @@ class LedgerOnlySettings(BaseSettings):
 
     database_url: str = "sqlite:///sweeper.sqlite3"
     tokens: list[_TokenDecimals] = Field(default_factory=lambda: [_TokenDecimals(symbol="USDT", decimals=6)])
+    budget: _BudgetOnly = Field(default_factory=_BudgetOnly)
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerTarget:
-    """Where the ledger is, and how to display each token's amounts."""
+    """Where the ledger is, and how to display each token's amounts (decimals by contract, then symbol)."""
 
     database_url: str
     decimals: dict[str, int]
+    sun_per_hour: int = 0
+    """The deployment's hourly energy budget, for ``status`` (0: none)."""
 
-    def tokens(self, symbol: str, amount: int) -> Decimal:
+    def tokens(self, symbol: str, amount: int, contract: str | None = None) -> Decimal:
         """A base-unit amount in whole tokens (Decimal: display only, never arithmetic on money)."""
-        return Decimal(amount).scaleb(-self.decimals.get(symbol, 0))
+        places = self.decimals.get(contract or "", self.decimals.get(symbol, 0))
+        return Decimal(amount).scaleb(-places)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -82,9 +91,11 @@ def ledger_target() -> LedgerTarget:
                 f"invalid SWEEPER_DATABASE_URL or SWEEPER_TOKENS: {exc.errors()[0]['msg']}", 2
             ) from None
         decimals = {**DEFAULT_DECIMALS, **{t.symbol: t.decimals for t in minimal.tokens}}
-        return LedgerTarget(minimal.database_url, decimals)
+        decimals.update({t.contract: t.decimals for t in minimal.tokens if t.contract})
+        return LedgerTarget(minimal.database_url, decimals, minimal.budget.sun_per_hour)
     decimals = {**DEFAULT_DECIMALS, **{t.symbol: t.decimals for t in settings.tokens}}
-    return LedgerTarget(settings.database_url, decimals)
+    decimals.update({t.contract: t.decimals for t in settings.tokens})
+    return LedgerTarget(settings.database_url, decimals, settings.budget.sun_per_hour)
 
 
 def masked(url: str) -> str:
@@ -123,9 +134,10 @@ def _summary_json(target: LedgerTarget, totals: list[StateTotals]) -> list[dict[
         {
             "state": t.state.value,
             "token": t.token_symbol,
+            "contract": t.token_contract,
             "count": t.count,
             "amount": t.amount,
-            "amount_tokens": str(target.tokens(t.token_symbol, t.amount)),
+            "amount_tokens": str(target.tokens(t.token_symbol, t.amount, t.token_contract)),
             "cost_sun": t.cost_sun,
             "cost_trx": str(_trx(t.cost_sun)),
         }
@@ -138,10 +150,11 @@ def _sweep_json(target: LedgerTarget, s: Sweep) -> dict[str, Any]:
         "id": s.id,
         "state": s.state.value,
         "token": s.token_symbol,
+        "contract": s.token_contract,
         "address": s.address,
         "destination": s.destination,
         "amount": s.amount,
-        "amount_tokens": str(target.tokens(s.token_symbol, s.amount)),
+        "amount_tokens": str(target.tokens(s.token_symbol, s.amount, s.token_contract)),
         "cost_sun": s.cost_sun,
         "cost_trx": str(_trx(s.cost_sun)),
         "attempt": s.attempt,
@@ -155,14 +168,15 @@ def _sweep_json(target: LedgerTarget, s: Sweep) -> dict[str, Any]:
 
 def _summary_table(target: LedgerTarget, totals: list[StateTotals]) -> Table:
     table = Table(title="Sweeps by state and token")
-    for name in ("state", "token", "count", "amount", "cost TRX"):
-        table.add_column(name, justify="left" if name in ("state", "token") else "right")
+    for name in ("state", "token", "contract", "count", "amount", "cost TRX"):
+        table.add_column(name, justify="left" if name in ("state", "token", "contract") else "right")
     for t in totals:
         table.add_row(
             t.state.value,
             t.token_symbol,
+            t.token_contract,
             str(t.count),
-            str(target.tokens(t.token_symbol, t.amount)),
+            str(target.tokens(t.token_symbol, t.amount, t.token_contract)),
             str(_trx(t.cost_sun)),
         )
     return table
@@ -177,7 +191,7 @@ def _sweeps_table(target: LedgerTarget, sweeps: list[Sweep], title: str) -> Tabl
             str(s.id),
             s.state.value,
             s.token_symbol,
-            str(target.tokens(s.token_symbol, s.amount)),
+            str(target.tokens(s.token_symbol, s.amount, s.token_contract)),
             str(_trx(s.cost_sun)),
             str(s.attempt),
             s.address,
@@ -205,16 +219,20 @@ def status(
     """Show the ledger: sweeps by state and token (count, amount, cost), then the latest sweeps."""
     wanted = _state(state)
     target = ledger_target()
+    from tasks.cli_guards import guards_json, guards_view, read_guards
+
     with open_ledger(target) as ledger:
         try:
             totals = ledger.summary()
             latest = ledger.sweeps(wanted, limit)
+            guards = read_guards(ledger, target.sun_per_hour)
         except SweeperError as exc:
             raise _fail(str(exc)) from None
     if as_json:
         document = {
             "summary": _summary_json(target, totals),
             "sweeps": [_sweep_json(target, s) for s in latest],
+            **guards_json(guards),
         }
         typer.echo(json.dumps(document, indent=2))
         return
@@ -222,6 +240,8 @@ def status(
     console.print(_summary_table(target, totals))
     title = f"Latest {wanted.value} sweeps" if wanted else "Latest sweeps"
     console.print(_sweeps_table(target, latest, title))
+    for renderable in guards_view(guards):
+        console.print(renderable, highlight=False)
 
 
 def retry(sweep_id: Annotated[int, typer.Argument(min=1, help="The FAILED sweep to re-open.")]) -> None:

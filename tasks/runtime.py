@@ -21,6 +21,7 @@ from sweeper.chain import TronChain
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
 from sweeper.energy.journal import TxJournal
+from sweeper.errors import ConfigError
 from sweeper.flow import Flow, FlowConfig
 from sweeper.keys import ChainedKeyring, Keyring, KeystoreKeyring, MnemonicKeyring, RemoteKeyring
 from sweeper.ledger.engine import create_engine_for
@@ -59,10 +60,19 @@ def secret_values(settings: Settings) -> list[str]:
 
 
 def mnemonic_of(settings: Settings) -> str | None:
-    """The deposit mnemonic, from its file (preferred) or the secret variable."""
+    """The deposit mnemonic, from its file (preferred) or the secret variable.
+
+    A configured file that cannot be read is an error, never silently "no mnemonic": every deposit
+    would then fail only after its energy was bought.
+    """
     k = settings.keys
-    if k.mnemonic_file and Path(k.mnemonic_file).is_file():
-        return Path(k.mnemonic_file).read_text(encoding="utf-8").strip()
+    if k.mnemonic_file:
+        try:
+            return Path(k.mnemonic_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                [f"SWEEPER_KEYS__MNEMONIC_FILE: cannot read {k.mnemonic_file} ({exc.strerror or exc})"]
+            ) from None
     if k.mnemonic is not None:
         return k.mnemonic.get_secret_value().strip()
     return None
@@ -106,10 +116,15 @@ def journal(ledger: Ledger, source: str) -> TxJournal:
 def flow_config(settings: Settings) -> FlowConfig:
     """Per-token facts keyed by contract: two tokens sharing a symbol keep their own destinations."""
     tokens = {t.contract: Token(t.symbol, t.contract, t.decimals, t.min_amount) for t in settings.tokens}
-    destinations = {t.contract: t.destination or settings.destination for t in settings.tokens}
+    budget = settings.budget
     return FlowConfig(
         tokens=tokens,
-        destinations={contract: dest for contract, dest in destinations.items() if dest},
+        destinations=settings.destinations(),
+        max_orders_per_sweep=budget.orders_per_sweep,
+        max_orders_per_address=budget.orders_per_address,
+        address_window_seconds=budget.address_window_seconds,
+        max_sun_per_hour=budget.sun_per_hour,
+        own_wallets=frozenset(settings.own_wallets()),
         confirmations=settings.confirmations,
         energy_margin=settings.energy.margin,
         max_sun_per_sweep=settings.energy.max_sun_per_sweep,
@@ -152,7 +167,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         api_key=settings.tron.api_key.get_secret_value() if settings.tron.api_key else None,
         timeout=settings.tron.timeout,
         http=http,
-        reference_address=settings.destination_for(settings.tokens[0].symbol),
+        reference_address=settings.destination_of(settings.tokens[0].contract),
     )
     ledger = Ledger(create_engine_for(settings.database_url))
     keyring = build_keyring(settings, ledger, http)

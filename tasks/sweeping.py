@@ -119,14 +119,18 @@ def sweep_address(address: Any, **_: Any) -> dict[str, Any]:
 
 @sweeper_task("sweeper.reconcile")
 def reconcile(limit: Any = 500, **_: Any) -> dict[str, Any]:
-    """Re-enqueue open sweeps whose deadline passed: a lost message only delays, never strands."""
+    """Re-enqueue open sweeps whose deadline passed: a lost message only delays, never strands.
+
+    Also takes back delegated stake of ended sweeps whose own reclaim failed or came too early.
+    """
     size = as_limit(limit)
     rt = runtime()
     cutoff = datetime.now(UTC) - timedelta(seconds=RECONCILE_GRACE_S)
     due = rt.ledger.due_sweeps(cutoff, limit=size)
     for sweep in due:
         schedule_advance(rt, sweep.id)
-    return {"ok": True, "requeued": len(due)}
+    reclaimed = rt.flow.reclaim_ended(limit=size)  # stake an ended sweep could not take back at once
+    return {"ok": True, "requeued": len(due), "reclaimed": reclaimed}
 
 
 @sweeper_task("sweeper.retry")

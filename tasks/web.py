@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -36,6 +37,7 @@ from sweeper.callbacks import event_key
 from sweeper.energy.registry import CallbackParser, Registry, providers
 from sweeper.errors import CallbackRejected, SweeperError
 from sweeper.ledger import Ledger, LedgerUnavailable, Sweep, stats
+from sweeper.ledger.controls import SpendControls
 from sweeper.ledger.records import OrderRequestStatus
 from sweeper.models import SweepState
 
@@ -162,21 +164,26 @@ class LedgerCollector(Collector):
 
     def _from_ledger(self) -> Iterator[Metric]:
         totals = self.ledger.summary()
-        tokens = sorted({t.token_symbol for t in totals})
-        counts = {(t.state, t.token_symbol): t.count for t in totals}
+        tokens = sorted({(t.token_symbol, t.token_contract) for t in totals})
+        counts = {(t.state, t.token_symbol, t.token_contract): t.count for t in totals}
         sweeps = GaugeMetricFamily(
-            "sweeper_sweeps", "Sweeps in each state, by token.", labels=["state", "token"]
+            "sweeper_sweeps", "Sweeps in each state, by token.", labels=["state", "token", "contract"]
         )
-        for token in tokens:
+        for symbol, contract in tokens:
             for state in SweepState:
-                sweeps.add_metric([state.value, token], counts.get((state, token), 0))
+                sweeps.add_metric([state.value, symbol, contract], counts.get((state, symbol, contract), 0))
         yield sweeps
 
         cost = CounterMetricFamily(
-            "sweeper_cost_sun", "Sun spent on sweeps (energy, activation, burn).", labels=["token"]
+            "sweeper_cost_sun",
+            "Sun spent on sweeps (energy, activation, burn).",
+            labels=["token", "contract"],
         )
-        for token in tokens:
-            cost.add_metric([token], sum(t.cost_sun for t in totals if t.token_symbol == token))
+        for symbol, contract in tokens:
+            spent = sum(
+                t.cost_sun for t in totals if (t.token_symbol, t.token_contract) == (symbol, contract)
+            )
+            cost.add_metric([symbol, contract], spent)
         yield cost
 
         latency = HistogramMetricFamily(
@@ -212,6 +219,34 @@ class LedgerCollector(Collector):
         yield errors
 
         yield from self._scanner()
+        yield from self._guards()
+
+    def _guards(self) -> Iterator[Metric]:
+        """The spend guards: the kill switch, energy spend, budget crossings, quarantined addresses."""
+        controls = SpendControls(self.ledger)
+        paused = GaugeMetricFamily("sweeper_spending_paused", "1 while `sweeper pause` stops all spending.")
+        paused.add_metric([], 1 if controls.paused() else 0)
+        yield paused
+        since = datetime.now(UTC) - timedelta(hours=1)
+        yield GaugeMetricFamily(
+            "sweeper_energy_spend_last_hour_sun",
+            "Sun the energy orders of the last hour may have cost (the hourly budget's figure).",
+            value=controls.spent_since(since),
+        )
+        crossings = CounterMetricFamily(
+            "sweeper_budget_crossings",
+            "Times a spend budget was crossed (spending paused).",
+            labels=["budget"],
+        )
+        found = controls.crossings()
+        for budget in ("orders_per_sweep", "orders_per_address", "sun_per_hour"):
+            crossings.add_metric([budget], found.get(budget, 0))
+        yield crossings
+        yield GaugeMetricFamily(
+            "sweeper_quarantined_addresses",
+            "Addresses no detection reopens after a failed sweep, until `sweeper release`.",
+            value=controls.quarantine_list(limit=0)[0],
+        )
 
     def _scanner(self) -> Iterator[Metric]:
         positions = stats.cursors(self.ledger)
@@ -309,8 +344,11 @@ def create_web_app(
 
 def from_runtime() -> Starlette:
     """Build the receiver from this process's runtime (settings, ledger, the advance enqueuer)."""
+    from config.settings import load_settings
     from tasks.runtime import runtime
+    from tasks.startup import refuse_unless_ready
 
+    refuse_unless_ready(load_settings())  # one line per problem, reported by the server's start-up
     rt = runtime()
     return create_web_app(rt.ledger, callback_secrets(rt.settings), _enqueuer(rt), head_block=_head_block(rt))
 

@@ -153,4 +153,5 @@ SPEC = ProviderSpec(
     factory=build_burn,
     capabilities=BurnSource.capabilities,
     required=("gas_wallet",),
+    wallets=("gas_wallet",),
 )

@@ -120,6 +120,8 @@ class ProviderSpec(Generic[S]):
     """What the built source can do; the class's own declaration (e.g. ``ItrxClient.capabilities``)."""
     required: tuple[str, ...] = ()
     """Settings that must be set when the source is enabled (checked by ``sweeper config check``)."""
+    wallets: tuple[str, ...] = ()
+    """Settings holding one of our own wallets (the stake owner, the gas wallet): never watched or swept."""
     callbacks: CallbackSpec[S] | None = None
     """None: the provider sends no callbacks, so the receiver refuses anything posted in its name."""
     enabled_by_default: bool = False
@@ -133,7 +135,7 @@ class ProviderSpec(Generic[S]):
         ):
             limit = f"at most {MAX_NAME_LENGTH} characters"
             raise ConfigError([f"energy source name {name!r} must be a lowercase identifier of {limit}"])
-        unknown = [f for f in self.required if f not in self.settings.model_fields]
+        unknown = [f for f in (*self.required, *self.wallets) if f not in self.settings.model_fields]
         if unknown:
             raise ConfigError(
                 [f"energy source {self.name!r} requires unknown setting(s) {', '.join(unknown)}"]
@@ -160,6 +162,11 @@ class ProviderSpec(Generic[S]):
                     f"energy source {self.name!r} is enabled but {self.variable(setting)} is not set"
                 )
         return problems
+
+    def wallet_addresses(self, value: BaseModel) -> dict[str, str]:
+        """Our own wallets set among this source's settings: address → the variable that names it."""
+        values = self.own(value).model_dump(include=set(self.wallets))
+        return {str(values[name]): self.variable(name) for name in self.wallets if values.get(name)}
 
     def build(self, value: BaseModel, context: BuildContext) -> EnergySource:
         """The source, built by its factory from its settings."""

@@ -148,4 +148,5 @@ SPEC = ProviderSpec(
     factory=build_stake,
     capabilities=StakeSource.capabilities,
     required=("owner",),
+    wallets=("owner",),
 )

@@ -218,3 +218,4 @@ class StateTotals:
     count: int
     amount: int
     cost_sun: int
+    token_contract: str = ""

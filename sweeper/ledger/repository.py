@@ -152,6 +152,12 @@ class Ledger:
             yield batch
             after = batch[-1]
 
+    def has_key_refs(self, scheme: str) -> bool:
+        """True if some watched address's key reference uses ``scheme`` (``mnemonic`` → "mnemonic:…")."""
+        query = select(ADDRESSES.c.id).where(ADDRESSES.c.key_ref.startswith(f"{scheme}:")).limit(1)
+        with self._read() as conn:
+            return conn.execute(query).first() is not None
+
     def address_count(self) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(ADDRESSES)).scalar_one())
@@ -398,22 +404,23 @@ class Ledger:
             return [Sweep.from_row(row) for row in conn.execute(query).mappings()]
 
     def summary(self) -> list[StateTotals]:
-        """Count, amount and cost of sweeps by state and token (for ``sweeper status``)."""
+        """Count, amount and cost of sweeps by state and token (keyed by contract, for ``sweeper status``)."""
         query = (
             select(
                 SWEEPS.c.state,
                 SWEEPS.c.token_symbol,
+                SWEEPS.c.token_contract,
                 func.count(),
                 func.coalesce(func.sum(SWEEPS.c.amount), 0),
                 func.coalesce(func.sum(SWEEPS.c.cost_sun), 0),
             )
-            .group_by(SWEEPS.c.state, SWEEPS.c.token_symbol)
-            .order_by(SWEEPS.c.state, SWEEPS.c.token_symbol)
+            .group_by(SWEEPS.c.state, SWEEPS.c.token_symbol, SWEEPS.c.token_contract)
+            .order_by(SWEEPS.c.state, SWEEPS.c.token_symbol, SWEEPS.c.token_contract)
         )
         with self._read() as conn:
             return [
-                StateTotals(SweepState(state), symbol, int(count), int(amount), int(cost))
-                for state, symbol, count, amount, cost in conn.execute(query)
+                StateTotals(SweepState(state), symbol, int(count), int(amount), int(cost), contract)
+                for state, symbol, contract, count, amount, cost in conn.execute(query)
             ]
 
     # -- energy orders ------------------------------------------------------------------------------

@@ -228,3 +228,51 @@ def test_list_prints_watched_addresses_with_their_key_references(
     assert len(rows) == 2
     assert all(derived[address] == key_ref for address, key_ref, _label in rows)
     assert "2 of 3" in result.stderr
+
+
+# --- our own wallets are never watched --------------------------------------------------------------
+
+
+def test_derive_refuses_an_index_whose_address_is_the_hot_wallet_and_stores_nothing(
+    monkeypatch: pytest.MonkeyPatch, ledger_at: Ledger
+) -> None:
+    monkeypatch.setenv("SWEEPER_KEYS__MNEMONIC", MNEMONIC)
+    monkeypatch.setenv("SWEEPER_DESTINATION", standard_address(0))  # index 0 is the hot wallet
+
+    result = runner.invoke(addresses_app, ["derive", "--count", "3"])
+
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert f"index 0 derives {standard_address(0)}, the hot wallet (SWEEPER_DESTINATION)" in message
+    assert "--start 1" in message and "nothing was stored" in message
+    assert ledger_at.address_count() == 0
+    assert runner.invoke(addresses_app, ["derive", "--count", "3", "--start", "1"]).exit_code == 0
+    assert ledger_at.address_count() == 3
+
+
+def test_derive_refuses_the_gas_wallet_and_the_stake_owner_too(
+    monkeypatch: pytest.MonkeyPatch, ledger_at: Ledger
+) -> None:
+    monkeypatch.setenv("SWEEPER_KEYS__MNEMONIC", MNEMONIC)
+    monkeypatch.setenv("SWEEPER_ENERGY__STAKE__OWNER", standard_address(2))
+
+    result = runner.invoke(addresses_app, ["derive", "--count", "4"])
+
+    assert result.exit_code == 2
+    assert "index 2" in result.output and "SWEEPER_ENERGY__STAKE__OWNER" in result.output
+    assert ledger_at.address_count() == 0
+
+
+def test_an_import_naming_the_hot_wallet_imports_nothing_and_says_which_line(
+    tmp_path: Path, ledger_at: Ledger
+) -> None:
+    deposit = tron_address("csv-deposit")
+    path = write_csv(tmp_path, f"{deposit},user 1\n{HOT_WALLET},the hot wallet by mistake\n")
+
+    result = runner.invoke(addresses_app, ["import", str(path)])
+
+    assert result.exit_code == 2
+    assert (
+        f"line 2: {HOT_WALLET} is the hot wallet (SWEEPER_DESTINATION) and is never watched" in result.output
+    )
+    assert ledger_at.address_count() == 0

@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 
 from sweeper.energy.signing import compact_json, itrx_signature, spaced_json
 from sweeper.ledger import DepositAddress, Ledger, OrderRequestStatus, Sweep, create_engine_for
+from sweeper.ledger.controls import SpendControls
 from sweeper.models import SweepState
 from tasks.web import LazyApp, create_web_app
 from tests.fixtures.db import HOT_WALLET, USDT, tron_address
@@ -416,6 +417,9 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+C = ("contract", USDT.contract)
+
+
 def test_metrics_are_read_from_the_ledger_at_scrape_time(ledger: Ledger) -> None:
     clock = Clock()
     timed = Ledger(ledger.engine, clock=clock)
@@ -436,10 +440,10 @@ def test_metrics_are_read_from_the_ledger_at_scrape_time(ledger: Ledger) -> None
     assert response.headers["content-type"].startswith("text/plain")
     found = samples(response.text)
     assert found[("sweeper_ledger_up", ())] == 1
-    assert found[("sweeper_sweeps", (("state", "CONFIRMED"), ("token", "USDT")))] == 1
-    assert found[("sweeper_sweeps", (("state", "ENERGY_ORDERED"), ("token", "USDT")))] == 1
-    assert found[("sweeper_sweeps", (("state", "FAILED"), ("token", "USDT")))] == 0
-    assert found[("sweeper_cost_sun_total", (("token", "USDT"),))] == 3_250_000
+    assert found[("sweeper_sweeps", (C, ("state", "CONFIRMED"), ("token", "USDT")))] == 1
+    assert found[("sweeper_sweeps", (C, ("state", "ENERGY_ORDERED"), ("token", "USDT")))] == 1
+    assert found[("sweeper_sweeps", (C, ("state", "FAILED"), ("token", "USDT")))] == 0
+    assert found[("sweeper_cost_sun_total", (C, ("token", "USDT")))] == 3_250_000
     assert found[("sweeper_confirmed_latency_seconds_count", (("token", "USDT"),))] == 1
     assert found[("sweeper_confirmed_latency_seconds_sum", (("token", "USDT"),))] == pytest.approx(
         42, abs=0.01
@@ -457,7 +461,32 @@ def test_metrics_are_read_from_the_ledger_at_scrape_time(ledger: Ledger) -> None
 
     open_ordered_sweep(timed, "later", "sw3a0o1")
     again = samples(client.get("/metrics").text)
-    assert again[("sweeper_sweeps", (("state", "ENERGY_ORDERED"), ("token", "USDT")))] == 2
+    assert again[("sweeper_sweeps", (C, ("state", "ENERGY_ORDERED"), ("token", "USDT")))] == 2
+
+
+def test_metrics_show_the_kill_switch_spend_budget_crossings_and_quarantined_addresses(
+    ledger: Ledger,
+) -> None:
+    client = Receiver(ledger).client
+    quiet = samples(client.get("/metrics").text)
+    assert quiet[("sweeper_spending_paused", ())] == 0
+    assert quiet[("sweeper_budget_crossings_total", (("budget", "sun_per_hour"),))] == 0
+    assert quiet[("sweeper_quarantined_addresses", ())] == 0
+
+    sweep = open_ordered_sweep(ledger, "failed", "sw1a0o1")
+    ledger.update_order("itrx", "sw1a0o1", status=OrderRequestStatus.DELIVERED, cost_sun=3_000_000)
+    assert ledger.transition(sweep.id, SweepState.ENERGY_ORDERED, SweepState.FAILED, reason="onchain_revert")
+    controls = SpendControls(ledger)
+    controls.pause("incident")
+    controls.record_crossing("sun_per_hour", "deployment", datetime.now(UTC), 9, 8)
+
+    found = samples(client.get("/metrics").text)
+
+    assert found[("sweeper_spending_paused", ())] == 1
+    assert found[("sweeper_energy_spend_last_hour_sun", ())] == 3_000_000
+    assert found[("sweeper_budget_crossings_total", (("budget", "sun_per_hour"),))] == 1
+    assert found[("sweeper_budget_crossings_total", (("budget", "orders_per_address"),))] == 0
+    assert found[("sweeper_quarantined_addresses", ())] == 1
 
 
 def test_metrics_skip_the_scanner_lag_when_the_node_fails(ledger: Ledger) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.settings import InvalidSettings, load_settings
+from config.settings import USDT_MAINNET, InvalidSettings, load_settings
 
 pytestmark = pytest.mark.unit
 
@@ -87,7 +87,7 @@ def test_an_enabled_source_without_its_secret_is_reported(monkeypatch: pytest.Mo
 
 def test_a_missing_destination_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     found = problems(monkeypatch, {"SWEEPER_ENERGY__ORDER": ""})
-    assert found == ["no destination for USDT: set SWEEPER_DESTINATION (the hot wallet)"]
+    assert found == [f"no destination for USDT ({USDT_MAINNET}): set SWEEPER_DESTINATION (the hot wallet)"]
 
 
 def test_secrets_in_an_invalid_configuration_are_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,3 +118,71 @@ def test_field_errors_and_missing_secrets_are_reported_together(monkeypatch: pyt
     assert (
         found[-1] == "energy source 'ea888fee' is enabled but SWEEPER_ENERGY__EA888FEE__API_SECRET is not set"
     )
+
+
+# -- spend guards: per-token facts by contract, our own wallets, budgets --------------------------------
+
+OTHER = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+HOT_2 = "TPP5NBKiMX8AjS4fyao2Nj6AhFFCqDXgWS"
+GAS = "TKdxd9M9wRsdQXCswGTvAQrJUDHtJP9uS9"
+
+
+def test_two_tokens_sharing_a_symbol_keep_their_own_destinations(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasks.runtime import flow_config
+
+    tokens = (
+        f'[{{"symbol":"USDT","contract":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t","decimals":6,"min_amount":1}},'
+        f'{{"symbol":"USDT","contract":"{OTHER}","decimals":6,"min_amount":1,"destination":"{HOT_2}"}}]'
+    )
+    monkeypatch.setenv("SWEEPER_DESTINATION", HOT)
+    monkeypatch.setenv("SWEEPER_ENERGY__ORDER", "")
+    monkeypatch.setenv("SWEEPER_TOKENS", tokens)
+    s = load_settings(_env_file=None)
+
+    assert s.destinations() == {"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t": HOT, OTHER: HOT_2}
+    assert flow_config(s).destinations == s.destinations()
+    with pytest.raises(KeyError):  # a symbol that names two tokens names none
+        s.destination_for("USDT")
+
+
+def test_a_token_contract_listed_twice_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = '{"symbol":"USDT","contract":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t","decimals":6,"min_amount":1}'
+    found = problems(
+        monkeypatch,
+        {"SWEEPER_DESTINATION": HOT, "SWEEPER_ENERGY__ORDER": "", "SWEEPER_TOKENS": f"[{token},{token}]"},
+    )
+    assert found == ["SWEEPER_TOKENS lists token contract TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t twice"]
+
+
+def test_our_own_wallets_are_every_destination_the_gas_wallet_and_the_stake_owner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tasks.runtime import flow_config
+
+    monkeypatch.setenv("SWEEPER_DESTINATION", HOT)
+    monkeypatch.setenv("SWEEPER_ENERGY__ORDER", "burn")
+    monkeypatch.setenv("SWEEPER_ENERGY__BURN__GAS_WALLET", GAS)
+    monkeypatch.setenv("SWEEPER_ENERGY__STAKE__OWNER", HOT_2)
+    s = load_settings(_env_file=None)
+
+    assert set(s.own_wallets()) == {HOT, GAS, HOT_2}
+    assert "GAS_WALLET" in s.own_wallets()[GAS]
+    assert flow_config(s).own_wallets == {HOT, GAS, HOT_2}
+
+
+def test_spend_budgets_are_read_from_the_environment_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasks.runtime import flow_config
+
+    monkeypatch.setenv("SWEEPER_DESTINATION", HOT)
+    monkeypatch.setenv("SWEEPER_ENERGY__ORDER", "")
+    monkeypatch.setenv("SWEEPER_BUDGET__ORDERS_PER_SWEEP", "3")
+    monkeypatch.setenv("SWEEPER_BUDGET__ORDERS_PER_ADDRESS", "5")
+    monkeypatch.setenv("SWEEPER_BUDGET__ADDRESS_WINDOW_SECONDS", "600")
+    monkeypatch.setenv("SWEEPER_BUDGET__SUN_PER_HOUR", "0")
+    budgets = flow_config(load_settings(_env_file=None)).budgets
+
+    assert (budgets.orders_per_sweep, budgets.orders_per_address) == (3, 5)
+    assert (budgets.address_window_seconds, budgets.sun_per_hour) == (600, 0)
+    monkeypatch.setenv("SWEEPER_BUDGET__ORDERS_PER_SWEEP", "0")
+    (found,) = problems(monkeypatch, {})
+    assert found.startswith("SWEEPER_BUDGET__ORDERS_PER_SWEEP:")

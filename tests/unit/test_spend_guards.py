@@ -15,7 +15,7 @@ from sweeper.errors import ChainUnavailable, SignerUnavailable
 from sweeper.guards import PROBE_PREFIX, probe_digest
 from sweeper.ledger.controls import SpendControls
 from sweeper.ledger.records import OrderRequestStatus
-from sweeper.models import SweepState
+from sweeper.models import SweepState, Token
 from tests.fixtures.db import tron_address
 from tests.support.memory import HOT, USDT_CONTRACT, MemorySigner, NoLocks, heart
 
@@ -369,3 +369,27 @@ def test_trx_the_burn_source_sent_for_a_sweep_that_ended_unused_is_swept_back_to
     assert sent > 1_000_000 and back is not None
     assert h.run(back.id) == "CONFIRMED"
     assert h.chain.trx.get(A, 0) == 0 and h.chain.trx[HOT] == sent
+
+
+# -- destinations keyed by contract ------------------------------------------------------------------
+
+
+def test_two_tokens_sharing_a_symbol_are_each_swept_to_their_own_destination():
+    other = tron_address("usdt-lookalike-contract")
+    elsewhere = tron_address("second-hot-wallet")
+    h = heart(
+        tokens={USDT_CONTRACT: Token("USDT", USDT_CONTRACT, 6, USDT), other: Token("USDT", other, 6, USDT)},
+        destinations={USDT_CONTRACT: HOT, other: elsewhere},
+    )
+    h.chain.fund(elsewhere, 0)
+    h.chain.mint(elsewhere, 1, other)
+    h.deposit(A, 50 * USDT)
+    h.chain.mint(A, 70 * USDT, other)
+
+    first, second = h.open(A, USDT_CONTRACT), h.open(A, other)
+    assert h.run(first) == "CONFIRMED" and h.run(second) == "CONFIRMED"
+
+    assert h.chain.tokens[(USDT_CONTRACT, HOT)] == 1 + 50 * USDT
+    assert h.chain.tokens[(other, elsewhere)] == 1 + 70 * USDT
+    assert h.chain.tokens.get((other, HOT), 0) == 0
+    assert [h.ledger.get_sweep(i).destination for i in (first, second)] == [HOT, elsewhere]
