@@ -390,9 +390,9 @@ class Flow:
         """Call the source again for an order whose call may or may not have reached it.
 
         Ordering is idempotent by our number only where the source can look it up or refuses a reused
-        number; some accept a reused number as a new order. So a REQUESTED order is left alone while a
-        worker may still be calling (a lost lock lets a second worker in), and then only the worker whose
-        claim on the order row wins calls again.
+        number; whether itrx and TronZap refuse one is undocumented (docs/PROVIDERS.md OQ-I2, OQ-Z2). So a
+        REQUESTED order is left alone while a worker may still be calling (a lost lock lets a second worker
+        in), and then only the worker whose claim on the order row wins calls again.
         """
         age = self.clock() - record.updated_at.timestamp()
         if age < self.config.order_claim_seconds:

@@ -39,7 +39,7 @@ log = structlog.get_logger("sweeper.guards")
 
 PROBE_PREFIX = b"\xffsweeper signer probe: this is not a transaction\x00"
 """What the can-you-sign probe hashes. A txid is sha256 of a protobuf ``Transaction.raw``; a first byte of
-0xFF is field 31 with wire type 7, which no protobuf parser accepts, so no node can take the probe's
+0xFF makes the first tag's wire type 7, which no protobuf parser accepts, so no node can take the probe's
 signature for a transaction's (docs/TRON.md, signer probe)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR_S = 3600.0

@@ -285,7 +285,7 @@ def test_a_sweep_that_already_holds_its_energy_finishes_while_spending_is_paused
 def test_a_second_worker_never_calls_the_source_again_while_the_first_may_still_be_calling():
     h = heart(locks=NoLocks())
     other = h.second_worker(locks=NoLocks())  # the address lock was taken from the first worker
-    h.sources["cheap"].reuses_numbers = True  # like itrx and TronZap: a reused number is a new order
+    h.sources["cheap"].reuses_numbers = True  # as the itrx and TronZap simulators do (undocumented live)
     h.deposit(A, 50 * USDT)
     sid = h.open(A)
     h.sources["cheap"].on_order = lambda: other.advance(sid)  # worker 2 runs while worker 1's call is out
