@@ -50,7 +50,22 @@ class EnergyBase(BaseModel):
 
     order: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Enabled sources in preference order; the composed model defaults to the registry's default order."""
-    margin: int = Field(0, ge=0, le=100_000)
+    margin: int = Field(0, ge=0, le=100_000, description="energy added to every measured transfer")
+    margin_percent: Decimal = Field(
+        Decimal(0), ge=0, le=100, description="percent added to every measured transfer's energy"
+    )
+    max_energy_per_transfer: int = Field(
+        300_000, ge=1, description="sanity ceiling: a transfer measured above this is refused, never ordered"
+    )
+    max_fee_limit_sun: int = Field(
+        50_000_000, ge=1, description="the largest fee_limit a transfer is signed with (sun)"
+    )
+    measure_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="one measurement serves this long per (token, recipient holds)",
+    )
     max_sun_per_sweep: int = Field(12_000_000, ge=0)
     max_percent_of_amount: Decimal = Field(Decimal(5), ge=0, le=100)
     breaker_failures: int = Field(3, ge=1)
@@ -114,6 +129,9 @@ def compose_energy_settings(registry: Registry) -> type[EnergyBase]:
 PROVIDERS = providers()
 KNOWN_SOURCES = PROVIDERS.names()
 """Every registered energy source, in declared order."""
+BANDWIDTH_SOURCES = tuple(spec.name for spec in PROVIDERS if spec.capabilities.bandwidth)
+"""Sources that can give an address the bytes of its transfer (declared ``Capabilities.bandwidth``:
+today stake and burn; no rental client sells bandwidth yet)."""
 
 if TYPE_CHECKING:
     EnergySettings = EnergyBase
@@ -227,6 +245,19 @@ class Settings(BaseSettings):
     def destination_of(self, contract: str) -> str:
         """The configured wallet for the token at ``contract``; KeyError for a token nobody configured."""
         return self.destinations()[contract]
+
+    def warnings(self) -> list[str]:
+        """What is valid but will hold sweeps back: one line each, for ``sweeper config check``."""
+        out: list[str] = []
+        if not any(source in BANDWIDTH_SOURCES for source in self.energy.order):
+            out.append(
+                "no bandwidth source: SWEEPER_ENERGY__ORDER has neither 'stake' nor 'burn', and no rental "
+                "provider sells bandwidth, so an address swept again within about 6 h of its last sweep "
+                "(its 600 free bytes a day are spent) waits until its free bandwidth recovers; add 'stake' "
+                "(SWEEPER_ENERGY__STAKE__OWNER) or 'burn' (SWEEPER_ENERGY__BURN__GAS_WALLET) to sweep it "
+                "at once"
+            )
+        return out
 
     def destination_for(self, symbol: str) -> str:
         """Deprecated (a symbol does not name a token): the destination of the one token with ``symbol``.

@@ -7,12 +7,18 @@ address can ever send it, what one transfer needs, how to build it — so it nev
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Protocol
 
-from sweeper.models import ResourceNeed, SignedTx, Token
+from sweeper.chain import size
+from sweeper.chain.logs import transfer_logged
+from sweeper.errors import PolicyRefused
+from sweeper.models import UINT256_MAX, ChainParameters, Receipt, ResourceNeed, Resources, SignedTx, Token
 
 if TYPE_CHECKING:
     from sweeper.chain.port import Chain, Signer
@@ -21,10 +27,78 @@ TRX = "TRX"
 """The key (``token_contract``) of native TRX: it has no contract."""
 FEE_LIMIT_HEADROOM = Decimal("1.2")
 """A token transfer's ``fee_limit`` covers its whole energy at the chain's price, plus this headroom."""
-TRX_TRANSFER_RESERVE_SUN = 300_000
-"""Bandwidth burn for a ~267-byte TRX transfer when no free bandwidth is left (1,000 sun per byte)."""
-NEVER = 2**63
+NEVER = UINT256_MAX + 1
 """The minimum of an asset that is not swept: no balance reaches it."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyPolicy:
+    """How a measured transfer becomes an order, and the limits no measurement may pass (settings)."""
+
+    margin: int = 0
+    """Energy added to every measured transfer (``SWEEPER_ENERGY__MARGIN``)."""
+    margin_percent: Decimal = Decimal(0)
+    """Percent added on top of the measured figure (``SWEEPER_ENERGY__MARGIN_PERCENT``)."""
+    ceiling: int = 300_000
+    """A measured transfer above this is refused, never ordered
+    (``SWEEPER_ENERGY__MAX_ENERGY_PER_TRANSFER``)."""
+    max_fee_limit_sun: int = 50_000_000
+    """The largest ``fee_limit`` a transfer is signed with (``SWEEPER_ENERGY__MAX_FEE_LIMIT_SUN``)."""
+    cache_seconds: float = 30.0
+    """How long one measurement serves other transfers of the token to the same kind of recipient."""
+
+    def with_margin(self, measured: int) -> int:
+        extra = Fraction(Decimal(measured) * self.margin_percent) / 100
+        return measured + math.ceil(extra) + max(0, self.margin)
+
+
+@dataclass
+class EnergyMeter:
+    """Asks the chain what a transfer costs; one answer serves briefly per (token, recipient holds).
+
+    What a TRC20 transfer costs depends on the token, its current ``energy_factor`` and whether the
+    recipient's balance slot is new, not on the sender or the amount, so a short cache keyed by the two
+    is exact between maintenance periods; a fresh reading is taken before each transfer is signed.
+    """
+
+    policy: EnergyPolicy = field(default_factory=EnergyPolicy)
+    clock: Callable[[], float] = time.monotonic
+    _cache: dict[tuple[str, bool], tuple[float, int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def measure(self, chain: Chain, contract: str, owner: str, to: str, amount: int, *, fresh: bool) -> int:
+        holds = chain.token_balance(contract, to) > 0
+        key = (contract, holds)
+        now = self.clock()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and not fresh and now - hit[0] < self.policy.cache_seconds:
+            return hit[1]
+        measured = chain.measure_transfer_energy(contract, owner, to, amount)
+        if measured > self.policy.ceiling:
+            raise PolicyRefused(
+                f"the chain measures {measured} energy for one transfer of {contract}, above the ceiling of "
+                f"{self.policy.ceiling} (SWEEPER_ENERGY__MAX_ENERGY_PER_TRANSFER)",
+                reason="energy_ceiling",
+            )
+        with self._lock:
+            self._cache[key] = (now, measured)
+        return measured
+
+    def fee_limit(self, energy: int, params: ChainParameters) -> int:
+        """``fee_limit`` for a transfer using ``energy``: it caps delegated energy too, so it must cover all
+        of it; with headroom, within the configured and the chain's ceilings."""
+        floor = energy * params.energy_fee
+        cap = self.policy.max_fee_limit_sun
+        if params.max_fee_limit is not None:
+            cap = min(cap, params.max_fee_limit)
+        if floor > cap:
+            raise PolicyRefused(
+                f"a transfer using {energy} energy needs a fee_limit of {floor} sun, above the cap of "
+                f"{cap} sun (SWEEPER_ENERGY__MAX_FEE_LIMIT_SUN or the chain's getMaxFeeLimit)",
+                reason="fee_limit_cap",
+            )
+        return max(1, min(cap, math.ceil(floor * FEE_LIMIT_HEADROOM)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +146,21 @@ class Asset(Protocol):
         """A reason this address can never send the asset (a blacklist), or None."""
         ...
 
-    def need(self, chain: Chain, address: str, margin: int) -> ResourceNeed:
-        """What one transfer from ``address`` needs beyond what it has now."""
+    def need(self, chain: Chain, address: str, amount: int, *, fresh: bool = False) -> ResourceNeed:
+        """What one transfer of ``amount`` from ``address`` needs beyond what it has now.
+
+        ``fresh`` asks the chain again rather than use a recent measurement (just before signing).
+        """
         ...
 
     def build_transfer(
         self, chain: Chain, signer: Signer, amount: int, *, energy_needed: int | None
     ) -> Transfer | Refusal:
         """Sign the transfer of ``amount`` from the signer's address to the destination."""
+        ...
+
+    def proves(self, receipt: Receipt, address: str, amount: int) -> bool:
+        """True when a SUCCESS ``receipt`` shows this transfer of ``amount`` from ``address`` happened."""
         ...
 
 
@@ -90,6 +171,7 @@ class Trc20Asset:
     token: Token
     destination: str
     trx_per_token: Decimal | None = None
+    meter: EnergyMeter = field(default_factory=EnergyMeter)
 
     @property
     def unit(self) -> str:
@@ -103,21 +185,39 @@ class Trc20Asset:
             return Refusal("blacklisted", "the token contract blacklists this address")
         return None
 
-    def need(self, chain: Chain, address: str, margin: int) -> ResourceNeed:
+    def need(self, chain: Chain, address: str, amount: int, *, fresh: bool = False) -> ResourceNeed:
+        contract = self.token.contract
+        measured = self.meter.measure(chain, contract, address, self.destination, amount, fresh=fresh)
+        required = self.meter.policy.with_margin(measured)
+        params = chain.chain_parameters()
+        fee_limit = self.meter.fee_limit(required, params)
         activated = chain.is_activated(address)
-        required = chain.transfer_energy(self.token.contract, self.destination) + max(0, margin)
-        available = chain.resources(address).energy if activated else 0
+        have = chain.resources(address) if activated else Resources(0)
+        bytes_ = size.trc20_transfer_bytes(address, contract, self.destination, amount, fee_limit)
+        if activated:
+            short = not have.pays_bytes(bytes_, sun_per_byte=params.transaction_fee)
+        else:
+            short = params.free_net_limit < bytes_  # activation brings the day's free allowance
         return ResourceNeed(
-            energy=max(0, required - available), activation=not activated, required_energy=required
+            energy=max(0, required - have.energy),
+            bandwidth=bytes_ if short else 0,
+            activation=not activated,
+            required_energy=required,
+            required_bandwidth=bytes_,
+            measured_energy=measured,
+            available_energy=have.energy,
         )
 
     def build_transfer(
         self, chain: Chain, signer: Signer, amount: int, *, energy_needed: int | None
     ) -> Transfer | Refusal:
-        energy = max(energy_needed or 0, chain.transfer_energy(self.token.contract, self.destination))
-        fee_limit = math.ceil(energy * chain.energy_price_sun() * FEE_LIMIT_HEADROOM)
+        fee_limit = self.meter.fee_limit(energy_needed or 0, chain.chain_parameters())
         tx = chain.build_token_transfer(self.token.contract, signer, self.destination, amount, fee_limit)
         return Transfer(tx, amount)
+
+    def proves(self, receipt: Receipt, address: str, amount: int) -> bool:
+        """Only the token's ``Transfer(address, destination, amount)`` log proves it (docs/TRON.md §8)."""
+        return transfer_logged(receipt.logs, self.token.contract, address, self.destination, amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,17 +242,23 @@ class TrxAsset:
     def refusal(self, chain: Chain, address: str) -> Refusal | None:
         return None
 
-    def need(self, chain: Chain, address: str, margin: int) -> ResourceNeed:
-        return ResourceNeed()
+    def need(self, chain: Chain, address: str, amount: int, *, fresh: bool = False) -> ResourceNeed:
+        return ResourceNeed()  # the transfer pays its own bytes out of the amount when it must
 
     def build_transfer(
         self, chain: Chain, signer: Signer, amount: int, *, energy_needed: int | None
     ) -> Transfer | Refusal:
-        free = chain.resources(signer.address).bandwidth >= TRX_TRANSFER_RESERVE_SUN // 1000
-        send = amount if free else amount - TRX_TRANSFER_RESERVE_SUN
+        have = chain.resources(signer.address)
+        fee = chain.chain_parameters().transaction_fee
+        bytes_ = size.trx_transfer_bytes(signer.address, self.destination, amount)
+        staked_or_free = max(have.staked_bandwidth, have.free_bandwidth) >= bytes_
+        send = amount if staked_or_free else amount - bytes_ * fee
         if send <= 0:
             return Refusal("below_threshold", f"{amount} sun does not cover the bandwidth fee")
         return Transfer(chain.build_trx_transfer(signer, self.destination, send), send)
+
+    def proves(self, receipt: Receipt, address: str, amount: int) -> bool:
+        return receipt.success  # a TransferContract has no log: its SUCCESS is the transfer
 
 
 class AssetBook:
@@ -170,10 +276,12 @@ class AssetBook:
         destinations: Mapping[str, str],
         trx_per_token: Mapping[str, Decimal],
         leftover_trx_min_sun: int | None,
+        energy: EnergyPolicy | None = None,
     ) -> AssetBook:
         """Assets from configuration; leftover TRX goes to the first token's destination, if enabled."""
+        meter = EnergyMeter(energy or EnergyPolicy())
         assets: dict[str, Asset] = {
-            contract: Trc20Asset(token, destinations[contract], trx_per_token.get(contract))
+            contract: Trc20Asset(token, destinations[contract], trx_per_token.get(contract), meter)
             for contract, token in tokens.items()
         }
         trx = None

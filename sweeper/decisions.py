@@ -56,3 +56,5 @@ class Step:
     state: SweepState
     retry_in: float | None
     note: str = ""
+    opened: tuple[int, ...] = ()
+    """Sweeps of the same address to start now (a deposit that arrived after this one was signed)."""

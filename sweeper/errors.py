@@ -7,8 +7,9 @@ already holds (``BroadcastOutcome.ALREADY_KNOWN``), one that expired (``EXPIRED`
 cannot be known (``OrderStatus.UNKNOWN``), no energy source fitting (procurement's ``Exhausted``).
 
     SweeperError
-    ├── TransientError                      retry later with backoff
-    │   ├── ChainUnavailable                node unreachable, timeout, 5xx, busy
+    ├── TransientError                      retry later with backoff (not before ``retry_after``)
+    │   ├── ChainUnavailable                node unreachable, timeout, any HTTP error status (rate
+    │   │                                   limits 403/429/503 included), ``{"Error"}`` bodies, busy
     │   ├── ProviderUnavailable             provider unreachable, timeout, 5xx, 429, "service unavailable"
     │   │   └── ResponseLost                an order request may have arrived; no answer came back
     │   ├── ProviderOutOfResources          provider has no energy to delegate right now
@@ -66,9 +67,20 @@ class SweeperError(Exception):
 
 
 class TransientError(SweeperError):
-    """Raised when trying again later may succeed."""
+    """Raised when trying again later may succeed; ``retry_after`` (seconds) is the earliest sensible try.
+
+    A node or provider that names a wait (HTTP ``Retry-After``) sets it; callers back off at least that long.
+    """
 
     reason = "transient"
+    retry_after: float | None = None
+
+    def __init__(
+        self, message: str = "", *, reason: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        if retry_after is not None:
+            self.retry_after = max(0.0, float(retry_after))
 
 
 class PermanentError(SweeperError):
@@ -81,7 +93,10 @@ class PermanentError(SweeperError):
 
 
 class ChainUnavailable(TransientError):
-    """Raised when the TRON node cannot be reached or answers with a server-side failure."""
+    """Raised when the TRON node cannot be reached, rate-limits us, or answers anything but an answer.
+
+    A read that fails is never a verdict on a sweep: only a broadcast's code or a receipt is.
+    """
 
     reason = "chain_unavailable"
 

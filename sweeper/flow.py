@@ -13,6 +13,7 @@ workers, and a lost race turns a move into a no-op.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,26 +24,37 @@ from typing import Any
 import structlog
 
 from sweeper import failpoints
-from sweeper.assets import Asset, AssetBook, Refusal
+from sweeper.assets import Asset, AssetBook, EnergyPolicy, Refusal
 from sweeper.chain.port import Chain
 from sweeper.decisions import Decision, Move, Proceed, Step, Wait, skip
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
+from sweeper.energy.journal import provably_dead
 from sweeper.errors import AmountOutOfRange, PermanentError, UnknownSweep
 from sweeper.guards import Budgets, Guards
 from sweeper.keys.keyring import Keyring
 from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep, TxKind, TxStatus
 from sweeper.ledger.repository import Ledger
 from sweeper.locks import AddressLocks, LocalLocks
-from sweeper.models import TERMINAL_STATES, BroadcastOutcome, SignedTx, SweepState, Token
+from sweeper.models import (
+    TERMINAL_STATES,
+    UINT256_MAX,
+    BroadcastOutcome,
+    ResourceNeed,
+    SignedTx,
+    SweepState,
+    Token,
+)
 from sweeper.procurement import Caps, Choice, Exhausted, Ordered, Procurement
 
 __all__ = ["AddressLocks", "Decision", "Flow", "FlowConfig", "LocalLocks", "Move", "Proceed", "Step", "Wait"]
 
 log = structlog.get_logger("sweeper.flow")
 
-MAX_LEDGER_AMOUNT = 2**63 - 1
-"""The largest amount the ledger stores (BIGINT); tokens with more decimals need a wider column."""
+MAX_LEDGER_AMOUNT = UINT256_MAX
+"""The largest amount the ledger stores: any TRC20 balance (uint256, NUMERIC(78,0) in the ledger)."""
+UNPROVEN_WAIT_S = 600.0
+"""A SUCCESS receipt without the expected Transfer log is looked at (and reported) this often."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +68,14 @@ class FlowConfig:
     destinations: Mapping[str, str]
     confirmations: int = 19
     energy_margin: int = 0
+    energy: EnergyPolicy = field(default_factory=EnergyPolicy)
+    """Margins, sanity ceiling and fee_limit cap for measured energy (``energy_margin`` adds to it)."""
     max_sun_per_sweep: int = 12_000_000
     max_percent_of_amount: Decimal = Decimal(5)
     trx_per_token: Mapping[str, Decimal] = field(default_factory=dict)
     dry_run: bool = False
     poll_seconds: float = 3.0
     order_timeout_seconds: float = 180.0
-    expiry_grace_ms: int = 9_000
     max_steps_per_call: int = 8
     order_claim_seconds: float = 60.0
     """How long a REQUESTED order is left to the worker that may be calling its source (longer than any
@@ -101,6 +114,10 @@ def _skip_exhausted(e: Exhausted) -> Move:
     return skip(e.reason, f"no energy source fits: {e.detail}")
 
 
+SIGNED_STATES = frozenset({SweepState.SIGNED, SweepState.BROADCAST})
+"""States whose transfer is signed: a later deposit is not in it, and is swept once it is confirmed."""
+
+
 class Flow:
     """Drives sweeps through the state machine; pure domain: no Celery, no configuration reads."""
 
@@ -122,11 +139,15 @@ class Flow:
         self.config = config
         self.locks: AddressLocks = locks or LocalLocks()
         self.clock = clock
+        policy = config.energy
+        if config.energy_margin:
+            policy = dataclasses.replace(policy, margin=policy.margin + config.energy_margin)
         self.assets = AssetBook.build(
-            config.tokens, config.destinations, config.trx_per_token, config.leftover_trx_min_sun
+            config.tokens, config.destinations, config.trx_per_token, config.leftover_trx_min_sun, policy
         )
         self.procurement = Procurement(
             ledger=ledger,
+            chain=chain,
             sources=sources,
             breakers=breakers or {},
             caps=config.caps,
@@ -174,9 +195,19 @@ class Flow:
         balance = self._balance(asset, address)
         if balance <= 0 or (balance < asset.token.min_amount and not record_dust):
             return None
-        return self.ledger.open_sweep(
+        sweep = self.ledger.open_sweep(
             address, asset.token, balance, asset.destination, self.config.dry_run, detected_block=block
         )
+        if sweep is not None and sweep.state in SIGNED_STATES and balance > sweep.amount:
+            # Not folded silently: the signed transfer moves what was there; the rest is swept after it.
+            self.ledger.note(
+                sweep.id,
+                sweep.state,
+                "deposit_after_signing",
+                {"balance": balance, "signed_amount": sweep.amount, "block": block},
+            )
+            log.info("deposit.after_signing", sweep_id=sweep.id, address=address, balance=balance)
+        return sweep
 
     def advance(self, sweep_id: int) -> Step:
         """Perform the next safe steps of one sweep until it has to wait; never blocks on the chain."""
@@ -187,7 +218,7 @@ class Flow:
             for _ in range(self.config.max_steps_per_call):
                 sweep = self._sweep(sweep_id)
                 if not sweep.is_open:
-                    return Step(sweep_id, sweep.state, None, sweep.reason or "")
+                    return Step(sweep_id, sweep.state, None, sweep.reason or "", self._opened_after(sweep))
                 try:
                     wait = self._apply(sweep, self._handlers[sweep.state](sweep))
                 except PermanentError as exc:
@@ -197,7 +228,8 @@ class Flow:
                     current = self._sweep(sweep_id)
                     if current.is_open:
                         self.ledger.set_next_check(sweep_id, self._at(wait))
-                    return Step(sweep_id, current.state, wait if current.is_open else None)
+                        return Step(sweep_id, current.state, wait)
+                    return Step(sweep_id, current.state, None, opened=self._opened_after(current))
             current = self._sweep(sweep_id)
             return Step(sweep_id, current.state, 0.0 if current.is_open else None)
 
@@ -255,7 +287,7 @@ class Flow:
             return skip(refusal.slug, refusal.why)
         if s.dry_run:
             return skip("dry_run", f"dry run: would sweep {balance} {asset.unit}")
-        need = asset.need(self.chain, s.address, self.config.energy_margin)
+        need = asset.need(self.chain, s.address, balance)
         if need.nothing:
             fields: dict[str, Any] = {"amount": balance}
             if need.required_energy:
@@ -285,10 +317,8 @@ class Flow:
         if s.state is SweepState.ACTIVATING:
             if activated:
                 return Move(SweepState.ENERGY_ORDERED, "address activated")
-        elif activated:
-            available = self.chain.resources(s.address).energy
-            if self.procurement.delivered(s, record, available):
-                return Move(SweepState.ENERGY_READY, f"energy on chain from {record.source}")
+        elif activated and self.procurement.delivered(s, record, self.chain.resources(s.address)):
+            return Move(SweepState.ENERGY_READY, f"{record.step} on chain from {record.source}")
         if record.status is OrderRequestStatus.FAILED:
             return self._failover(s, record.detail or "the previous order failed")
         failure = self.procurement.check(s, record)
@@ -303,11 +333,23 @@ class Flow:
                 f"sweep destination {s.destination} is not the configured {asset.destination}",
                 reason="destination_mismatch",
             )
+        stored = self.ledger.get_tx(s.txid) if s.txid else None
+        if stored is not None and stored.status is TxStatus.SIGNED:
+            # Back here after the node refused it for bandwidth: resend those bytes while they can be mined.
+            if not provably_dead(self.chain, self._tx(s)):
+                return Move(SweepState.SIGNED, "bandwidth secured: resend the signed transfer")
+            self.ledger.mark_tx(stored.txid, TxStatus.EXPIRED)
         balance = self._balance(asset, s.address)
         if balance < asset.token.min_amount:
             return skip("balance_gone", f"balance {balance} < minimum {asset.token.min_amount}")
+        need = asset.need(self.chain, s.address, balance, fresh=True)
+        if not need.sendable:
+            # Measured again just before signing: the energy or the bytes are short (a new energy factor,
+            # bandwidth used meanwhile). Get what is missing; sign nothing that cannot be paid.
+            return self._top_up(s, asset, need, balance)
         signer = self.keyring.signer_for(s.address)
-        built = asset.build_transfer(self.chain, signer, balance, energy_needed=s.energy_needed)
+        energy = max(s.energy_needed or 0, need.required_energy)
+        built = asset.build_transfer(self.chain, signer, balance, energy_needed=energy)
         if isinstance(built, Refusal):
             return skip(built.slug, built.why)
         # The signed bytes are stored before anything can broadcast them.
@@ -317,32 +359,34 @@ class Flow:
         )
 
     def _signed(self, s: Sweep) -> Decision:
+        """Send the stored bytes; the node judges expiry by its head block, never our clock."""
         tx = self._tx(s)
-        if self._now_ms() >= tx.expiration_ms:
-            # A worker may have died after the node accepted it: only replace what the chain never saw.
+        failpoints.hit(failpoints.AFTER_SIGN_BEFORE_BROADCAST)
+        outcome = self.chain.broadcast(tx)
+        if outcome is BroadcastOutcome.EXPIRED:
+            # A worker may have died after the node accepted it: only replace what provably never was.
             if self.chain.receipt(tx.txid) is not None or self.chain.transaction_known(tx.txid):
                 return Move(SweepState.BROADCAST, "found on chain after a restart")
-            if self._now_ms() <= tx.expiration_ms + self.config.expiry_grace_ms:
-                return Wait(self.config.poll_seconds, "a node whose clock lags could still include it")
-            return self._expired(s, "expired before broadcast")
-        failpoints.hit(failpoints.AFTER_SIGN_BEFORE_BROADCAST)
-        if self.chain.broadcast(tx) is BroadcastOutcome.EXPIRED:
-            # Our clock says it is still valid, the node's says not: the expiry path above decides
-            # (after the grace, and only if the chain never included it).
-            return Wait(self.config.poll_seconds, "the node says expired")
+            if provably_dead(self.chain, tx):
+                return self._expired(s, "expired before broadcast")
+            return Wait(self.config.poll_seconds, "expired by the head block; waiting for the solid block")
+        if outcome is BroadcastOutcome.NO_BANDWIDTH:
+            return self._bandwidth_refused(s)
         failpoints.hit(failpoints.AFTER_BROADCAST_BEFORE_STORE)
         self.ledger.mark_tx(tx.txid, TxStatus.BROADCAST, from_status=TxStatus.SIGNED)
         return Move(SweepState.BROADCAST, "broadcast", then=self._poll)
 
     def _broadcast(self, s: Sweep) -> Decision:
+        """Judge the transfer only by the solidified chain: a receipt there is final, one above may go."""
         tx = self._tx(s)
-        receipt = self.chain.receipt(tx.txid)
+        receipt = self.chain.solid_receipt(tx.txid)
         if receipt is None:
-            if self._now_ms() > tx.expiration_ms + self.config.expiry_grace_ms:
-                if not self.chain.transaction_known(tx.txid):
+            if self.chain.receipt(tx.txid) is None:
+                if provably_dead(self.chain, tx):
                     return self._expired(s, "expired and not on chain")
-                return self._poll()
-            self.chain.broadcast(tx)  # the same bytes again in case a node dropped them; any answer is fine
+                self.chain.broadcast(
+                    tx
+                )  # the same bytes again in case a node dropped them; any answer is fine
             return self._poll()
         if not receipt.success:
             self.ledger.mark_tx(
@@ -354,6 +398,18 @@ class Flow:
                 reason=f"onchain_{receipt.result.lower()}",
                 fields={"cost_sun": self.procurement.cost(s, receipt.fee_sun)},
             )
+        asset = self.assets.get(s.token_contract)
+        if not asset.proves(receipt, s.address, s.amount):
+            # SUCCESS, but not the Transfer we signed: whether the funds moved is unknown, so the sweep is
+            # neither CONFIRMED nor FAILED; it is held, loudly, for an operator (docs/ARCHITECTURE.md §6.3).
+            why = (
+                f"receipt of {tx.txid} is SUCCESS but holds no Transfer({s.token_contract}, {s.address}, "
+                f"{s.destination}, {s.amount}) log"
+            )
+            log.error("sweep.transfer_unproven", sweep_id=s.id, txid=tx.txid, detail=why)
+            if s.reason != f"transfer_unproven: {why}":
+                return Move(SweepState.BROADCAST, why, fields={"reason": f"transfer_unproven: {why}"})
+            return Wait(UNPROVEN_WAIT_S, why)
         if self.chain.head_block_number() - receipt.block_number < self.config.confirmations:
             return self._poll()
         failpoints.hit(failpoints.DURING_CONFIRM)
@@ -381,7 +437,10 @@ class Flow:
             "amount": amount,
             "energy_needed": need.required_energy,
         }
-        note = f"ordering {need.energy} energy from {quote.source} ({quote.total_sun} sun quoted)"
+        what = (
+            f"{need.required_bandwidth} bytes of bandwidth" if ordered.bandwidth else f"{need.energy} energy"
+        )
+        note = f"ordering {what} from {quote.source} ({quote.total_sun} sun quoted)"
         return Move(
             state, note, fields=fields, then=lambda: self._place(s, self.procurement.record(s, ordered))
         )
@@ -416,7 +475,7 @@ class Flow:
         """Order from the next source; a sweep never orders twice from a source that failed it."""
         log.warning("energy.failover", sweep_id=s.id, source=s.energy_source, why=why)
         asset = self.assets.get(s.token_contract)
-        need = asset.need(self.chain, s.address, self.config.energy_margin)
+        need = asset.need(self.chain, s.address, s.amount)
         if need.nothing:
             return Move(SweepState.ENERGY_READY, "energy on chain after all")
         held = self.guards.gate(s)
@@ -433,7 +492,7 @@ class Flow:
         return self._procure(s, choice, s.amount, exhausted)
 
     def _procure(
-        self, s: Sweep, choice: Choice, amount: int, exhausted: Callable[[Exhausted], Move]
+        self, s: Sweep, choice: Choice, amount: int, exhausted: Callable[[Exhausted], Decision]
     ) -> Decision:
         if isinstance(choice, Ordered):
             held = self.guards.admit(s, choice.quote.total_sun)
@@ -444,7 +503,8 @@ class Flow:
         return exhausted(choice)
 
     def _after_confirmed(self, s: Sweep) -> Decision:
-        for contract in self.assets.follow_ups(s.token_contract):
+        # What arrived after the transfer was signed is swept right away, not at the next rescan.
+        for contract in (s.token_contract, *self.assets.follow_ups(s.token_contract)):
             self.detect(s.address, contract)
         return Proceed("confirmed")
 
@@ -471,6 +531,36 @@ class Flow:
         log.warning("sweep.refused_spend", sweep_id=s.id, reason=why.slug, detail=why.why)
         cost = self.procurement.cost(s, 0)
         return Move(SweepState.FAILED, why.why, reason=why.slug, fields={"cost_sun": cost})
+
+    def _opened_after(self, s: Sweep) -> tuple[int, ...]:
+        """Sweeps of the same address to start now that ``s`` is confirmed (a later deposit, leftover TRX)."""
+        if s.state is not SweepState.CONFIRMED:
+            return ()
+        return tuple(o.id for o in self.ledger.sweeps(address=s.address, limit=20) if o.is_open)
+
+    def _top_up(self, s: Sweep, asset: Asset, need: ResourceNeed, balance: int) -> Decision:
+        """Order what the transfer still lacks right before signing (or wait for it), like at detection."""
+        ordered = asset.need(self.chain, s.address, balance)  # with the margin, for the order
+        if ordered.nothing and not need.nothing:
+            ordered = need
+        choice = self.procurement.choose(s, asset, ordered, amount=balance)
+        return self._procure(s, choice, balance, lambda e: self._stranded(s, e))
+
+    def _bandwidth_refused(self, s: Sweep) -> Decision:
+        """``BANDWITH_ERROR`` at broadcast: nothing was sent; get the bytes, then resend the same bytes."""
+        asset = self.assets.get(s.token_contract)
+        need = asset.need(self.chain, s.address, s.amount, fresh=True)
+        if need.bandwidth <= 0:
+            return Wait(self.config.poll_seconds, "the node refused for bandwidth; the pending pool holds it")
+        choice = self.procurement.choose(s, asset, need, amount=s.amount)
+        return self._procure(s, choice, s.amount, lambda e: self._stranded(s, e))
+
+    def _stranded(self, s: Sweep, e: Exhausted) -> Decision:
+        """Nothing fits for the last missing resource: wait (prices and bandwidth recover), never fail."""
+        log.warning("sweep.resources_short", sweep_id=s.id, detail=e.detail)
+        return Wait(
+            self.config.poll_seconds * 10, f"no source fits for what the transfer still lacks: {e.detail}"
+        )
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -502,9 +592,6 @@ class Flow:
         if stored is None:
             raise PermanentError(f"sweep {s.id} has no stored transaction {s.txid}", reason="tx_missing")
         return SignedTx(txid=stored.txid, raw_json=stored.signed_json, expiration_ms=stored.expiration_ms)
-
-    def _now_ms(self) -> int:
-        return int(self.clock() * 1000)
 
     def _at(self, seconds: float) -> datetime:
         return datetime.fromtimestamp(self.clock() + seconds, tz=UTC)

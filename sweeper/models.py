@@ -15,8 +15,13 @@ TokenUnits = NewType("TokenUnits", int)
 SUN_PER_TRX = 1_000_000
 USDT_MAINNET = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 ENERGY_TRANSFER_TO_HOLDER = 64_285
+"""A mainnet USDT transfer to a holder as observed today: a reference figure, never an assumption
+(the sweep measures each transfer, docs/TRON.md §6)."""
 ENERGY_TRANSFER_TO_NEW_HOLDER = 130_285
 TRC20_TRANSFER_BANDWIDTH = 345
+"""Bytes a one-signature TRC20 transfer is charged, typically; the sweep computes its own (``chain.size``)."""
+UINT256_MAX = 2**256 - 1
+"""The largest TRC20 amount: balances are uint256."""
 
 
 class SweepState(StrEnum):
@@ -58,6 +63,8 @@ class BroadcastOutcome(StrEnum):
     """The node already holds exactly these bytes (pending or mined): what we wanted."""
     EXPIRED = "EXPIRED"
     """The node says the expiration has passed; only the chain can tell whether it was ever included."""
+    NO_BANDWIDTH = "NO_BANDWIDTH"
+    """``BANDWITH_ERROR``: nothing can pay the bytes now; refused, not sent. Get bandwidth, then resend."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +103,12 @@ class EnergyOrder:
     status: OrderStatus = OrderStatus.PENDING
     provider_order_id: str | None = None
     cost_sun: int = 0
+    """What the order took out of the exchange's wallets: the provider's charge, or for our own wallets
+    the TRX sent plus the fees their transactions burned (activation, bandwidth)."""
     delegate_txid: str | None = None
     detail: str = ""
+    delivered_sun: int = 0
+    """TRX this order put on the receiving address for the transfer to burn (``delivers_trx`` sources)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,19 +123,76 @@ class ResourceNeed:
     bandwidth: int = 0
     activation: bool = False
     required_energy: int = 0
+    required_bandwidth: int = 0
+    """Bytes the transfer is charged; ``bandwidth`` is that figure when the address cannot pay it now."""
+    measured_energy: int = 0
+    """What the chain measured for the exact transfer, before the margin."""
+    available_energy: int = 0
+    """Energy on the address now."""
 
     @property
     def nothing(self) -> bool:
-        """True when the transfer can be sent as things are."""
+        """True when nothing is to be obtained: the transfer's need, margin included, is on the address."""
         return self.energy <= 0 and self.bandwidth <= 0 and not self.activation
+
+    @property
+    def sendable(self) -> bool:
+        """True when the transfer can be sent now: the measured energy and the bytes are payable."""
+        return not self.activation and self.bandwidth <= 0 and self.available_energy >= self.measured_energy
 
 
 @dataclass(frozen=True, slots=True)
 class Resources:
-    """Energy and bandwidth an account can spend right now."""
+    """Energy and bandwidth an account can spend right now, with its TRX (which can burn for either).
+
+    java-tron pays a transaction's bytes from staked bandwidth, else from the free allowance, else by
+    burning TRX; each must cover all the bytes, they are never combined (docs/TRON.md §5).
+    """
 
     energy: int
-    bandwidth: int
+    free_bandwidth: int = 0
+    staked_bandwidth: int = 0
+    trx: int = 0
+
+    @property
+    def bandwidth(self) -> int:
+        """Free plus staked bytes (for display; paying uses one or the other, see ``pays_bytes``)."""
+        return self.free_bandwidth + self.staked_bandwidth
+
+    def pays_bytes(self, size: int, *, sun_per_byte: int) -> bool:
+        """True when a transaction of ``size`` bytes can be sent without anything more."""
+        return self.staked_bandwidth >= size or self.free_bandwidth >= size or self.trx >= size * sun_per_byte
+
+
+@dataclass(frozen=True, slots=True)
+class ChainParameters:
+    """The chain's prices and limits, read from ``getchainparameters`` (never assumed, docs/TRON.md §9)."""
+
+    energy_fee: int
+    """Sun per energy burned (``getEnergyFee``)."""
+    transaction_fee: int
+    """Sun per byte burned (``getTransactionFee``)."""
+    create_account_fee: int = 0
+    """What the bytes of an account-creating transaction burn without stake (``getCreateAccountFee``)."""
+    create_new_account_fee_in_system_contract: int = 0
+    """The fee for creating an account by a transfer (``getCreateNewAccountFeeInSystemContract``)."""
+    free_net_limit: int = 0
+    """Free bytes per account and day (``getFreeNetLimit``)."""
+    max_fee_limit: int | None = None
+    """The largest ``fee_limit`` the chain accepts (``getMaxFeeLimit``), if the node reports it."""
+
+    @property
+    def activation_sun(self) -> int:
+        """What the sender of a TRX transfer that creates an account pays beyond the amount, without stake."""
+        return self.create_account_fee + self.create_new_account_fee_in_system_contract
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    """A block's number and timestamp: chain time, the only clock expiry is judged by."""
+
+    number: int
+    timestamp_ms: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ __all__ = [
     "Ranking",
     "choose_source",
     "energy_needed",
+    "free_bandwidth_wait",
     "percent_cap_sun",
     "rank",
 ]
@@ -95,6 +96,25 @@ def energy_needed(to_holds_token: bool, margin: int, available: int) -> int:
     """Energy to obtain for one transfer: what it burns plus the margin, less what the address already has."""
     base = ENERGY_TRANSFER_TO_HOLDER if to_holds_token else ENERGY_TRANSFER_TO_NEW_HOLDER
     return max(0, base + max(0, margin) - max(0, available))
+
+
+BANDWIDTH_WINDOW_S = 24 * 3600
+"""java-tron recovers bandwidth usage linearly over a 24 h window (docs/TRON.md §5)."""
+
+
+def free_bandwidth_wait(free_left: int, free_limit: int, size: int) -> float:
+    """Seconds until an address's free bandwidth covers ``size`` bytes again (0 if it does now).
+
+    Usage ``U = limit - left`` decays linearly to zero over the window; the bytes fit once
+    ``U(t) <= limit - size``, i.e. after ``window * (1 - (limit - size) / U)``. Never, if the day's
+    allowance itself is smaller than the transaction.
+    """
+    if free_left >= size:
+        return 0.0
+    if free_limit < size:
+        return float(BANDWIDTH_WINDOW_S)
+    used = free_limit - free_left
+    return BANDWIDTH_WINDOW_S * (1 - (free_limit - size) / used)
 
 
 def percent_cap_sun(

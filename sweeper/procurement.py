@@ -20,6 +20,7 @@ import structlog
 
 from sweeper import failpoints
 from sweeper.assets import Asset
+from sweeper.chain.port import Chain
 from sweeper.decisions import Wait
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
@@ -34,17 +35,21 @@ from sweeper.errors import (
 from sweeper.ledger.controls import SpendControls
 from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep
 from sweeper.ledger.repository import Ledger
-from sweeper.models import EnergyOrder, OrderStatus, Quote, ResourceNeed
-from sweeper.policy import Excluded, Exclusion, Ranking, rank
+from sweeper.models import EnergyOrder, OrderStatus, Quote, ResourceNeed, Resources
+from sweeper.policy import Excluded, Exclusion, Ranking, free_bandwidth_wait, percent_cap_sun, rank
 
 log = structlog.get_logger("sweeper.procurement")
 
 ACTIVATION_STEP = "activation"
 ENERGY_STEP = "energy"
+BANDWIDTH_STEP = "bandwidth"
+"""An order for the transfer's bytes; its row's ``energy`` column holds the bytes."""
 SICK_WAIT_FACTOR = 10
 """A sweep whose only candidates are sick waits this many polls before asking again."""
 RECLAIM_SETTLE_S = 600.0
 """After this long an order's delegation can no longer land (its transaction expired): nothing to reclaim."""
+MAX_BANDWIDTH_WAIT_S = 1800.0
+"""A sweep waiting for its free bandwidth looks again at least this often (a source may come back)."""
 
 _LEDGER_STATUS = {
     OrderStatus.PENDING: OrderRequestStatus.PENDING,
@@ -72,10 +77,19 @@ class Ordered:
     quote: Quote
     order_no: str
     need: ResourceNeed
+    bandwidth: bool = False
+    """This order is for the transfer's bytes (``need.required_bandwidth``), not its energy."""
 
     @property
     def step(self) -> str:
+        if self.bandwidth:
+            return BANDWIDTH_STEP
         return ACTIVATION_STEP if self.need.activation else ENERGY_STEP
+
+    @property
+    def units(self) -> int:
+        """What the order asks for: energy, or bytes for a bandwidth order."""
+        return self.need.required_bandwidth if self.bandwidth else self.need.energy
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +110,14 @@ class Procurement:
         self,
         *,
         ledger: Ledger,
+        chain: Chain,
         sources: Mapping[str, EnergySource],
         breakers: Mapping[str, CircuitBreaker],
         caps: Caps,
         clock: Callable[[], float],
     ) -> None:
         self.ledger = ledger
+        self.chain = chain
         self.sources = dict(sources)
         self.breakers = dict(breakers)
         self.caps = caps
@@ -118,14 +134,40 @@ class Procurement:
         amount: int,
         exclude: frozenset[str] = frozenset(),
     ) -> Choice:
-        """The cheapest source the caps allow for ``need``, or why none can be had now."""
+        """The cheapest plan the caps allow for ``need`` and its first order, or why none can be had now.
+
+        A plan gets the energy and, when the address cannot pay the transfer's bytes, the bandwidth: from a
+        source whose TRX burns for both (burn), or energy from one source and bytes from the cheapest that
+        delivers them. Nothing is ordered unless the whole plan fits; the bytes are ordered first (cheap,
+        and kept by the address), the energy once they are there.
+        """
+        if need.bandwidth <= 0 or need.activation:
+            ranking = self.rank(s, asset, need, amount=amount, exclude=exclude)
+            if ranking.accepted:
+                return Ordered(ranking.accepted[0], self._next_number(s), need)
+            return self._none_fits(ranking)
+        wide = self.rank_bandwidth(s, asset, need, amount=amount, exclude=exclude)
+        if need.energy <= 0:
+            if wide.accepted:
+                return Ordered(wide.accepted[0], self._next_number(s), need, bandwidth=True)
+            return self._no_bandwidth(s, need, wide)
         ranking = self.rank(s, asset, need, amount=amount, exclude=exclude)
-        if ranking.accepted:
-            return Ordered(ranking.accepted[0], self._next_number(s), need)
-        if ranking.transient:
-            sick = sorted({e.source for e in ranking.excluded if e.why.transient})
-            return Wait(self._sick_wait, f"{ranking.summary()} (waiting for {', '.join(sick)})")
-        return Exhausted("fee_cap" if ranking.over_cap else "no_energy_source", ranking.summary())
+        plans: list[tuple[int, Quote, Quote | None]] = []
+        for energy in ranking.accepted:
+            if self._delivers_trx(energy.source):  # its TRX pays the bytes as well
+                plans.append((energy.total_sun, energy, None))
+            elif wide.accepted:
+                total = energy.total_sun + wide.accepted[0].total_sun
+                if self._fits(total, asset, amount):
+                    plans.append((total, energy, wide.accepted[0]))
+        if plans:
+            _, energy, bytes_quote = min(plans, key=lambda p: p[0])
+            if bytes_quote is not None:
+                return Ordered(bytes_quote, self._next_number(s), need, bandwidth=True)
+            return Ordered(energy, self._next_number(s), need)
+        if not ranking.accepted:
+            return self._none_fits(ranking)
+        return self._no_bandwidth(s, need, wide)
 
     def rank(
         self,
@@ -166,6 +208,68 @@ class Procurement:
             excluded=excluded,
         )
 
+    def rank_bandwidth(
+        self,
+        s: Sweep,
+        asset: Asset,
+        need: ResourceNeed,
+        *,
+        amount: int,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Ranking:
+        """Quote every source that can deliver the transfer's bytes; rank them by the caps."""
+        quotes: list[Quote] = []
+        excluded: list[Excluded] = []
+        for name, source in self.sources.items():
+            if not source.capabilities.bandwidth:
+                continue
+            if name in exclude:
+                excluded.append(Excluded(name, Exclusion.ALREADY_TRIED))
+            elif not self._healthy(name):
+                excluded.append(Excluded(name, Exclusion.CIRCUIT_OPEN))
+            else:
+                try:
+                    quotes.append(source.quote_bandwidth(s.address, need.required_bandwidth))
+                except SweeperError as exc:
+                    self._unhealthy(name, exc)
+                    excluded.append(Excluded(name, _exclusion_for(exc), f"{exc.reason}: {exc}"))
+        return rank(
+            quotes,
+            {q.source for q in quotes},
+            amount_units=amount,
+            token_decimals=asset.token.decimals,
+            max_sun_per_sweep=self.caps.max_sun_per_sweep,
+            max_percent=self.caps.max_percent_of_amount,
+            trx_per_token=asset.trx_per_token,
+            excluded=excluded,
+        )
+
+    def _none_fits(self, ranking: Ranking) -> Choice:
+        if ranking.transient:
+            sick = sorted({e.source for e in ranking.excluded if e.why.transient})
+            return Wait(self._sick_wait, f"{ranking.summary()} (waiting for {', '.join(sick)})")
+        return Exhausted("fee_cap" if ranking.over_cap else "no_energy_source", ranking.summary())
+
+    def _no_bandwidth(self, s: Sweep, need: ResourceNeed, ranking: Ranking) -> Wait:
+        """No source delivers the bytes: wait for the address's free bandwidth to recover (never fail)."""
+        params = self.chain.chain_parameters()
+        free_left = self.chain.resources(s.address).free_bandwidth
+        seconds = free_bandwidth_wait(free_left, params.free_net_limit, need.required_bandwidth)
+        detail = ranking.summary() if ranking.excluded else "no bandwidth source configured (stake or burn)"
+        why = (
+            f"the address cannot pay {need.required_bandwidth} bytes and no source delivers them ({detail}); "
+            f"its free bandwidth recovers enough in about {seconds:.0f} s"
+        )
+        return Wait(min(max(seconds, self.caps.poll_seconds), MAX_BANDWIDTH_WAIT_S), why)
+
+    def _fits(self, total: int, asset: Asset, amount: int) -> bool:
+        if total > self.caps.max_sun_per_sweep:
+            return False
+        cap = percent_cap_sun(
+            amount, asset.token.decimals, self.caps.max_percent_of_amount, asset.trx_per_token
+        )
+        return cap is None or total <= cap
+
     def failover(self, s: Sweep, asset: Asset, need: ResourceNeed) -> Choice:
         """The next source after a failed order: untried ones first, then all again, within the budget."""
         orders = self.ledger.orders_for_sweep(s.id)
@@ -203,7 +307,7 @@ class Procurement:
             ordered.step,
             ordered.quote.source,
             ordered.order_no,
-            ordered.need.energy,
+            ordered.units,
             quoted_sun=ordered.quote.total_sun,
         )
 
@@ -217,13 +321,16 @@ class Procurement:
                 f"energy source {record.source} is no longer configured", reason="source_gone"
             )
         try:
-            order = source.order(
-                record.order_no,
-                s.address,
-                record.energy,
-                to=s.destination,
-                activate=record.step == ACTIVATION_STEP,
-            )
+            if record.step == BANDWIDTH_STEP:
+                order = source.order_bandwidth(record.order_no, s.address, record.energy)
+            else:
+                order = source.order(
+                    record.order_no,
+                    s.address,
+                    record.energy,
+                    to=s.destination,
+                    activate=record.step == ACTIVATION_STEP,
+                )
         except (ChainUnavailable, LedgerUnavailable):
             raise  # our own side is down: the order stays REQUESTED and is asked again, idempotently
         except SweeperError as exc:
@@ -257,12 +364,17 @@ class Procurement:
             return "no energy on chain before the deadline"
         return None
 
-    def delivered(self, s: Sweep, record: OrderRecord, available_energy: int) -> bool:
-        """True once the transfer can pay for its energy (delegated, or TRX sent to burn); records it."""
-        shortfall = (s.energy_needed or 0) - available_energy
-        if shortfall > 0:
-            source = self.sources.get(record.source)
-            if (
+    def delivered(self, s: Sweep, record: OrderRecord, have: Resources) -> bool:
+        """True once what the order was for is on the address (energy delegated, TRX to burn, or the
+        bytes payable); records it, with what the order finally cost."""
+        source = self.sources.get(record.source)
+        if record.step == BANDWIDTH_STEP:
+            fee = self.chain.chain_parameters().transaction_fee
+            if not have.pays_bytes(record.energy, sun_per_byte=fee):
+                return False
+        else:
+            shortfall = (s.energy_needed or 0) - have.energy
+            if shortfall > 0 and (
                 source is None
                 or not source.capabilities.delivers_trx
                 or not source.covers(s.address, shortfall)
@@ -270,7 +382,18 @@ class Procurement:
                 return False
         if record.status is not OrderRequestStatus.DELIVERED:
             # Even an order given up on at its deadline: its energy arrived late, and it is what was paid for.
-            self.ledger.update_order(record.source, record.order_no, status=OrderRequestStatus.DELIVERED)
+            final = None
+            if source is not None:
+                try:
+                    final = source.status(order_of(record, s.address))
+                except SweeperError:
+                    final = None
+            self.ledger.update_order(
+                record.source,
+                record.order_no,
+                status=OrderRequestStatus.DELIVERED,
+                cost_sun=(final.cost_sun or None) if final is not None else None,
+            )
         self._healthy_again(record.source)
         return True
 
@@ -323,15 +446,30 @@ class Procurement:
         )
 
     def cost(self, s: Sweep, fee_sun: int) -> int:
-        """What the sweep cost: every order the sources charged for, plus TRX burned on chain.
+        """TRX that left the exchange's wallets for the sweep (docs/ARCHITECTURE.md §8.3).
 
-        TRX a ``delivers_trx`` source sent is what the transfer then burns: it is counted once, not twice.
+        Every order's ``cost_sun`` is what it took out: a provider's charge, or what our own wallet sent
+        plus the fees its transaction burned (activation, bytes). TRX a ``delivers_trx`` source put on the
+        address is what the transfer then burns, so the transfer's own fees (``fee_sun`` and those of
+        earlier attempts) count only beyond it; what it sent and the transfer did not burn stays counted
+        (it is swept back only by a leftover-TRX sweep, whose amount shows it).
         """
         orders = self.ledger.orders_for_sweep(s.id)
-        sent = sum(o.cost_sun or 0 for o in orders if self._delivers_trx(o.source))
-        rented = sum(o.cost_sun or 0 for o in orders) - sent
+        taken = sum(o.cost_sun or 0 for o in orders)
+        sent = sum(self._sent(o, s.address) for o in orders if self._delivers_trx(o.source))
         burned = sum(t.fee_sun or 0 for t in self.ledger.txs_for_sweep(s.id) if t.txid != s.txid)
-        return rented + max(sent, burned + fee_sun)
+        return taken + max(0, burned + fee_sun - sent)
+
+    def _sent(self, record: OrderRecord, address: str) -> int:
+        """TRX a ``delivers_trx`` order put on the address (what its source reports, else its cost)."""
+        source = self.sources.get(record.source)
+        if source is None or record.status is not OrderRequestStatus.DELIVERED:
+            return 0
+        try:
+            found = source.lookup(record.order_no)
+        except SweeperError:
+            found = None
+        return found.delivered_sun if found is not None else (record.cost_sun or 0)
 
     # -- helpers ------------------------------------------------------------------------------------
 

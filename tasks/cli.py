@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from config.settings import InvalidSettings, Settings, load_settings
+from config.settings import BANDWIDTH_SOURCES, InvalidSettings, Settings, load_settings
 
 app = typer.Typer(
     name="sweeper",
@@ -58,6 +58,10 @@ def config_check() -> None:
             f"  token {token.symbol}: {token.contract} → {settings.destination_of(token.contract)}"
             f" (min {token.min_amount} units)"
         )
+    bandwidth = [s for s in settings.energy.order if s in BANDWIDTH_SOURCES]
+    console.print(f"  bandwidth:    {', '.join(bandwidth) or '(none: addresses wait for free bandwidth)'}")
+    for warning in settings.warnings():
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def _mask_url(url: str) -> str:

@@ -20,6 +20,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_RETRIES = 60
 BACKOFF_CAP_S = 300.0
+MAX_RETRY_AFTER_S = 3600.0
+"""A ``Retry-After`` is honoured up to this long (a daily quota may name hours; reconcile covers that)."""
 
 
 def backoff(retries: int, base: float = 2.0, cap: float = BACKOFF_CAP_S) -> float:
@@ -64,7 +66,7 @@ def sweeper_task(name: str, **options: Unpack[TaskOptions]) -> Callable[[F], Tas
                 log.info("task.done", result=result)
                 return result
             except TransientError as exc:
-                delay = backoff(self.request.retries)
+                delay = max(backoff(self.request.retries), min(exc.retry_after or 0.0, MAX_RETRY_AFTER_S))
                 log.info("task.retry", reason=exc.reason, error=str(exc), retry_in=round(delay, 2))
                 raise self.retry(exc=exc, countdown=delay) from None
             except PermanentError as exc:

@@ -17,6 +17,7 @@ from config.logging import configure_logging, register_secrets
 from config.secrets import find_secrets
 from config.settings import Settings, load_settings
 from sweeper import failpoints
+from sweeper.assets import EnergyPolicy
 from sweeper.chain import TronChain
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
@@ -126,7 +127,13 @@ def flow_config(settings: Settings) -> FlowConfig:
         max_sun_per_hour=budget.sun_per_hour,
         own_wallets=frozenset(settings.own_wallets()),
         confirmations=settings.confirmations,
-        energy_margin=settings.energy.margin,
+        energy=EnergyPolicy(
+            margin=settings.energy.margin,
+            margin_percent=settings.energy.margin_percent,
+            ceiling=settings.energy.max_energy_per_transfer,
+            max_fee_limit_sun=settings.energy.max_fee_limit_sun,
+            cache_seconds=settings.energy.measure_cache_seconds,
+        ),
         max_sun_per_sweep=settings.energy.max_sun_per_sweep,
         max_percent_of_amount=settings.energy.max_percent_of_amount,
         trx_per_token={t.contract: t.trx_per_token for t in settings.tokens if t.trx_per_token is not None},

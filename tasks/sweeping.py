@@ -98,7 +98,17 @@ def advance(sweep_id: Any, token: str | None = None, **_: Any) -> dict[str, Any]
     step = rt.flow.advance(sid)
     if step.retry_in is not None:
         schedule_advance(rt, sid, step.retry_in)
-    return {"ok": True, "sweep_id": sid, "state": step.state.value, "retry_in": step.retry_in}
+    for follow_up in step.opened:  # a deposit that arrived after this sweep was signed: sweep it now
+        schedule_advance(rt, follow_up)
+    result: dict[str, Any] = {
+        "ok": True,
+        "sweep_id": sid,
+        "state": step.state.value,
+        "retry_in": step.retry_in,
+    }
+    if step.opened:
+        result["opened"] = list(step.opened)
+    return result
 
 
 @sweeper_task("sweeper.sweep_address")

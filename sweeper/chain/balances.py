@@ -9,8 +9,9 @@ keep-alive HTTP/1.1 connections busy from one asyncio loop, writes each request 
 parses answers with ``h11``: about 0.2 ms of CPU per balance.
 
 Like the rest of the adapter, failures leave as ``sweeper.errors`` types, per address: a transport
-failure or HTTP 5xx/408/425/429 is ``ChainUnavailable``, any other answer that is not a balance is
-``ChainRejected``. Request bodies and headers are never logged (the API key travels in one).
+failure, any HTTP error status (rate limits included) or an ``{"Error"}`` body is ``ChainUnavailable``;
+an answer that is readable but not a balance is ``ChainRejected``. Request bodies and headers are never
+logged (the API key travels in one).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from urllib.parse import urlsplit
 import h11
 
 from sweeper.chain.addresses import ZERO_ADDRESS, abi_word, validate
-from sweeper.chain.errors import RETRYABLE_STATUS
 from sweeper.errors import ChainRejected, ChainUnavailable, SweeperError
 
 PATH = "/wallet/triggerconstantcontract"
@@ -175,17 +175,16 @@ class _Connection:
 def _balance(status: int, body: bytes) -> int | SweeperError:
     """The uint256 in a triggerconstantcontract answer, or the error it stands for."""
     operation = "triggerconstantcontract balanceOf"
-    if status != 200:
-        retry = status >= 500 or status in RETRYABLE_STATUS
-        cls = ChainUnavailable if retry else ChainRejected
-        return cls(f"{operation}: node answered HTTP {status}", reason=f"http_{status}")
+    if status != 200:  # rate limits (403/429/503) and every other status: the read failed, retry it
+        return ChainUnavailable(f"{operation}: node answered HTTP {status}", reason=f"http_{status}")
     try:
         answer: Any = json.loads(body)
     except ValueError:
         return ChainUnavailable(f"{operation}: node answered a body that is not JSON")
-    if not isinstance(answer, dict) or "Error" in answer:
-        detail = answer.get("Error") if isinstance(answer, dict) else "not an object"
-        return ChainRejected(f"{operation}: {detail}")
+    if isinstance(answer, dict) and "Error" in answer:  # java-tron's limiter and other node failures
+        return ChainUnavailable(f"{operation}: node error: {str(answer['Error'])[:200]}", reason="node_error")
+    if not isinstance(answer, dict):
+        return ChainRejected(f"{operation}: not an object")
     result = answer.get("result") or {}
     if isinstance(result, dict) and "message" in result:
         return ChainRejected(f"{operation}: {result['message']}")

@@ -2,8 +2,11 @@
 
     upstream                                          project error
     ────────                                          ─────────────
-    httpx transport errors, timeouts, HTTP 5xx/429    ChainUnavailable      (retry)
+    httpx transport errors, timeouts, any HTTP        ChainUnavailable      (retry; a read never fails
+    error status, {"Error"} bodies (transport.py)                           a sweep, docs/TRON.md §10)
     node codes SERVER_BUSY, NO_CONNECTION, …          ChainUnavailable
+    BANDWITH_ERROR (outside a broadcast)              ChainUnavailable      (bandwidth recovers; a
+                                                      broadcast returns it as NO_BANDWIDTH)
     TAPOS_ERROR / TaposError                          ChainUnavailable      (a fresh build fixes it)
     tronpy AddressNotFound                            AccountNotActivated
     CONTRACT_VALIDATE_ERROR "account … not exist"     AccountNotActivated
@@ -40,7 +43,7 @@ NODE_CODES: dict[str, type[SweeperError]] = {
     "SIGERROR": BadTransactionSignature,
     "CONTRACT_VALIDATE_ERROR": ChainRejected,
     "CONTRACT_EXE_ERROR": ChainRejected,
-    "BANDWITH_ERROR": ChainRejected,
+    "BANDWITH_ERROR": ChainUnavailable,
     "DUP_TRANSACTION_ERROR": ChainRejected,
     "TAPOS_ERROR": ChainUnavailable,
     "TOO_BIG_TRANSACTION_ERROR": ChainRejected,
@@ -90,7 +93,7 @@ EXCEPTIONS: dict[type[BaseException], type[SweeperError]] = {
     httpx.ProtocolError: ChainUnavailable,
     httpx.RemoteProtocolError: ChainUnavailable,
     httpx.DecodingError: ChainUnavailable,
-    httpx.HTTPStatusError: ChainRejected,  # refined by status: 5xx, 408, 425, 429 → ChainUnavailable
+    httpx.HTTPStatusError: ChainUnavailable,  # any status: rate limits, gateways, disabled endpoints
     # httpx: our own configuration or code is wrong; retrying cannot help
     httpx.LocalProtocolError: ChainRejected,
     httpx.UnsupportedProtocol: ChainRejected,
@@ -104,7 +107,6 @@ EXCEPTIONS: dict[type[BaseException], type[SweeperError]] = {
     httpx.RequestNotRead: ChainRejected,
 }
 
-RETRYABLE_STATUS = frozenset({408, 425, 429})
 _MISSING_ACCOUNT = re.compile(r"account.*(does not exist|not exists?\b)|no owner ?account", re.IGNORECASE)
 _UPSTREAM = tuple(EXCEPTIONS)
 
@@ -131,8 +133,7 @@ def translate(exc: BaseException, operation: str = "") -> SweeperError:
     if isinstance(exc, httpx.HTTPStatusError):
         # The message names the status only: URLs may carry credentials of hosted nodes.
         status = exc.response.status_code
-        cls = ChainUnavailable if status >= 500 or status in RETRYABLE_STATUS else ChainRejected
-        return cls(_join(operation, f"node answered HTTP {status}"), reason=f"http_{status}")
+        return ChainUnavailable(_join(operation, f"node answered HTTP {status}"), reason=f"http_{status}")
     for klass in type(exc).__mro__:
         if klass in EXCEPTIONS:
             from_tronpy = klass.__module__ == tx.__name__

@@ -11,6 +11,7 @@ from typing import Any
 
 from sweeper.chain.addresses import from_topic, to_base58, to_hex
 from sweeper.chain.port import TokenTransfer
+from sweeper.errors import SweeperError
 
 TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 
@@ -52,3 +53,24 @@ def transfers_in(infos: Iterable[Mapping[str, Any]], lookup: Mapping[str, str]) 
                 )
             )
     return found
+
+
+def transfer_logged(
+    logs: Iterable[Mapping[str, Any]], contract: str, from_address: str, to_address: str, amount: int
+) -> bool:
+    """True when ``logs`` hold ``contract``'s ``Transfer(from_address, to_address, amount)`` event."""
+    lookup = contract_lookup([contract])
+    for entry in logs:
+        if entry.get("address", "") not in lookup:
+            continue
+        topics = [str(t).lower() for t in entry.get("topics") or ()]
+        if len(topics) != 3 or topics[0] != TRANSFER_TOPIC:
+            continue
+        try:
+            sender, recipient = from_topic(topics[1]), from_topic(topics[2])
+            value = int(str(entry.get("data", ""))[:64] or "0", 16)
+        except (ValueError, SweeperError):
+            continue
+        if (sender, recipient, value) == (from_address, to_address, amount):
+            return True
+    return False

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from sweeper.models import BroadcastOutcome, Receipt, Resources, SignedTx
+from sweeper.models import BlockRef, BroadcastOutcome, ChainParameters, Receipt, Resources, SignedTx
 
 
 @runtime_checkable
@@ -51,13 +51,18 @@ class Chain(Protocol):
     def token_balance(self, contract: str, address: str) -> int: ...
 
     def resources(self, address: str) -> Resources:
-        """Spendable energy and bandwidth; ``Resources(0, 0)`` if not activated."""
+        """Spendable energy, free and staked bandwidth and TRX; ``Resources(0)`` if not activated."""
         ...
 
     def is_blacklisted(self, contract: str, address: str) -> bool: ...
 
-    def transfer_energy(self, contract: str, to: str) -> int:
-        """Energy a token transfer to ``to`` needs: less when ``to`` already holds the token."""
+    def measure_transfer_energy(self, contract: str, owner: str, to: str, amount: int) -> int:
+        """Energy the chain says this exact ``transfer(to, amount)`` from ``owner`` uses now, penalty
+        included (``triggerconstantcontract`` ``energy_used``, else ``estimateenergy``)."""
+        ...
+
+    def chain_parameters(self) -> ChainParameters:
+        """The chain's current prices and limits (cached briefly by implementations)."""
         ...
 
     def build_token_transfer(
@@ -70,12 +75,20 @@ class Chain(Protocol):
 
     def build_undelegate_energy(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx: ...
 
+    def build_delegate_bandwidth(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx: ...
+
+    def build_undelegate_bandwidth(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx: ...
+
     def broadcast(self, tx: SignedTx) -> BroadcastOutcome:
-        """Send the stored signed bytes as-is: sent, already known to the node, or expired."""
+        """Send the stored signed bytes as-is: sent, already known, expired, or refused for bandwidth."""
         ...
 
     def receipt(self, txid: str) -> Receipt | None:
-        """The mined outcome, or None while the transaction is not in a block."""
+        """The mined outcome from the full node (may still be reorganised away), or None."""
+        ...
+
+    def solid_receipt(self, txid: str) -> Receipt | None:
+        """The outcome once its block is solidified (``/walletsolidity``): final, or None."""
         ...
 
     def transaction_known(self, txid: str) -> bool: ...
@@ -84,11 +97,25 @@ class Chain(Protocol):
 
     def solid_block_number(self) -> int: ...
 
-    def can_delegate_max_sun(self, owner: str) -> int: ...
+    def head_block(self) -> BlockRef:
+        """The head block's number and timestamp: the chain time transactions are judged by."""
+        ...
+
+    def solid_block(self) -> BlockRef:
+        """The latest solidified block's number and timestamp: nothing before it can change."""
+        ...
+
+    def can_delegate_max_sun(self, owner: str, resource: str = "ENERGY") -> int: ...
 
     def delegated_energy_sun(self, owner: str, receiver: str) -> int: ...
 
+    def delegated_bandwidth_sun(self, owner: str, receiver: str) -> int: ...
+
     def sun_per_energy_staked(self) -> int: ...
+
+    def sun_per_bandwidth_staked(self) -> int:
+        """Sun of staked TRX per byte of daily bandwidth, rounded up."""
+        ...
 
     def energy_price_sun(self) -> int: ...
 

@@ -20,8 +20,11 @@ from sweeper.errors import BadTransactionSignature, ChainRejected, InvalidAddres
 from sweeper.models import SignedTx
 
 
-def sign(txn: Any, signer: Signer) -> SignedTx:
-    """Append ``signer``'s signature to tronpy ``Transaction`` ``txn`` and return it ready to store."""
+def sign(txn: Any, signer: Signer, *, now_ms: int | None = None) -> SignedTx:
+    """Append ``signer``'s signature to tronpy ``Transaction`` ``txn`` and return it ready to store.
+
+    ``now_ms`` is the chain time it was built at (the head block's timestamp); without it, our clock.
+    """
     raw: dict[str, Any] = txn._raw_data
     expected = local_txid.txid(raw)
     if txn.txid != expected:
@@ -29,7 +32,8 @@ def sign(txn: Any, signer: Signer) -> SignedTx:
             f"node returned txid {txn.txid or '(none)'} for a transaction that hashes to {expected}",
             reason="txid_mismatch",
         )
-    if int(time.time() * 1000) >= int(raw["expiration"]):
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    if now >= int(raw["expiration"]):
         raise ChainRejected(f"transaction {expected} expired before it was signed", reason="expired")
     owner_hex = to_hex(signer.address)
     permission = txn._permission

@@ -1,13 +1,24 @@
 """tronpy's HTTP provider, re-seated on our own ``httpx.Client`` (pooling, timeouts, logging).
 
-tronpy builds the request bodies (``visible`` flags and all); this class only carries them. Failures
-surface as httpx exceptions (mapped by ``sweeper.chain.errors``) or ``ChainUnavailable`` for bodies that
-are not JSON. Only the API method and timing are logged, never bodies or headers.
+tronpy builds the request bodies (``visible`` flags and all); this class only carries them. Network
+failures surface as httpx exceptions (mapped by ``sweeper.chain.errors``). Every answer that is not an
+answer is ``ChainUnavailable`` here, before tronpy can call it anything else (docs/TRON.md §10):
+
+* any HTTP error status — TronGrid's rate limits (403 penalty or daily quota, 429, 503), a gateway's 5xx,
+  an endpoint switched off (404) — with the ``Retry-After`` the node named, if any;
+* an HTTP-200 ``{"Error": …}`` body: java-tron's own limiter (``lack of computing resources``) or any
+  other failure to handle the request; the reason says which (``node_rate_limited`` / ``node_error``);
+* a body that is not JSON (a lite full node's plain-text refusal, a proxy's HTML page).
+
+None of these says anything about a transaction, so none may fail a sweep; only a broadcast's result code
+or a receipt can. Only the API method and timing are logged, never bodies or headers.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
@@ -19,6 +30,13 @@ from tronpy.version import VERSION
 from sweeper.errors import ChainUnavailable
 
 log = structlog.get_logger(__name__)
+
+RATE_LIMITED = re.compile(
+    r"lack of computing resources|rate ?limit|too many requests|exceed the user daily usage|server busy",
+    re.IGNORECASE,
+)
+"""``{"Error"}`` texts that mean the node refuses to work for us now (java-tron's limiter, TronGrid)."""
+MAX_ERROR_TEXT = 200
 
 
 class HttpxProvider(HTTPProvider):  # type: ignore[misc]  # tronpy is untyped
@@ -51,11 +69,24 @@ class HttpxProvider(HTTPProvider):  # type: ignore[misc]  # tronpy is untyped
                 timeout=self.timeout,
             )
             status = resp.status_code
-            resp.raise_for_status()
+            if status >= 400:
+                # The message names the status only: URLs may carry credentials of hosted nodes.
+                raise ChainUnavailable(
+                    f"{method}: node answered HTTP {status}",
+                    reason=f"http_{status}",
+                    retry_after=retry_after(resp.headers.get("Retry-After")),
+                )
             try:
-                return resp.json()
+                answer = resp.json()
             except ValueError as exc:
                 raise ChainUnavailable(f"{method}: node answered a body that is not JSON") from exc
+            if isinstance(answer, dict) and "Error" in answer:
+                text = str(answer["Error"])[:MAX_ERROR_TEXT]
+                limited = bool(RATE_LIMITED.search(text))
+                raise ChainUnavailable(
+                    f"{method}: node error: {text}", reason="node_rate_limited" if limited else "node_error"
+                )
+            return answer
         finally:
             log.debug(
                 "tron.request",
@@ -63,3 +94,19 @@ class HttpxProvider(HTTPProvider):  # type: ignore[misc]  # tronpy is untyped
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from an HTTP ``Retry-After`` (delta-seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())

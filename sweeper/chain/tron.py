@@ -27,23 +27,21 @@ from sweeper.chain.port import Signer, TokenTransfer
 from sweeper.chain.receipts import parse_receipt
 from sweeper.chain.transport import HttpxProvider
 from sweeper.errors import AccountNotActivated, ChainRejected, ChainUnavailable, SweeperError
-from sweeper.models import (
-    ENERGY_TRANSFER_TO_HOLDER,
-    ENERGY_TRANSFER_TO_NEW_HOLDER,
-    BroadcastOutcome,
-    Receipt,
-    Resources,
-    SignedTx,
-)
+from sweeper.models import BlockRef, BroadcastOutcome, ChainParameters, Receipt, Resources, SignedTx
 
 TRANSFER_SELECTOR = "a9059cbb"  # transfer(address,uint256)
-ENERGY_PRICE_TTL_S = 600.0
+PARAMETERS_TTL_S = 600.0
+"""Chain parameters change only by SR proposal (at a maintenance period): read them every 10 minutes."""
 BROADCAST_OUTCOMES = {
     # Answers about the transaction itself, not failures: the caller decides what each means for a sweep.
     "DUP_TRANSACTION_ERROR": BroadcastOutcome.ALREADY_KNOWN,
     "TRANSACTION_EXPIRATION_ERROR": BroadcastOutcome.EXPIRED,
+    "BANDWITH_ERROR": BroadcastOutcome.NO_BANDWIDTH,
 }
 STAKE_RATIO_TTL_S = 60.0
+EXPIRATION_MS = 60_000
+"""A transaction expires this long after the head block it was built on (TronWeb's and java-tron's
+default); judged by the node against its head block, never against our clock (docs/TRON.md §2.2)."""
 
 
 class TronChain:
@@ -68,6 +66,7 @@ class TronChain:
         self._tron = Tron(self._provider)
         self._reference = validate(reference_address) if reference_address else None
         self._cache: dict[str, tuple[float, int]] = {}
+        self._params: tuple[float, ChainParameters] | None = None
         self._node_url, self._api_key, self._timeout = node_url, api_key, timeout
 
     def close(self) -> None:
@@ -104,20 +103,50 @@ class TronChain:
     def is_blacklisted(self, contract: str, address: str) -> bool:
         return self._constant_uint(contract, "isBlackListed(address)", abi_word(address)) != 0
 
-    def transfer_energy(self, contract: str, to: str) -> int:
-        holds = self.token_balance(contract, to) > 0
-        return ENERGY_TRANSFER_TO_HOLDER if holds else ENERGY_TRANSFER_TO_NEW_HOLDER
+    def measure_transfer_energy(self, contract: str, owner: str, to: str, amount: int) -> int:
+        """``triggerconstantcontract`` of the exact transfer: ``energy_used`` includes the dynamic-energy
+        penalty; a node that does not report it is asked ``estimateenergy`` (docs/TRON.md §6)."""
+        params = {
+            "owner_address": validate(owner),
+            "contract_address": validate(contract),
+            "function_selector": "transfer(address,uint256)",
+            "parameter": abi_word(to) + format(amount, "064x"),
+            "visible": True,
+        }
+        with translating("triggerconstantcontract transfer"):
+            answer = self._call("wallet/triggerconstantcontract", params)
+        result = answer.get("result") or {}
+        if result.get("message") or result.get("code"):
+            raise ChainRejected(
+                f"transfer of {contract} from {owner} would fail: {_node_text(result.get('message', ''))}",
+                reason="transfer_would_fail",
+            )
+        used = int(answer.get("energy_used") or 0)
+        if used > 0:
+            return used
+        with translating("estimateenergy"):
+            estimate = self._call("wallet/estimateenergy", params)
+        required = int(estimate.get("energy_required") or 0)
+        if required <= 0:
+            detail = _node_text((estimate.get("result") or {}).get("message", "no figure"))
+            raise ChainUnavailable(f"the node cannot measure the transfer's energy: {detail}")
+        return required
 
     def resources(self, address: str) -> Resources:
         with translating("getaccountresource"):
             res = self._call("wallet/getaccountresource", {"address": validate(address), "visible": True})
         if not res:
-            return Resources(0, 0)
+            return Resources(0)
         self._reference = self._reference or address  # an activated account to read network totals from
         energy = res.get("EnergyLimit", 0) - res.get("EnergyUsed", 0)
         free = res.get("freeNetLimit", 0) - res.get("freeNetUsed", 0)
         staked = res.get("NetLimit", 0) - res.get("NetUsed", 0)
-        return Resources(energy=max(0, int(energy)), bandwidth=max(0, int(free)) + max(0, int(staked)))
+        return Resources(
+            energy=max(0, int(energy)),
+            free_bandwidth=max(0, int(free)),
+            staked_bandwidth=max(0, int(staked)),
+            trx=self.trx_balance(address),
+        )
 
     # --- building and signing -------------------------------------------------------------------
 
@@ -148,28 +177,37 @@ class TronChain:
         return self._build_and_sign(builder, owner)
 
     def build_delegate_energy(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx:
-        _positive(balance_sun)
-        with translating("build delegate"):
-            builder = self._tron.trx.delegate_resource(
-                validate(owner.address), validate(receiver), balance_sun, resource="ENERGY"
-            )
-        return self._build_and_sign(builder, owner)
+        return self._delegation(owner, receiver, balance_sun, "ENERGY", undo=False)
 
     def build_undelegate_energy(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx:
+        return self._delegation(owner, receiver, balance_sun, "ENERGY", undo=True)
+
+    def build_delegate_bandwidth(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx:
+        return self._delegation(owner, receiver, balance_sun, "BANDWIDTH", undo=False)
+
+    def build_undelegate_bandwidth(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx:
+        return self._delegation(owner, receiver, balance_sun, "BANDWIDTH", undo=True)
+
+    def _delegation(
+        self, owner: Signer, receiver: str, balance_sun: int, resource: str, *, undo: bool
+    ) -> SignedTx:
         _positive(balance_sun)
-        with translating("build undelegate"):
-            builder = self._tron.trx.undelegate_resource(
-                validate(owner.address), validate(receiver), balance_sun, resource="ENERGY"
-            )
+        build = self._tron.trx.undelegate_resource if undo else self._tron.trx.delegate_resource
+        with translating("build undelegate" if undo else "build delegate"):
+            builder = build(validate(owner.address), validate(receiver), balance_sun, resource=resource)
         return self._build_and_sign(builder, owner)
 
     def _build_and_sign(self, builder: Any, owner: Signer) -> SignedTx:
+        head = self.head_block()
+        # Chain time, not ours: a worker whose clock runs fast or slow still builds a valid transaction.
+        builder._raw_data["timestamp"] = head.timestamp_ms
+        builder._raw_data["expiration"] = head.timestamp_ms + EXPIRATION_MS
         with translating("build"):
             txn = builder.build()  # getnodeinfo (reference block) + getsignweight (txid, permission)
         if txn._permission is None and not self.is_activated(owner.address):
             raise AccountNotActivated(f"owner {owner.address} is not activated")
         self._reference = self._reference or owner.address
-        return signing.sign(txn, owner)
+        return signing.sign(txn, owner, now_ms=head.timestamp_ms)
 
     # --- broadcasting and receipts --------------------------------------------------------------
 
@@ -201,6 +239,13 @@ class TronChain:
                 return None
         return parse_receipt(info)
 
+    def solid_receipt(self, txid: str) -> Receipt | None:
+        with translating("walletsolidity/gettransactioninfobyid"):
+            info = self._call(
+                "walletsolidity/gettransactioninfobyid", {"value": _txid(txid), "visible": True}
+            )
+        return parse_receipt(info) if isinstance(info, dict) else None
+
     def transaction_known(self, txid: str) -> bool:
         with translating("gettransactionbyid"):
             try:
@@ -216,49 +261,69 @@ class TronChain:
         with translating("getnodeinfo"):
             return int(self._tron.get_latest_solid_block_number())
 
+    def head_block(self) -> BlockRef:
+        with translating("getnowblock"):
+            return _block_ref(self._call("wallet/getnowblock", {"visible": True}))
+
+    def solid_block(self) -> BlockRef:
+        with translating("walletsolidity/getnowblock"):
+            return _block_ref(self._call("walletsolidity/getnowblock", {"visible": True}))
+
     # --- staking --------------------------------------------------------------------------------
 
-    def can_delegate_max_sun(self, owner: str) -> int:
+    def can_delegate_max_sun(self, owner: str, resource: str = "ENERGY") -> int:
         with translating("getcandelegatedmaxsize"):
-            answer = self._tron.get_can_delegated_max_size(validate(owner), "ENERGY")
+            answer = self._tron.get_can_delegated_max_size(validate(owner), resource)
             self._tron._handle_api_error(answer)
         if answer:
             self._reference = self._reference or owner
         return int(answer.get("max_size", 0))
 
     def delegated_energy_sun(self, owner: str, receiver: str) -> int:
+        return self._delegated(owner, receiver, "frozen_balance_for_energy")
+
+    def delegated_bandwidth_sun(self, owner: str, receiver: str) -> int:
+        return self._delegated(owner, receiver, "frozen_balance_for_bandwidth")
+
+    def _delegated(self, owner: str, receiver: str, key: str) -> int:
         with translating("getdelegatedresourcev2"):
             answer = self._tron.get_delegated_resource_v2(validate(owner), validate(receiver))
             self._tron._handle_api_error(answer)
         entries = answer.get("delegatedResource") or ()
-        return sum(int(e.get("frozen_balance_for_energy", 0)) for e in entries)
+        return sum(int(e.get(key, 0)) for e in entries)
 
     def sun_per_energy_staked(self) -> int:
         """Sun of staked TRX per unit of daily energy, rounded up (1 energy = 100,000 sun on the devnet)."""
-        return self._cached("stake_ratio", STAKE_RATIO_TTL_S, self._read_stake_ratio)
+        return self._cached("stake_ratio", STAKE_RATIO_TTL_S, lambda: self._read_ratio("Energy"))
+
+    def sun_per_bandwidth_staked(self) -> int:
+        return self._cached("net_ratio", STAKE_RATIO_TTL_S, lambda: self._read_ratio("Net"))
 
     def energy_price_sun(self) -> int:
-        return self._cached("energy_price", ENERGY_PRICE_TTL_S, self._read_energy_price)
+        return self.chain_parameters().energy_fee
 
-    def _read_energy_price(self) -> int:
+    def chain_parameters(self) -> ChainParameters:
+        now = time.monotonic()
+        hit = self._params
+        if hit is not None and now - hit[0] < PARAMETERS_TTL_S:
+            return hit[1]
         with translating("getchainparameters"):
-            params = self._tron.get_chain_parameters()
-        for param in params:
-            if param.get("key") == "getEnergyFee":
-                return int(param.get("value", 0))
-        raise ChainUnavailable("getchainparameters: node did not report getEnergyFee")
+            answer = self._call("wallet/getchainparameters", {})
+        params = _parameters(answer.get("chainParameter") or ())
+        self._params = (now, params)
+        return params
 
-    def _read_stake_ratio(self) -> int:
+    def _read_ratio(self, kind: str) -> int:
         for address in (self._reference, ZERO_ADDRESS):
             if address is None:
                 continue
             with translating("getaccountresource"):
                 res = self._call("wallet/getaccountresource", {"address": address, "visible": True})
-            weight, limit = int(res.get("TotalEnergyWeight", 0)), int(res.get("TotalEnergyLimit", 0))
+            weight, limit = int(res.get(f"Total{kind}Weight", 0)), int(res.get(f"Total{kind}Limit", 0))
             if weight and limit:
                 return -(-weight * 1_000_000 // limit)
         raise ChainUnavailable(
-            "getaccountresource: no activated account known to read the energy totals from "
+            f"getaccountresource: no activated account known to read the {kind.lower()} totals from "
             "(pass reference_address)"
         )
 
@@ -301,6 +366,30 @@ class TronChain:
         if isinstance(answer, dict) and "Error" in answer:
             self._tron._handle_api_error(answer)
         return answer
+
+
+def _parameters(entries: Any) -> ChainParameters:
+    """``chainParameter`` entries as values; java-tron omits ``value`` when it is 0 (docs/TRON.md §9)."""
+    values = {str(e.get("key")): int(e.get("value", 0)) for e in entries if isinstance(e, dict)}
+    if "getEnergyFee" not in values or "getTransactionFee" not in values:
+        raise ChainUnavailable(
+            "getchainparameters: the node did not report getEnergyFee and getTransactionFee"
+        )
+    return ChainParameters(
+        energy_fee=values["getEnergyFee"],
+        transaction_fee=values["getTransactionFee"],
+        create_account_fee=values.get("getCreateAccountFee", 0),
+        create_new_account_fee_in_system_contract=values.get("getCreateNewAccountFeeInSystemContract", 0),
+        free_net_limit=values.get("getFreeNetLimit", 0),
+        max_fee_limit=values.get("getMaxFeeLimit") or None,
+    )
+
+
+def _block_ref(block: Any) -> BlockRef:
+    raw = ((block or {}).get("block_header") or {}).get("raw_data") or {}
+    if "timestamp" not in raw:
+        raise ChainUnavailable("the node answered a block without a header")
+    return BlockRef(number=int(raw.get("number", 0)), timestamp_ms=int(raw["timestamp"]))
 
 
 def _positive(*amounts: int) -> None:

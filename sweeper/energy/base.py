@@ -18,6 +18,7 @@ from sweeper.errors import (
     AccountNotActivated,
     DuplicateOrderNumber,
     InvalidAddress,
+    ProviderInvalidRequest,
     ProviderUnavailable,
     ResponseLost,
 )
@@ -34,7 +35,8 @@ class Capabilities:
     activation: bool = False
     """An order can also activate a never-used address."""
     bandwidth: bool = False
-    """It sells bandwidth as well as energy."""
+    """It can deliver bandwidth as well as energy (sell it, delegate it, or send the TRX it burns):
+    ``quote_bandwidth`` / ``order_bandwidth`` work."""
     lookup: bool = False
     """An order can be found again by our own order number."""
     delivers_trx: bool = False
@@ -63,6 +65,14 @@ class EnergySource(Protocol):
         """
         ...
 
+    def quote_bandwidth(self, address: str, size: int) -> Quote:
+        """What letting ``address`` pay a transaction of ``size`` bytes would cost now (``bandwidth``)."""
+        ...
+
+    def order_bandwidth(self, order_no: str, address: str, size: int) -> EnergyOrder:
+        """Place the bandwidth order numbered ``order_no`` once, like ``order`` (``bandwidth``)."""
+        ...
+
     def status(self, order: EnergyOrder) -> EnergyOrder:
         """The order as the source reports it now."""
         ...
@@ -85,10 +95,19 @@ class EnergySource(Protocol):
 
 
 class RentalSource:
-    """Defaults for sources that delegate energy they own: nothing to cover with TRX, nothing to reclaim."""
+    """Defaults for sources that delegate energy they own: nothing to cover with TRX, nothing to reclaim,
+    no bandwidth for sale (a source that sells it declares ``Capabilities.bandwidth`` and overrides)."""
+
+    name: str
 
     def covers(self, address: str, energy: int) -> bool:
         return False
+
+    def quote_bandwidth(self, address: str, size: int) -> Quote:
+        raise ProviderInvalidRequest(f"{self.name} does not sell bandwidth", reason="bandwidth_unsupported")
+
+    def order_bandwidth(self, order_no: str, address: str, size: int) -> EnergyOrder:
+        raise ProviderInvalidRequest(f"{self.name} does not sell bandwidth", reason="bandwidth_unsupported")
 
     def reclaim(self, order: EnergyOrder) -> str | None:
         return None

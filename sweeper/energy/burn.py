@@ -1,33 +1,36 @@
 """The last resort: send TRX from a gas wallet to the deposit address and let the transfer burn it.
 
-Off by default and capped per sweep. The TRX covers the energy at the chain's energy price, the 345 bytes
-of bandwidth when the address has no free bandwidth left, and (paid by the gas wallet on top) the
-account-creation fee when the address is not activated yet: the transfer activates it. The signed
-transfer is stored under our order number before broadcast, so an order is one transfer.
+Off by default and capped per sweep. The TRX covers the energy at the chain's energy price and, when the
+address cannot pay the transfer's bytes from its free or staked bandwidth, those bytes at the chain's
+bandwidth price; the gas wallet pays on top the account-creation fee when the address is not activated
+yet (the transfer activates it) and its own transaction's bytes. Every price is a chain parameter read
+from the node (docs/TRON.md §4, §5, §9), none is a constant here. The signed transfer is stored under
+our order number before broadcast, so an order is one transfer; its recorded cost is what left the gas
+wallet: the TRX sent plus the fee its transaction burned, read from the receipt once mined.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sweeper.chain import size
 from sweeper.energy.base import Capabilities, check_address
 from sweeper.energy.journal import JournaledSource, JournalEntry, TxJournal, submit_once
 from sweeper.errors import PolicyRefused
-from sweeper.models import TRC20_TRANSFER_BANDWIDTH, EnergyOrder, OrderStatus, Quote
+from sweeper.models import ChainParameters, EnergyOrder, OrderStatus, Quote
 
 if TYPE_CHECKING:
     from sweeper.chain.port import Chain, Signer
 
-BANDWIDTH_PRICE_SUN = 1_000
-"""Sun burned per byte of bandwidth (chain parameter getTransactionFee)."""
-ACTIVATION_SUN = 1_100_000
-"""What the sender pays to create an account by a TRX transfer: 1 TRX fee + 0.1 TRX bandwidth."""
+FEE_LIMIT_HEADROOM = 1.2  # as the transfer's own fee_limit (sweeper.assets): only its varint length matters
 
 
 class BurnSource(JournaledSource):
-    """A gas wallet as an :class:`~sweeper.energy.base.EnergySource`."""
+    """A gas wallet as an :class:`~sweeper.energy.base.EnergySource` (energy, bandwidth, activation)."""
 
-    capabilities = Capabilities(activation=True, lookup=True, delivers_trx=True)
+    capabilities = Capabilities(activation=True, bandwidth=True, lookup=True, delivers_trx=True)
 
     def __init__(
         self,
@@ -47,20 +50,42 @@ class BurnSource(JournaledSource):
     def __repr__(self) -> str:
         return f"BurnSource(name={self.name!r}, gas_wallet={self._signer.address!r})"
 
-    def _costs(self, address: str, energy: int) -> tuple[int, int]:
-        """(sun to send to the address, sun the activation costs the gas wallet on top)."""
-        activated = self._chain.is_activated(address)
-        need = energy * self._chain.energy_price_sun()
-        bandwidth = self._chain.resources(address).bandwidth if activated else 0
-        if bandwidth < TRC20_TRANSFER_BANDWIDTH:
-            need += TRC20_TRANSFER_BANDWIDTH * BANDWIDTH_PRICE_SUN
-        have = self._chain.trx_balance(address) if activated else 0
-        return max(0, need - have), (0 if activated else ACTIVATION_SUN)
+    # -- what it costs --------------------------------------------------------------------------------
 
-    def _capped(self, send: int, activation: int) -> None:
-        if send + activation > self.max_sun_per_sweep:
+    def _costs(
+        self, address: str, energy: int, to: str | None = None, *, bytes_: int | None = None
+    ) -> tuple[int, int]:
+        """(sun to send to the address, sun the gas wallet's own transaction burns on top)."""
+        params = self._chain.chain_parameters()
+        activated = self._chain.is_activated(address)
+        need = energy * params.energy_fee
+        if bytes_ is None:
+            fee_limit = max(1, math.ceil(energy * params.energy_fee * FEE_LIMIT_HEADROOM))
+            bytes_ = size.trc20_transfer_bytes(address, address, to or address, 1, fee_limit)
+        if activated:
+            have = self._chain.resources(address)
+            if max(have.staked_bandwidth, have.free_bandwidth) < bytes_:
+                need += bytes_ * params.transaction_fee
+            need -= have.trx
+        elif params.free_net_limit < bytes_:
+            need += bytes_ * params.transaction_fee
+        send = max(0, need)
+        return send, self._own_fee(address, max(send, 1), activated, params)
+
+    def _own_fee(self, address: str, amount: int, activated: bool, params: ChainParameters) -> int:
+        """What the gas wallet's TRX transfer burns beyond the amount (docs/TRON.md §4, §5)."""
+        if not activated:
+            return params.activation_sun
+        own = self._chain.resources(self._signer.address)
+        bytes_ = size.trx_transfer_bytes(self._signer.address, address, amount)
+        return (
+            0 if max(own.staked_bandwidth, own.free_bandwidth) >= bytes_ else bytes_ * params.transaction_fee
+        )
+
+    def _capped(self, send: int, fee: int) -> None:
+        if send + fee > self.max_sun_per_sweep:
             raise PolicyRefused(
-                f"burn: {send + activation} sun exceeds the burn cap of {self.max_sun_per_sweep} sun",
+                f"burn: {send + fee} sun exceeds the burn cap of {self.max_sun_per_sweep} sun",
                 reason="burn_cap",
             )
 
@@ -74,39 +99,70 @@ class BurnSource(JournaledSource):
 
     def quote(self, address: str, energy: int, *, to: str | None = None, activate: bool = False) -> Quote:
         check_address(address)
-        send, activation = self._costs(address, energy)
-        self._capped(send, activation)
+        send, fee = self._costs(address, energy, to)
+        self._capped(send, fee)
+        activated = self._chain.is_activated(address)
         return Quote(
-            source=self.name, energy=energy, cost_sun=send, duration="burn", activation_sun=activation
+            source=self.name,
+            energy=energy,
+            cost_sun=send + (fee if activated else 0),
+            duration="burn",
+            activation_sun=0 if activated else fee,
         )
+
+    def quote_bandwidth(self, address: str, size: int) -> Quote:
+        check_address(address)
+        send, fee = self._costs(address, 0, bytes_=size)
+        self._capped(send, fee)
+        return Quote(source=self.name, energy=0, cost_sun=send + fee, duration="burn")
+
+    # -- ordering -------------------------------------------------------------------------------------
 
     def order(
         self, order_no: str, address: str, energy: int, *, to: str | None = None, activate: bool = False
     ) -> EnergyOrder:
+        return self._send(order_no, address, energy, lambda: self._costs(address, energy, to))
+
+    def order_bandwidth(self, order_no: str, address: str, size: int) -> EnergyOrder:
+        return self._send(
+            order_no, address, size, lambda: self._costs(address, 0, bytes_=size), bandwidth=True
+        )
+
+    def _send(
+        self,
+        order_no: str,
+        address: str,
+        units: int,
+        costs: Callable[[], tuple[int, int]],
+        *,
+        bandwidth: bool = False,
+    ) -> EnergyOrder:
         check_address(address)
         if self._journal.get(order_no) is None:
-            send, activation = self._costs(address, energy)
-            self._capped(send, activation)
-            if send == 0 and activation == 0:
+            send, fee = costs()
+            self._capped(send, fee)
+            if send == 0 and self._chain.is_activated(address):
                 return EnergyOrder(
                     self.name,
                     order_no,
                     address,
-                    energy,
+                    units,
                     OrderStatus.DELIVERED,
                     detail="the address already holds enough TRX",
                 )
 
         def build() -> JournalEntry:
-            send, activation = self._costs(address, energy)
-            self._capped(send, activation)
+            send, fee = costs()
+            self._capped(send, fee)
             tx = self._chain.build_trx_transfer(self._signer, address, max(send, 1))
-            return JournalEntry(tx=tx, receiver=address, amount_sun=max(send, 1), energy=energy)
+            return JournalEntry(
+                tx=tx, receiver=address, amount_sun=max(send, 1), energy=0 if bandwidth else units
+            )
 
         entry = submit_once(self._chain, self._journal, order_no, build)
-        return self._order(order_no, entry, OrderStatus.PENDING)
+        return self._order(order_no, entry, OrderStatus.PENDING, 0)
 
-    def _order(self, order_no: str, entry: JournalEntry, status: OrderStatus) -> EnergyOrder:
+    def _order(self, order_no: str, entry: JournalEntry, status: OrderStatus, fee_sun: int) -> EnergyOrder:
         return EnergyOrder(
             source=self.name,
             order_no=order_no,
@@ -114,9 +170,11 @@ class BurnSource(JournaledSource):
             energy=entry.energy,
             status=status,
             provider_order_id=entry.tx.txid,
-            cost_sun=entry.amount_sun,
+            cost_sun=entry.amount_sun + fee_sun,
             delegate_txid=entry.tx.txid,
-            detail=f"sent {entry.amount_sun} sun to burn",
+            detail=f"sent {entry.amount_sun} sun to burn"
+            + (f", its transaction burned {fee_sun}" if fee_sun else ""),
+            delivered_sun=entry.amount_sun,
         )
 
 

@@ -9,11 +9,13 @@ only after it has expired and the node provably does not have it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from sweeper.energy.base import RentalSource
+from sweeper.errors import ProviderOutOfResources
 from sweeper.models import BroadcastOutcome, EnergyOrder, OrderStatus, SignedTx
 
 if TYPE_CHECKING:
@@ -28,6 +30,16 @@ class JournalEntry:
     receiver: str
     amount_sun: int
     energy: int
+
+    @property
+    def resource(self) -> str:
+        """``ENERGY`` or ``BANDWIDTH`` for a delegation (read from the signed contract), else ``""``."""
+        try:
+            value = json.loads(self.tx.raw_json)["raw_data"]["contract"][0]["parameter"]["value"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return ""
+        resource = value.get("resource", "") if isinstance(value, dict) else ""
+        return resource if isinstance(resource, str) else ""
 
 
 class TxJournal(Protocol):
@@ -64,19 +76,39 @@ def submit_once(
         journal.put(key, entry)
     elif chain.receipt(entry.tx.txid) is not None:
         return entry
-    if chain.broadcast(entry.tx) is BroadcastOutcome.EXPIRED and not chain.transaction_known(entry.tx.txid):
+    outcome = chain.broadcast(entry.tx)
+    if outcome is BroadcastOutcome.EXPIRED and provably_dead(chain, entry.tx):
         entry = build()
         journal.put(key, entry)
-        chain.broadcast(entry.tx)
+        outcome = chain.broadcast(entry.tx)
+    if outcome is BroadcastOutcome.NO_BANDWIDTH:
+        # Refused, not sent: our wallet cannot pay its own bytes (nor burn TRX for them) right now.
+        raise ProviderOutOfResources(
+            f"the wallet cannot pay the bandwidth of its transaction {entry.tx.txid}"
+        )
     return entry
 
 
-def status_from_receipt(chain: Chain, txid: str) -> OrderStatus:
-    """An order that is one transaction is as done as that transaction's receipt says."""
+def provably_dead(chain: Chain, tx: SignedTx) -> bool:
+    """True once ``tx`` can never be included: the solidified block is past its expiration (no later
+    block may include it) and no block up to there holds it (docs/TRON.md §2.2, §8; OQ-T1, OQ-T4)."""
+    if chain.solid_block().timestamp_ms <= tx.expiration_ms:
+        return False
+    if chain.solid_receipt(tx.txid) is not None or chain.receipt(tx.txid) is not None:
+        return False
+    return not chain.transaction_known(tx.txid)
+
+
+def receipt_outcome(chain: Chain, txid: str) -> tuple[OrderStatus, int]:
+    """An order that is one transaction is as done as that transaction's receipt says; with its fee."""
     receipt = chain.receipt(txid)
     if receipt is None:
-        return OrderStatus.PENDING
-    return OrderStatus.DELIVERED if receipt.success else OrderStatus.FAILED
+        return OrderStatus.PENDING, 0
+    return (OrderStatus.DELIVERED if receipt.success else OrderStatus.FAILED), receipt.fee_sun
+
+
+def status_from_receipt(chain: Chain, txid: str) -> OrderStatus:
+    return receipt_outcome(chain, txid)[0]
 
 
 class JournaledSource(RentalSource):
@@ -86,14 +118,16 @@ class JournaledSource(RentalSource):
     _chain: Chain
     _journal: TxJournal
 
-    def _order(self, order_no: str, entry: JournalEntry, status: OrderStatus) -> EnergyOrder:
+    def _order(self, order_no: str, entry: JournalEntry, status: OrderStatus, fee_sun: int) -> EnergyOrder:
+        """The order ``entry`` carries out; ``fee_sun`` is what its transaction burned (0 until mined)."""
         raise NotImplementedError
 
     def lookup(self, order_no: str) -> EnergyOrder | None:
         entry = self._journal.get(order_no)
         if entry is None:
             return None
-        return self._order(order_no, entry, status_from_receipt(self._chain, entry.tx.txid))
+        status, fee = receipt_outcome(self._chain, entry.tx.txid)
+        return self._order(order_no, entry, status, fee)
 
     def status(self, order: EnergyOrder) -> EnergyOrder:
         found = self.lookup(order.order_no)

@@ -52,6 +52,7 @@ CURSORS: Table = Base.metadata.tables["scanner_cursor"]
 MUTABLE_SWEEP_FIELDS = frozenset(
     {
         "amount",
+        "reason",
         "energy_needed",
         "energy_source",
         "order_no",
@@ -371,6 +372,11 @@ class Ledger:
                 detail=json.dumps(detail, sort_keys=True, default=str) if detail else None,
             )
         )
+
+    def note(self, sweep_id: int, state: SweepState, reason: str, detail: dict[str, Any]) -> None:
+        """Record something seen about a sweep that does not move it (a history row from and to ``state``)."""
+        with self._write() as conn:
+            self._history(conn, sweep_id, state, state, reason=reason, detail=detail, at=self._clock())
 
     def history(self, sweep_id: int) -> list[HistoryEntry]:
         query = select(HISTORY).where(HISTORY.c.sweep_id == sweep_id).order_by(HISTORY.c.id)

@@ -1,7 +1,10 @@
 """Real in-memory implementations of the seams the state machine drives: a chain, an energy source, keys.
 
-They keep real state and rules (balances, energy, a pending pool and blocks, expiry by chain time, an
-order book keyed by our order number), so a test of the state machine exercises behaviour, not calls.
+They keep real state and rules (balances, energy measured per token with an energy factor, bandwidth
+paid from stake, the free allowance or TRX at broadcast with ``BANDWITH_ERROR`` when nothing can, a
+pending pool and blocks with chain time and a solid block, receipts with their ``Transfer`` logs,
+chain parameters, Stake 2.0 delegations, an order book keyed by our order number), so a test of the
+state machine exercises behaviour, not calls.
 They are deliberately small; the devnet-backed suites check the same flows against the real adapter.
 """
 
@@ -14,11 +17,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.pool import StaticPool
 
+from sweeper.chain import size
+from sweeper.chain.addresses import abi_word
+from sweeper.chain.logs import TRANSFER_TOPIC
 from sweeper.energy.base import Capabilities, RentalSource
+from sweeper.energy.burn import BurnSource
+from sweeper.energy.journal import MemoryJournal
+from sweeper.energy.stake import StakeSource
 from sweeper.errors import (
+    ChainRejected,
     ChainUnavailable,
     ProviderInvalidRequest,
     SignerRejected,
@@ -32,7 +43,9 @@ from sweeper.ledger.tables import Base
 from sweeper.models import (
     ENERGY_TRANSFER_TO_HOLDER,
     ENERGY_TRANSFER_TO_NEW_HOLDER,
+    BlockRef,
     BroadcastOutcome,
+    ChainParameters,
     EnergyOrder,
     OrderStatus,
     Quote,
@@ -46,8 +59,19 @@ USDT_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 USDT = Token("USDT", USDT_CONTRACT, 6, 1_000_000)
 HOT = "TPP5NBKiMX8AjS4fyao2Nj6AhFFCqDXgWS"
 ENERGY_PRICE_SUN = 100
+BYTE_PRICE_SUN = 1_000
+FREE_NET = 600
 EXPIRATION_MS = 60_000
-TRX_TRANSFER_BYTES = 267
+SUN_PER_ENERGY_STAKED = 100_000
+SUN_PER_BYTE_STAKED = 1_000_000
+MAINNET_PARAMETERS = ChainParameters(
+    energy_fee=ENERGY_PRICE_SUN,
+    transaction_fee=BYTE_PRICE_SUN,
+    create_account_fee=100_000,
+    create_new_account_fee_in_system_contract=1_000_000,
+    free_net_limit=FREE_NET,
+    max_fee_limit=15_000_000_000,
+)
 
 
 @dataclass
@@ -59,6 +83,16 @@ class _Tx:
     contract: str = ""
     fee_limit: int = 0
     expiration_ms: int = 0
+    resource: str = ""
+    net_fee: int = 0
+
+    @property
+    def size(self) -> int:
+        if self.kind == "token":
+            return size.trc20_transfer_bytes(self.owner, self.contract, self.to, self.amount, self.fee_limit)
+        if self.kind == "trx":
+            return size.trx_transfer_bytes(self.owner, self.to, self.amount)
+        return size.delegate_bytes(self.owner, self.to, self.amount, resource=self.resource or "ENERGY")
 
 
 @dataclass
@@ -82,6 +116,20 @@ class MemoryChain:
     revert_transfers: bool = False
     """Token transfers revert on chain (and use up the energy they were given), like a paused contract."""
     counter: int = 0
+    solid_depth: int = 2
+    block_times: dict[int, int] = field(default_factory=dict)
+    params: ChainParameters = MAINNET_PARAMETERS
+    staked_net: dict[str, int] = field(default_factory=dict)
+    token_energy: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per token (holder, new holder) base energy of a transfer; USDT's figures by default."""
+    energy_factor: dict[str, float] = field(default_factory=dict)
+    """Per token multiplier on its energy (1.0 = as listed), like java-tron's dynamic energy."""
+    measurements: int = 0
+    omit_transfer_log: bool = False
+    """Receipts of token transfers come back SUCCESS without their Transfer log (a non-standard token)."""
+    stake: dict[str, int] = field(default_factory=dict)
+    delegated: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    refuse_bandwidth: bool = False
 
     # -- test controls ------------------------------------------------------------------------------
 
@@ -97,15 +145,23 @@ class MemoryChain:
         self.energy[address] = self.energy.get(address, 0) + energy
 
     def mine(self, blocks: int = 1) -> None:
-        """Include every pending transaction in the next block, then add ``blocks - 1`` empty ones."""
+        """Include every pending unexpired transaction in the next block, then ``blocks - 1`` empty ones."""
         self.head += 1
         self.now_ms += 3_000
+        self.block_times[self.head] = self.now_ms
         for txid in self.pool:
-            self.receipts[txid] = self._execute(txid, self.txs[txid])
+            tx = self.txs[txid]
+            if self.now_ms < tx.expiration_ms:
+                self.receipts[txid] = self._execute(txid, tx)
         self.pool.clear()
         for _ in range(blocks - 1):
             self.head += 1
             self.now_ms += 3_000
+            self.block_times[self.head] = self.now_ms
+
+    def spend_free_bandwidth(self, address: str, size: int) -> None:
+        """As if ``address`` had sent a transaction of ``size`` bytes today."""
+        self.bandwidth[address] = max(0, self.bandwidth.get(address, FREE_NET) - size)
 
     # -- the Chain port -----------------------------------------------------------------------------
 
@@ -124,20 +180,86 @@ class MemoryChain:
     def resources(self, address: str) -> Resources:
         self._up()
         if address not in self.activated:
-            return Resources(0, 0)
-        return Resources(self.energy.get(address, 0), self.bandwidth.get(address, 0))
+            return Resources(0)
+        return Resources(
+            self.energy.get(address, 0),
+            free_bandwidth=self.bandwidth.get(address, 0),
+            staked_bandwidth=self.staked_net.get(address, 0),
+            trx=self.trx.get(address, 0),
+        )
 
     def is_blacklisted(self, contract: str, address: str) -> bool:
         self._up()
         return address in self.blacklisted
 
-    def transfer_energy(self, contract: str, to: str) -> int:
+    def transfer_cost(self, contract: str, to: str) -> int:
+        """What a transfer of ``contract`` to ``to`` uses now (the chain's own rule, not a measurement)."""
+        holder, new_holder = self.token_energy.get(
+            contract, (ENERGY_TRANSFER_TO_HOLDER, ENERGY_TRANSFER_TO_NEW_HOLDER)
+        )
+        base = holder if self.tokens.get((contract, to), 0) > 0 else new_holder
+        return round(base * self.energy_factor.get(contract, 1.0))
+
+    def measure_transfer_energy(self, contract: str, owner: str, to: str, amount: int) -> int:
         self._up()
-        holds = self.tokens.get((contract, to), 0) > 0
-        return ENERGY_TRANSFER_TO_HOLDER if holds else ENERGY_TRANSFER_TO_NEW_HOLDER
+        self.measurements += 1
+        if self.tokens.get((contract, owner), 0) < amount or owner in self.blacklisted:
+            raise ChainRejected("transfer would revert", reason="transfer_would_fail")
+        return self.transfer_cost(contract, to)
+
+    def chain_parameters(self) -> ChainParameters:
+        self._up()
+        return self.params
 
     def energy_price_sun(self) -> int:
-        return ENERGY_PRICE_SUN
+        return self.params.energy_fee
+
+    def head_block(self) -> BlockRef:
+        self._up()
+        return BlockRef(self.head, self.now_ms)
+
+    def solid_block(self) -> BlockRef:
+        self._up()
+        number = max(0, self.head - self.solid_depth)
+        return BlockRef(number, self.block_times.get(number, self.now_ms - 3_000 * self.solid_depth))
+
+    def solid_block_number(self) -> int:
+        return self.solid_block().number
+
+    def solid_receipt(self, txid: str) -> Receipt | None:
+        self._up()
+        receipt = self.receipts.get(txid)
+        return receipt if receipt is not None and receipt.block_number <= self.solid_block().number else None
+
+    # -- Stake 2.0 ------------------------------------------------------------------------------------
+
+    def build_delegate_energy(self, owner: object, receiver: str, balance_sun: int) -> SignedTx:
+        return self._sign(_Tx("delegate", _address(owner), receiver, balance_sun, resource="ENERGY"))
+
+    def build_undelegate_energy(self, owner: object, receiver: str, balance_sun: int) -> SignedTx:
+        return self._sign(_Tx("undelegate", _address(owner), receiver, balance_sun, resource="ENERGY"))
+
+    def build_delegate_bandwidth(self, owner: object, receiver: str, balance_sun: int) -> SignedTx:
+        return self._sign(_Tx("delegate", _address(owner), receiver, balance_sun, resource="BANDWIDTH"))
+
+    def build_undelegate_bandwidth(self, owner: object, receiver: str, balance_sun: int) -> SignedTx:
+        return self._sign(_Tx("undelegate", _address(owner), receiver, balance_sun, resource="BANDWIDTH"))
+
+    def can_delegate_max_sun(self, owner: str, resource: str = "ENERGY") -> int:
+        self._up()
+        return self.stake.get(owner, 0)
+
+    def delegated_energy_sun(self, owner: str, receiver: str) -> int:
+        return self.delegated.get((owner, receiver, "ENERGY"), 0)
+
+    def delegated_bandwidth_sun(self, owner: str, receiver: str) -> int:
+        return self.delegated.get((owner, receiver, "BANDWIDTH"), 0)
+
+    def sun_per_energy_staked(self) -> int:
+        return SUN_PER_ENERGY_STAKED
+
+    def sun_per_bandwidth_staked(self) -> int:
+        return SUN_PER_BYTE_STAKED
 
     def build_token_transfer(
         self, contract: str, owner: object, to: str, amount: int, fee_limit_sun: int
@@ -148,15 +270,39 @@ class MemoryChain:
         return self._sign(_Tx("trx", _address(owner), to, amount_sun))
 
     def broadcast(self, tx: SignedTx) -> BroadcastOutcome:
+        """java-tron's order: expiry by the head block, duplicate, then the bytes (paid at once, in the
+        pending state: stake, else the free allowance, else TRX; ``BANDWITH_ERROR`` if none can)."""
         self._up()
         self.broadcasts.append(tx.txid)
-        if tx.txid in self.pool or tx.txid in self.receipts:
-            return BroadcastOutcome.ALREADY_KNOWN
         if self.now_ms >= tx.expiration_ms:
             return BroadcastOutcome.EXPIRED
+        if tx.txid in self.pool or tx.txid in self.receipts:
+            return BroadcastOutcome.ALREADY_KNOWN
+        stored = self.txs[tx.txid]
+        if not self._pay_bytes(stored, charge=not self.drop_broadcasts):  # a dropped one is never charged
+            return BroadcastOutcome.NO_BANDWIDTH
         if not self.drop_broadcasts:
             self.pool.append(tx.txid)
         return BroadcastOutcome.SENT
+
+    def _pay_bytes(self, tx: _Tx, *, charge: bool) -> bool:
+        bytes_ = tx.size
+        owner = tx.owner
+        if self.refuse_bandwidth:
+            return False
+        if self.staked_net.get(owner, 0) >= bytes_:
+            if charge:
+                self.staked_net[owner] -= bytes_
+        elif self.bandwidth.get(owner, 0) >= bytes_:
+            if charge:
+                self.bandwidth[owner] -= bytes_
+        elif self.trx.get(owner, 0) >= bytes_ * self.params.transaction_fee:
+            if charge:
+                tx.net_fee = bytes_ * self.params.transaction_fee
+                self.trx[owner] -= tx.net_fee
+        else:
+            return False
+        return True
 
     def receipt(self, txid: str) -> Receipt | None:
         self._up()
@@ -169,6 +315,9 @@ class MemoryChain:
     def head_block_number(self) -> int:
         self._up()
         return self.head
+
+    def trx_balance_of(self, address: str) -> int:
+        return self.trx.get(address, 0)
 
     # -- internals ----------------------------------------------------------------------------------
 
@@ -188,24 +337,54 @@ class MemoryChain:
     def _execute(self, txid: str, tx: _Tx) -> Receipt:
         block = self.head
         if tx.kind == "trx":
-            fee = 0 if self.bandwidth.get(tx.owner, 0) >= TRX_TRANSFER_BYTES else TRX_TRANSFER_BYTES * 1000
-            self.trx[tx.owner] = self.trx.get(tx.owner, 0) - tx.amount - fee
+            fee = tx.net_fee
+            if tx.to not in self.activated:
+                fee += self.params.activation_sun  # the sender creates the account (docs/TRON.md §4)
+                self.trx[tx.owner] = self.trx.get(tx.owner, 0) - self.params.activation_sun
+            self.trx[tx.owner] = self.trx.get(tx.owner, 0) - tx.amount
             self.fund(tx.to, tx.amount)
-            return Receipt(txid, block, True, "SUCCESS", fee_sun=fee)
-        need = self.transfer_energy(tx.contract, tx.to)
+            return Receipt(txid, block, True, "SUCCESS", fee_sun=fee, net_fee_sun=tx.net_fee)
+        if tx.kind in ("delegate", "undelegate"):
+            sign = 1 if tx.kind == "delegate" else -1
+            key = (tx.owner, tx.to, tx.resource)
+            self.delegated[key] = self.delegated.get(key, 0) + sign * tx.amount
+            self.stake[tx.owner] = self.stake.get(tx.owner, 0) - sign * tx.amount
+            if tx.resource == "BANDWIDTH":
+                units = tx.amount // SUN_PER_BYTE_STAKED
+                self.staked_net[tx.to] = max(0, self.staked_net.get(tx.to, 0) + sign * units)
+            else:
+                units = tx.amount // SUN_PER_ENERGY_STAKED
+                self.energy[tx.to] = max(0, self.energy.get(tx.to, 0) + sign * units)
+            return Receipt(txid, block, True, "SUCCESS", fee_sun=tx.net_fee, net_fee_sun=tx.net_fee)
+        need = self.transfer_cost(tx.contract, tx.to)
         have = self.energy.get(tx.owner, 0)
         if self.revert_transfers:
             self.energy[tx.owner] = max(0, have - need)
             return Receipt(txid, block, False, "REVERT", message="the contract reverted")
-        burn = max(0, need - have) * ENERGY_PRICE_SUN
-        if burn > min(tx.fee_limit, self.trx.get(tx.owner, 0)):
+        burn = max(0, need - have) * self.params.energy_fee
+        limit = min(tx.fee_limit, self.trx.get(tx.owner, 0) + have * self.params.energy_fee)
+        if need * self.params.energy_fee > tx.fee_limit or burn > self.trx.get(tx.owner, 0) or burn > limit:
             self.energy[tx.owner] = 0
-            return Receipt(txid, block, False, "OUT_OF_ENERGY", fee_sun=0, message="not enough energy")
+            fee = tx.net_fee
+            return Receipt(txid, block, False, "OUT_OF_ENERGY", fee_sun=fee, message="not enough energy")
         self.energy[tx.owner] = max(0, have - need)
         self.trx[tx.owner] = self.trx.get(tx.owner, 0) - burn
         self.tokens[(tx.contract, tx.owner)] -= tx.amount
         self.mint(tx.to, tx.amount, tx.contract)
-        return Receipt(txid, block, True, "SUCCESS", fee_sun=burn, energy_usage_total=need)
+        logs: tuple[dict[str, object], ...] = ()
+        if not self.omit_transfer_log:
+            topics = [TRANSFER_TOPIC, abi_word(tx.owner), abi_word(tx.to)]
+            logs = ({"address": tx.contract, "topics": topics, "data": format(tx.amount, "064x")},)
+        return Receipt(
+            txid,
+            block,
+            True,
+            "SUCCESS",
+            fee_sun=burn + tx.net_fee,
+            energy_usage_total=need,
+            net_fee_sun=tx.net_fee,
+            logs=logs,
+        )
 
 
 def _address(owner: object) -> str:
@@ -448,7 +627,7 @@ class Heart:
     flow: Flow
     ledger: Ledger
     chain: MemoryChain
-    sources: dict[str, MemorySource]
+    sources: dict[str, Any]
     keyring: MemoryKeyring
     clock: Clock
 
@@ -471,10 +650,10 @@ class Heart:
         return sweep.id
 
     def tick(self, seconds: float = 3.0, blocks: int = 1) -> None:
-        """Let time pass: the clock moves and the chain mines what is pending."""
+        """Let time pass: the clock moves and the chain mines what is pending (its last block is now)."""
         self.clock.now += seconds
+        self.chain.now_ms = max(self.chain.now_ms, int(self.clock.now * 1000) - 3_000 * blocks)
         self.chain.mine(blocks)
-        self.chain.now_ms = int(self.clock.now * 1000)
 
     def second_worker(self, locks: object | None = None) -> Flow:
         """Another worker's flow over the same ledger, chain, providers, keys and clock."""
@@ -500,23 +679,30 @@ class Heart:
         return sweep.state.value
 
 
+GAS_WALLET = "TJzXt1sZautjqXnpjQT4xSCBHNSYgBkDr3"
+STAKE_OWNER = "TPYmHEhy5n8TCEfYGqW2rPxsghSfzghPDn"
+
+
 def heart(
     *,
     prices: dict[str, int] | None = None,
     activation: dict[str, bool] | None = None,
     locks: object | None = None,
+    wallets: tuple[str, ...] = (),
     **config: object,
 ) -> Heart:
     """A state machine over in-memory seams; ``prices`` names the sources (in preference order).
 
     A source named ``stake`` is our own stake (:class:`MemoryStake`), one named ``burn`` a gas wallet
-    (:class:`MemoryBurn`); every other is a rental provider at its price per energy.
+    (:class:`MemoryBurn`); every other is a rental provider at its price per energy. ``wallets`` adds
+    the real ``StakeSource`` / ``BurnSource`` ("stake", "burn") over the same chain instead.
     """
     clock = Clock()
     chain = MemoryChain(now_ms=int(clock.now * 1000))
+    chain.block_times[chain.head] = chain.now_ms
     chain.mint(HOT, 1)
-    names = prices or {"cheap": 40, "dear": 60}
-    sources: dict[str, MemorySource] = {}
+    names = prices if prices is not None else {"cheap": 40, "dear": 60}
+    sources: dict[str, Any] = {}
     for name, price in names.items():
         if name == "stake":
             sources[name] = MemoryStake(name, chain)
@@ -526,6 +712,18 @@ def heart(
             sources[name] = MemorySource(
                 name, chain, price=price, activation=(activation or {}).get(name, True)
             )
+    if "stake" in wallets:
+        chain.fund(STAKE_OWNER, 10_000_000)
+        chain.stake[STAKE_OWNER] = 10**15
+        sources["stake"] = StakeSource(chain, MemorySigner(STAKE_OWNER), journal=MemoryJournal())  # type: ignore[arg-type]
+    if "burn" in wallets:
+        chain.fund(GAS_WALLET, 1_000_000_000)
+        sources["burn"] = BurnSource(
+            chain,  # type: ignore[arg-type]
+            MemorySigner(GAS_WALLET),
+            journal=MemoryJournal(),
+            max_sun_per_sweep=20_000_000,
+        )
     ledger = memory_ledger(clock)
     keyring = MemoryKeyring()
     settings: dict[str, object] = {

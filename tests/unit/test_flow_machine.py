@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from sweeper.chain import size
 from sweeper.errors import ChainUnavailable, ProviderInsufficientBalance, ProviderUnavailable
 from sweeper.flow import Move, Proceed, Wait
 from sweeper.ledger.records import OrderRequestStatus, TxStatus
@@ -318,9 +319,9 @@ def test_a_signed_transfer_found_on_chain_after_a_restart_is_not_signed_again():
     sid = h.open(A)
     h.flow.advance(sid)  # signs, broadcasts
     sweep = h.ledger.get_sweep(sid)
-    # As if the worker died after broadcasting and before recording it: back to SIGNED, clock late.
+    # As if the worker died after broadcasting and before recording it: back to SIGNED, back 2 min later.
     h.ledger.transition(sid, SweepState.BROADCAST, SweepState.SIGNED)
-    h.tick(120)
+    h.tick(120, blocks=40)
     assert h.run(sid) == "CONFIRMED"
     assert h.ledger.get_sweep(sid).txid == sweep.txid
     assert len(h.ledger.txs_for_sweep(sid)) == 1
@@ -330,10 +331,10 @@ def test_a_receipt_that_failed_on_chain_fails_the_sweep_with_its_result_and_cost
     h = heart()
     h.deposit(A, 50 * USDT)
     sid = h.open(A)
-    h.sources["cheap"].hold = True
-    h.flow.advance(sid)
-    h.chain.delegate(A, 64_285)  # enough to look ready …
-    h.chain.tokens[(USDT_CONTRACT, HOT)] = 0  # … but the destination no longer holds USDT: 130,285 needed
+    while h.flow.advance(sid).state is not SweepState.BROADCAST:
+        h.tick()
+    # Signed for 64,285 energy, but before it is mined the destination stops holding USDT: 130,285.
+    h.chain.tokens[(USDT_CONTRACT, HOT)] = 0
     assert h.run(sid) == "FAILED"
     sweep = h.ledger.get_sweep(sid)
     assert sweep.reason.startswith("onchain_out_of_energy")
@@ -361,7 +362,9 @@ def test_leftover_trx_is_swept_after_the_token_when_enabled():
     trx_sweep = h.ledger.find_open_sweep(A, "TRX")
     assert trx_sweep is not None
     assert h.run(trx_sweep.id) == "CONFIRMED"
-    assert h.chain.trx[A] == 0 and h.chain.trx[HOT] == 3_000_000
+    # The token transfer used 345 of the 600 free bytes: the TRX transfer burns its own bytes.
+    fee = size.trx_transfer_bytes(A, HOT, 3_000_000) * 1_000
+    assert h.chain.trx[A] == 0 and h.chain.trx[HOT] == 3_000_000 - fee
 
 
 # -- decisions and races -----------------------------------------------------------------------------
