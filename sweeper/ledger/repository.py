@@ -410,24 +410,36 @@ class Ledger:
             return [Sweep.from_row(row) for row in conn.execute(query).mappings()]
 
     def summary(self) -> list[StateTotals]:
-        """Count, amount and cost of sweeps by state and token (keyed by contract, for ``sweeper status``)."""
+        """Count, amount and cost of sweeps by state and token (keyed by contract, for ``sweeper status``).
+
+        Amounts are exact: PostgreSQL sums NUMERIC; SQLite keeps them as text, summed here in Python.
+        """
+        group = (SWEEPS.c.state, SWEEPS.c.token_symbol, SWEEPS.c.token_contract)
+        amount = func.coalesce(func.sum(SWEEPS.c.amount), 0) if self._postgres else func.count()
         query = (
-            select(
-                SWEEPS.c.state,
-                SWEEPS.c.token_symbol,
-                SWEEPS.c.token_contract,
-                func.count(),
-                func.coalesce(func.sum(SWEEPS.c.amount), 0),
-                func.coalesce(func.sum(SWEEPS.c.cost_sun), 0),
-            )
-            .group_by(SWEEPS.c.state, SWEEPS.c.token_symbol, SWEEPS.c.token_contract)
-            .order_by(SWEEPS.c.state, SWEEPS.c.token_symbol, SWEEPS.c.token_contract)
+            select(*group, func.count(), amount, func.coalesce(func.sum(SWEEPS.c.cost_sun), 0))
+            .group_by(*group)
+            .order_by(*group)
         )
         with self._read() as conn:
-            return [
-                StateTotals(SweepState(state), symbol, int(count), int(amount), int(cost), contract)
-                for state, symbol, contract, count, amount, cost in conn.execute(query)
-            ]
+            rows = conn.execute(query).all()
+            amounts: dict[tuple[str, str, str], int] = {}
+            if not self._postgres:
+                stream = conn.execution_options(yield_per=10_000).execute(select(*group, SWEEPS.c.amount))
+                for state, symbol, contract, value in stream:
+                    key = (state, symbol, contract)
+                    amounts[key] = amounts.get(key, 0) + int(value)
+        return [
+            StateTotals(
+                SweepState(state),
+                symbol,
+                int(count),
+                int(total) if self._postgres else amounts.get((state, symbol, contract), 0),
+                int(cost),
+                contract,
+            )
+            for state, symbol, contract, count, total, cost in rows
+        ]
 
     # -- energy orders ------------------------------------------------------------------------------
 

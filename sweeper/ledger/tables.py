@@ -1,6 +1,7 @@
 """The ledger's schema: SQLAlchemy 2 typed declarative tables, portable between SQLite and PostgreSQL.
 
-Money is BigInteger in base units; times are aware UTC. States are plain strings guarded by CHECK
+Money is BigInteger in base units (sun); token amounts are ``Uint256`` (any TRC20 balance); times are
+aware UTC. States are plain strings guarded by CHECK
 constraints, so migrations never have to alter a native enum type. ``migrations/versions`` must agree
 with this module (a test runs autogenerate and expects no difference).
 """
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sweeper.ledger.records import OrderRequestStatus, TxKind, TxStatus
-from sweeper.ledger.types import UTCDateTime
+from sweeper.ledger.types import Uint256, UTCDateTime
 from sweeper.models import TERMINAL_STATES, SweepState
 
 NAMING_CONVENTION = {
@@ -89,7 +90,7 @@ class SweepRow(Base):
     address: Mapped[str] = mapped_column(ADDRESS, ForeignKey("deposit_addresses.address"), index=True)
     token_symbol: Mapped[str] = mapped_column(String(16))
     token_contract: Mapped[str] = mapped_column(ADDRESS)
-    amount: Mapped[int]
+    amount: Mapped[int] = mapped_column(Uint256())
     destination: Mapped[str] = mapped_column(ADDRESS)
     state: Mapped[str] = mapped_column(String(16))
     attempt: Mapped[int] = mapped_column(Integer)

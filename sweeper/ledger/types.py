@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+UINT256_MAX = 2**256 - 1
+UINT256_DIGITS = 78
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -36,3 +41,33 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utc_now() -> datetime:
     """The ledger's default clock."""
     return datetime.now(UTC)
+
+
+class Uint256(TypeDecorator[int]):
+    """Any TRC20 amount (0 to 2**256 - 1) as an exact Python int, on both databases.
+
+    PostgreSQL stores ``NUMERIC(78, 0)`` (exact, summable in SQL). SQLite has no such type: a large
+    integer there would silently become a float, so the digits are stored as text (``VARCHAR(78)``) and
+    sums are taken in Python (``Ledger.summary``). Floats are refused on the way in.
+    """
+
+    impl = Numeric(UINT256_DIGITS, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(UINT256_DIGITS))
+        return dialect.type_descriptor(Numeric(UINT256_DIGITS, 0))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise TypeError(f"a ledger amount must be an int, got {type(value).__name__}")
+        number = int(value)
+        if number != value or not 0 <= number <= UINT256_MAX:
+            raise ValueError(f"a ledger amount must be an integer in 0..2**256-1, got {value}")
+        return str(number) if dialect.name == "sqlite" else Decimal(number)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)

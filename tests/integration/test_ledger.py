@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from sweeper.errors import StateConflict
 from sweeper.ledger import DepositAddress, Ledger
-from sweeper.models import SweepState
+from sweeper.models import SweepState, Token
 from tests.fixtures.db import HOT_WALLET, USDT, tron_address
 
 pytestmark = pytest.mark.integration
@@ -262,3 +262,39 @@ def test_set_next_check_reschedules_open_sweeps_only(ledger: Ledger, watched: st
 
     ledger.transition(sweep.id, SweepState.DETECTED, SweepState.SKIPPED)
     assert not ledger.set_next_check(sweep.id, later)
+
+
+# -- amounts up to uint256 ---------------------------------------------------------------------------
+
+USDD = Token("USDD", "TPYmHEhy5n8TCEfYGqW2rPxsghSfzghPDn", 18, 10**18)
+
+
+@pytest.mark.parametrize(
+    "amount", [10**21, 2**63, 2**256 - 1], ids=["1000-tokens-18-dec", "2^63", "uint256-max"]
+)
+def test_any_trc20_amount_is_stored_and_read_back_exactly_as_an_int(
+    ledger: Ledger, watched: str, amount: int
+) -> None:
+    sweep = ledger.open_sweep(watched, USDD, amount, HOT_WALLET)
+    assert sweep is not None
+    read = ledger.get_sweep(sweep.id)
+    assert read is not None and read.amount == amount and type(read.amount) is int
+    assert ledger.transition(sweep.id, SweepState.DETECTED, SweepState.ENERGY_READY, amount=amount - 1)
+    assert ledger.get_sweep(sweep.id).amount == amount - 1
+
+
+def test_the_summary_adds_large_amounts_exactly(ledger: Ledger) -> None:
+    a, b = tron_address("big-a"), tron_address("big-b")
+    ledger.add_addresses([DepositAddress(a, "memory:a"), DepositAddress(b, "memory:b")])
+    ledger.open_sweep(a, USDD, 2**255, HOT_WALLET)
+    ledger.open_sweep(b, USDD, 2**255 - 1, HOT_WALLET)
+    (totals,) = [t for t in ledger.summary() if t.token_symbol == "USDD"]
+    assert totals.amount == 2**256 - 1 and totals.count == 2
+
+
+@pytest.mark.parametrize("bad", [1.5e21, -1, 2**256])
+def test_an_amount_that_is_not_a_uint256_integer_is_refused(
+    ledger: Ledger, watched: str, bad: object
+) -> None:
+    with pytest.raises((TypeError, ValueError, sa.exc.StatementError)):
+        ledger.open_sweep(watched, USDD, bad, HOT_WALLET)  # type: ignore[arg-type]

@@ -37,15 +37,29 @@ def run_online() -> None:
     try:
         with engine.connect() as connection:
             sqlite = connection.dialect.name == "sqlite"
-            context.configure(
-                connection=connection,
-                target_metadata=target_metadata,
-                render_as_batch=sqlite,
-                # pysqlite is told to keep out of transactions (see engine.py), so DDL is atomic there too.
-                transactional_ddl=True,
-            )
-            with context.begin_transaction():
-                context.run_migrations()
+            raw = connection.connection.driver_connection if sqlite else None
+            if raw is not None:
+                # SQLite rebuilds a table to change it (batch mode); with foreign keys enforced, dropping a
+                # referenced table fails even though the rebuilt one holds every row. SQLite's own recipe:
+                # keys off outside the transaction, checked before commit, on again after.
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                context.configure(
+                    connection=connection,
+                    target_metadata=target_metadata,
+                    render_as_batch=sqlite,
+                    # pysqlite keeps out of transactions (see engine.py), so DDL is atomic there too.
+                    transactional_ddl=True,
+                )
+                with context.begin_transaction():
+                    context.run_migrations()
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA foreign_keys=ON")
     finally:
         if owned:
             engine.dispose()
