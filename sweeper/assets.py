@@ -194,18 +194,22 @@ class Trc20Asset:
         activated = chain.is_activated(address)
         have = chain.resources(address) if activated else Resources(0)
         bytes_ = size.trc20_transfer_bytes(address, contract, self.destination, amount, fee_limit)
+        trx = have.trx
         if activated:
             short = not have.pays_bytes(bytes_, sun_per_byte=params.transaction_fee)
+            if not short and max(have.staked_bandwidth, have.free_bandwidth) < bytes_:
+                trx -= bytes_ * params.transaction_fee  # the bytes burn first
         else:
             short = params.free_net_limit < bytes_  # activation brings the day's free allowance
+        burnable = max(0, trx) // params.energy_fee if params.energy_fee else 0
         return ResourceNeed(
-            energy=max(0, required - have.energy),
+            energy=max(0, required - have.energy),  # renting is cheaper than burning the address's TRX
             bandwidth=bytes_ if short else 0,
             activation=not activated,
             required_energy=required,
             required_bandwidth=bytes_,
             measured_energy=measured,
-            available_energy=have.energy,
+            available_energy=have.energy + burnable,
         )
 
     def build_transfer(

@@ -128,7 +128,7 @@ class ResourceNeed:
     measured_energy: int = 0
     """What the chain measured for the exact transfer, before the margin."""
     available_energy: int = 0
-    """Energy on the address now."""
+    """Energy the address can use now: its own, plus what its TRX can burn for (after the bytes)."""
 
     @property
     def nothing(self) -> bool:

@@ -329,7 +329,8 @@ class MemoryChain:
         self._up()
         self.counter += 1
         tx.expiration_ms = self.now_ms + EXPIRATION_MS
-        body = {"n": self.counter, **tx.__dict__}
+        value = {"owner": tx.owner, "to": tx.to, "amount": tx.amount, "resource": tx.resource}
+        body = {"n": self.counter, **tx.__dict__, "raw_data": {"contract": [{"parameter": {"value": value}}]}}
         txid = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         self.txs[txid] = tx
         return SignedTx(txid=txid, raw_json=json.dumps(body), expiration_ms=tx.expiration_ms)
@@ -630,6 +631,8 @@ class Heart:
     sources: dict[str, Any]
     keyring: MemoryKeyring
     clock: Clock
+    skew: float = 0.0
+    """How far the workers' clock is ahead of chain time (negative: behind)."""
 
     def deposit(
         self, address: str, amount: int, *, activated: bool = True, trx: int = 0, key: bool = True
@@ -652,7 +655,8 @@ class Heart:
     def tick(self, seconds: float = 3.0, blocks: int = 1) -> None:
         """Let time pass: the clock moves and the chain mines what is pending (its last block is now)."""
         self.clock.now += seconds
-        self.chain.now_ms = max(self.chain.now_ms, int(self.clock.now * 1000) - 3_000 * blocks)
+        chain_now = int((self.clock.now - self.skew) * 1000)
+        self.chain.now_ms = max(self.chain.now_ms, chain_now - 3_000 * blocks)
         self.chain.mine(blocks)
 
     def second_worker(self, locks: object | None = None) -> Flow:

@@ -93,7 +93,7 @@ def test_every_transport_failure_is_transient() -> None:
         (tronpy.exceptions.UnknownError("No connection.", "NO_CONNECTION"), ChainUnavailable),
         (
             tronpy.exceptions.UnknownError("Account resource insufficient error.", "BANDWITH_ERROR"),
-            ChainRejected,
+            ChainUnavailable,
         ),
         (tronpy.exceptions.TaposError("Tapos check error."), ChainUnavailable),
         (
@@ -155,11 +155,34 @@ def test_a_server_side_http_status_is_transient(status: int) -> None:
     assert str(status) in str(info.value)
 
 
-@pytest.mark.parametrize("status", [400, 401, 404])
-def test_a_client_side_http_status_is_permanent(status: int) -> None:
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413])
+def test_any_other_http_status_of_a_read_is_transient_too_never_a_verdict(status: int) -> None:
     chain = _chain(lambda request: httpx.Response(status))
-    with pytest.raises(ChainRejected):
+    with pytest.raises(ChainUnavailable) as info:
         chain.trx_balance(ADDRESS)
+    assert info.value.reason == f"http_{status}"
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "wait"),
+    [(403, "30", 30.0), (429, "7", 7.0), (503, "120", 120.0), (429, None, None), (403, "soon", None)],
+)
+def test_a_rate_limit_names_the_wait_the_node_asked_for(
+    status: int, header: str | None, wait: float | None
+) -> None:
+    headers = {"Retry-After": header} if header else {}
+    chain = _chain(lambda request: httpx.Response(status, headers=headers, text="rate limited"))
+    with pytest.raises(ChainUnavailable) as info:
+        chain.resources(ADDRESS)
+    assert info.value.retry_after == wait
+
+
+def test_java_trons_own_limiter_body_is_a_transient_rate_limit() -> None:
+    body = {"Error": "class java.lang.IllegalAccessException : lack of computing resources"}
+    chain = _chain(lambda request: httpx.Response(200, json=body))
+    with pytest.raises(ChainUnavailable) as info:
+        chain.is_activated(ADDRESS)
+    assert info.value.reason == "node_rate_limited"
 
 
 def test_an_http_error_message_never_carries_the_url() -> None:
@@ -190,19 +213,20 @@ def test_a_body_that_is_not_json_is_transient() -> None:
         chain.is_activated(ADDRESS)
 
 
-def test_a_java_error_body_is_a_rejection() -> None:
+def test_any_other_java_error_body_of_a_read_is_transient() -> None:
     chain = _chain(
         lambda request: httpx.Response(200, json={"Error": "class java.lang.NullPointerException"})
     )
-    with pytest.raises(ChainRejected):
+    with pytest.raises(ChainUnavailable) as info:
         chain.is_activated(ADDRESS)
+    assert info.value.reason == "node_error"
 
 
 def test_a_missing_account_reads_as_not_activated_with_no_balance_and_no_resources() -> None:
     chain = _chain(lambda request: httpx.Response(200, json={}))
     assert chain.is_activated(ADDRESS) is False
     assert chain.trx_balance(ADDRESS) == 0
-    assert chain.resources(ADDRESS) == Resources(0, 0)
+    assert chain.resources(ADDRESS) == Resources(0)
 
 
 def test_an_invalid_address_is_refused_before_any_request() -> None:
@@ -236,7 +260,6 @@ def test_an_invalid_address_is_refused_before_any_request() -> None:
             },
             AccountNotActivated,
         ),
-        ({"code": "BANDWITH_ERROR", "message": b"Account resource insufficient error.".hex()}, ChainRejected),
     ],
     ids=lambda v: v["code"] if isinstance(v, dict) else v.__name__,
 )
@@ -268,6 +291,7 @@ def test_a_stored_transaction_that_no_longer_matches_its_txid_is_never_sent() ->
     [
         ("DUP_TRANSACTION_ERROR", BroadcastOutcome.ALREADY_KNOWN),
         ("TRANSACTION_EXPIRATION_ERROR", BroadcastOutcome.EXPIRED),
+        ("BANDWITH_ERROR", BroadcastOutcome.NO_BANDWIDTH),
     ],
 )
 def test_a_broadcast_the_node_already_holds_or_calls_expired_is_an_outcome_not_an_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -40,6 +41,9 @@ class KeySigner:
         return bytes(self._key.sign_msg_hash(digest).to_bytes())
 
 
+HEAD_TIME_MS = int(time.time() * 1000) + 3_600_000  # a node whose head runs an hour ahead of this machine
+
+
 class ScriptedNode:
     """Answers getnodeinfo/getsignweight/getaccount/broadcast like java-tron, with knobs for faults."""
 
@@ -56,6 +60,9 @@ class ScriptedNode:
         body = json.loads(request.content or b"{}")
         if path == "wallet/getnodeinfo":
             return httpx.Response(200, json={"block": SOLID, "solidityBlock": SOLID})
+        if path == "wallet/getnowblock":
+            header = {"raw_data": {"number": 9755, "timestamp": HEAD_TIME_MS}}
+            return httpx.Response(200, json={"block_header": header})
         if path == "wallet/getsignweight":
             txid = self.txid_override or proto.calculate_txid_from_raw_data(body["raw_data"])
             answer: dict[str, Any] = {
@@ -93,7 +100,8 @@ def test_a_token_transfer_is_built_signed_and_stored_with_txid_and_expiration(si
     stored = json.loads(tx.raw_json)
     raw = stored["raw_data"]
     assert tx.txid == stored["txID"] == proto.calculate_txid_from_raw_data(raw)
-    assert tx.expiration_ms == raw["expiration"]
+    assert tx.expiration_ms == raw["expiration"] == HEAD_TIME_MS + 60_000  # chain time, not our clock
+    assert raw["timestamp"] == HEAD_TIME_MS
     assert raw["fee_limit"] == 30_000_000
     assert raw["ref_block_bytes"] == "261b" and raw["ref_block_hash"] == "9e6e8091f5bd92dc"
     value = raw["contract"][0]["parameter"]["value"]
@@ -101,7 +109,7 @@ def test_a_token_transfer_is_built_signed_and_stored_with_txid_and_expiration(si
     assert value["data"].endswith(format(25_000_000, "064x"))
     [signature] = stored["signature"]
     assert len(bytes.fromhex(signature)) == 65
-    assert node.paths == ["wallet/getnodeinfo", "wallet/getsignweight"]
+    assert node.paths == ["wallet/getnowblock", "wallet/getnodeinfo", "wallet/getsignweight"]
 
 
 def test_a_stored_transaction_is_broadcast_exactly_as_it_was_signed(signer: KeySigner) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from sweeper.energy.burn import ACTIVATION_SUN, BurnSource
+from sweeper.energy.burn import BurnSource
 from sweeper.energy.journal import MemoryJournal
 from sweeper.energy.stake import StakeSource, delegation_sun
 from sweeper.errors import (
@@ -19,12 +19,29 @@ from sweeper.errors import (
     ProviderInvalidRequest,
     ProviderOutOfResources,
 )
-from sweeper.models import BroadcastOutcome, EnergyOrder, OrderStatus, Receipt, Resources, SignedTx
+from sweeper.models import (
+    BlockRef,
+    BroadcastOutcome,
+    ChainParameters,
+    EnergyOrder,
+    OrderStatus,
+    Receipt,
+    Resources,
+    SignedTx,
+)
 
 pytestmark = pytest.mark.unit
 
 OWNER = "TPP5NBKiMX8AjS4fyao2Nj6AhFFCqDXgWS"
 DEPOSIT = "TExWKszFWYTKZH8LYiovAPKzS3L9MLZ4kw"
+ACTIVATION_SUN = 1_100_000
+PARAMETERS = ChainParameters(
+    energy_fee=100,
+    transaction_fee=1_000,
+    create_account_fee=100_000,
+    create_new_account_fee_in_system_contract=1_000_000,
+    free_net_limit=600,
+)
 
 
 @dataclass
@@ -63,9 +80,18 @@ class MemoryChain:
         return self.trx.get(address, 0)
 
     def resources(self, address: str) -> Resources:
-        return (
-            Resources(0, self.bandwidth.get(address, 600)) if address in self.activated else Resources(0, 0)
-        )
+        if address not in self.activated:
+            return Resources(0)
+        return Resources(0, free_bandwidth=self.bandwidth.get(address, 600), trx=self.trx.get(address, 0))
+
+    def chain_parameters(self) -> ChainParameters:
+        return PARAMETERS
+
+    def solid_block(self) -> BlockRef:
+        return BlockRef(1, 10**13)  # long past every expiration of these stand-in transactions
+
+    def solid_receipt(self, txid: str) -> Receipt | None:
+        return self.mined.get(txid)
 
     def build_delegate_energy(self, owner, receiver: str, balance_sun: int) -> SignedTx:
         return self._tx("delegate", owner.address, receiver, balance_sun)
@@ -104,7 +130,7 @@ class MemoryChain:
     def transaction_known(self, txid: str) -> bool:
         return txid in self.mined or txid in self.pool
 
-    def can_delegate_max_sun(self, owner: str) -> int:
+    def can_delegate_max_sun(self, owner: str, resource: str = "ENERGY") -> int:
         return self.capacity
 
     def delegated_energy_sun(self, owner: str, receiver: str) -> int:
@@ -189,9 +215,12 @@ def test_stake_unknown_order_numbers_look_up_as_none():
 def test_burn_covers_energy_at_the_chain_price_plus_bandwidth_and_activation():
     chain = MemoryChain()
     quote = burn(chain).quote(DEPOSIT, 64_285)
-    assert quote.cost_sun == 64_285 * 100 + 345_000
+    assert quote.cost_sun == 64_285 * 100  # once activated, the day's free bytes pay the transfer
     assert quote.activation_sun == ACTIVATION_SUN
     chain.activated.add(DEPOSIT)
+    chain.bandwidth[DEPOSIT] = 255  # swept earlier today: the bytes burn too
+    assert burn(chain).quote(DEPOSIT, 64_285).cost_sun == 64_285 * 100 + 345_000
+    chain.bandwidth[DEPOSIT] = 600
     chain.trx[DEPOSIT] = 1_000_000
     assert burn(chain).quote(DEPOSIT, 64_285).total_sun == 64_285 * 100 - 1_000_000
 
@@ -210,7 +239,7 @@ def test_a_burn_order_sends_one_transfer_however_often_it_is_placed():
     again = source.order("s5-1", DEPOSIT, 64_285)
     assert again.provider_order_id == first.provider_order_id
     assert [t[0] for t in chain.txs.values()] == ["trx"]
-    assert chain.trx[DEPOSIT] == 64_285 * 100 + 345_000
+    assert chain.trx[DEPOSIT] == 64_285 * 100
     assert source.status(first).status is OrderStatus.DELIVERED
 
 
