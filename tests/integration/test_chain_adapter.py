@@ -50,7 +50,7 @@ def test_an_address_counts_as_activated_only_once_it_has_received_trx(
 
     assert chain.is_activated(address) is False
     assert chain.trx_balance(address) == 0
-    assert chain.resources(address) == Resources(0, 0)
+    assert chain.resources(address) == Resources(0)
     assert chain.token_balance(USDT, address) == 5 * TRX
 
     devnet.chain.fund(address, 3 * TRX)
@@ -58,19 +58,29 @@ def test_an_address_counts_as_activated_only_once_it_has_received_trx(
 
     assert chain.is_activated(address) is True
     assert chain.trx_balance(address) == 3 * TRX
-    assert chain.resources(address) == Resources(energy=0, bandwidth=600)
+    assert chain.resources(address) == Resources(energy=0, free_bandwidth=600, trx=3 * TRX)
 
 
-def test_the_transfer_energy_depends_on_whether_the_recipient_holds_the_token(
+def test_the_transfer_energy_is_measured_for_the_exact_transfer_and_depends_on_the_recipient(
     devnet: Devnet, chain: TronChain
 ) -> None:
     _, holder = generate_key()
     _, fresh = generate_key()
+    _, sender = generate_key()
     devnet.chain.mint(holder, 1)
+    devnet.chain.mint(sender, 5 * TRX)
     devnet.chain.produce_blocks(1)
 
-    assert chain.transfer_energy(USDT, holder) == ENERGY_TRANSFER_TO_HOLDER
-    assert chain.transfer_energy(USDT, fresh) == ENERGY_TRANSFER_TO_NEW_HOLDER
+    assert chain.measure_transfer_energy(USDT, sender, holder, 5 * TRX) == ENERGY_TRANSFER_TO_HOLDER
+    assert chain.measure_transfer_energy(USDT, sender, fresh, 5 * TRX) == ENERGY_TRANSFER_TO_NEW_HOLDER
+
+
+def test_chain_parameters_and_chain_time_are_read_from_the_node(devnet: Devnet, chain: TronChain) -> None:
+    params = chain.chain_parameters()
+    assert (params.energy_fee, params.transaction_fee, params.free_net_limit) == (100, 1_000, 600)
+    assert params.activation_sun == 1_100_000
+    head, solid = chain.head_block(), chain.solid_block()
+    assert head.number >= solid.number and head.timestamp_ms >= solid.timestamp_ms > 0
 
 
 def test_a_usdt_transfer_is_built_signed_broadcast_and_confirmed_by_its_receipt(

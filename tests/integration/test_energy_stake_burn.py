@@ -11,7 +11,7 @@ import pytest
 from devnet.crypto import generate_key
 from devnet.server import Devnet
 from sweeper.chain import TronChain
-from sweeper.energy.burn import ACTIVATION_SUN, BurnSource
+from sweeper.energy.burn import BurnSource
 from sweeper.energy.journal import MemoryJournal
 from sweeper.energy.stake import StakeSource
 from sweeper.errors import ProviderOutOfResources
@@ -104,7 +104,10 @@ def test_burn_sends_the_trx_the_transfer_will_burn_and_activates_the_address(nod
     _, deposit = new_key(node, http)
     quote = source.quote(deposit, 64_285)
     price = chain.energy_price_sun()
-    assert quote.cost_sun == 64_285 * price + 345_000 and quote.activation_sun == ACTIVATION_SUN
+    # A new account gets the day's free bytes: only the energy is sent; the gas wallet pays 1.1 TRX on top.
+    assert (
+        quote.cost_sun == 64_285 * price and quote.activation_sun == chain.chain_parameters().activation_sun
+    )
     order = source.order("burn-1", deposit, 64_285)
     assert source.order("burn-1", deposit, 64_285).provider_order_id == order.provider_order_id
     assert wait_until(lambda: source.status(order).status is OrderStatus.DELIVERED)
