@@ -317,8 +317,10 @@ class Flow:
         if s.state is SweepState.ACTIVATING:
             if activated:
                 return Move(SweepState.ENERGY_ORDERED, "address activated")
-        elif activated and self.procurement.delivered(s, record, self.chain.resources(s.address)):
-            return Move(SweepState.ENERGY_READY, f"{record.step} on chain from {record.source}")
+        elif activated:
+            required = self.assets.get(s.token_contract).need(self.chain, s.address, s.amount).required_energy
+            if self.procurement.delivered(s, record, self.chain.resources(s.address), required):
+                return Move(SweepState.ENERGY_READY, f"{record.step} on chain from {record.source}")
         if record.status is OrderRequestStatus.FAILED:
             return self._failover(s, record.detail or "the previous order failed")
         failure = self.procurement.check(s, record)

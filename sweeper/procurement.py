@@ -364,16 +364,25 @@ class Procurement:
             return "no energy on chain before the deadline"
         return None
 
-    def delivered(self, s: Sweep, record: OrderRecord, have: Resources) -> bool:
+    def delivered(
+        self, s: Sweep, record: OrderRecord, have: Resources, required_energy: int | None = None
+    ) -> bool:
         """True once what the order was for is on the address (energy delegated, TRX to burn, or the
-        bytes payable); records it, with what the order finally cost."""
+        bytes payable); records it, with what the order finally cost.
+
+        ``required_energy`` is the transfer's need as measured now, when it has fallen since the order
+        (the recipient started holding the token): what is on chain is then enough.
+        """
         source = self.sources.get(record.source)
         if record.step == BANDWIDTH_STEP:
             fee = self.chain.chain_parameters().transaction_fee
             if not have.pays_bytes(record.energy, sun_per_byte=fee):
                 return False
         else:
-            shortfall = (s.energy_needed or 0) - have.energy
+            needed = s.energy_needed or 0
+            if required_energy is not None:
+                needed = min(needed, required_energy) if needed else required_energy
+            shortfall = needed - have.energy
             if shortfall > 0 and (
                 source is None
                 or not source.capabilities.delivers_trx
