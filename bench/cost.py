@@ -8,6 +8,9 @@ Every figure is measured on the devnet chain (its own process), none is computed
 - **floor**: at the same moment, every provider is asked for a quote for the same energy (and the
   activation where one is needed); the floor is the lowest total.
 - **burn**: the product's ``burn`` source alone: a gas wallet sends exactly the TRX the transfer burns.
+- **second deposit the same day**: an address swept once today has spent most of its 600 free bytes, so
+  its next transfer needs bandwidth as well: the sweeper rents the energy and the gas wallet (``burn``)
+  sends exactly the TRX the bytes cost; the bandwidth part is reported apart.
 - **flat top-up**: what common open-source sweepers do: send 40 TRX to each address, transfer with the
   energy burned from it, and leave the rest there. Cost = TRX that left the gas wallet; of it, what the
   transfer burned and what stays stranded on the deposit address are reported apart.
@@ -30,6 +33,7 @@ from bench.common import TRX, DevnetProcess, quiet_logs, say, scaled
 ACTIVATED = 100
 NOT_ACTIVATED = 20
 BURN_SWEEPS = 20
+SECOND_SWEEPS = 20
 FLAT_SWEEPS = 20
 FLAT_TOP_UP = 40 * TRX
 BLOCK_TIME = 0.5
@@ -204,6 +208,34 @@ def run() -> dict[str, Any]:
         finally:
             rt.close()
         out["burn"] = _stats([s.cost_sun for s in burned if s.state is SweepState.CONFIRMED])
+
+        # --- a second deposit on the same addresses the same day: energy rented, bytes from burn --------
+        again = work / "second"
+        again.mkdir()
+        settings = _settings(dn, again, hot, "itrx,ea888fee,tronzap,burn", extra)
+        upgrade(settings.database_url)
+        rt = build_runtime(settings)
+        quiet_logs()
+        try:
+            n_second = scaled(SECOND_SWEEPS, 4)
+            say(f"[cost] second deposit the same day: {n_second} addresses swept twice ...")
+            addresses = _deposits(dn, rt, 30_000, n_second, activate=True)
+            _sweep_all(rt, addresses)  # the first sweep spends the free bytes
+            for address in addresses:
+                dn.admin("mint", {"address": address, "amount": 250 * 1_000_000})
+            dn.admin("produce", {"blocks": 1})
+            seconds = [s for s in _sweep_all(rt, addresses) if s.state is SweepState.CONFIRMED]
+            bandwidth = [
+                sum(o.cost_sun or 0 for o in rt.ledger.orders_for_sweep(s.id) if o.step == "bandwidth")
+                for s in seconds
+            ]
+        finally:
+            rt.close()
+        out["second_same_day"] = {
+            **_stats([s.cost_sun for s in seconds]),
+            "bandwidth_mean_sun": round(statistics.mean(bandwidth)) if bandwidth else None,
+            "unsettled": n_second - len(seconds),
+        }
 
         # --- a flat 40 TRX top-up, the energy burned, the rest stranded ---------------------------------
         n_flat = scaled(FLAT_SWEEPS, 4)

@@ -607,14 +607,27 @@ def _cost_section(cost: dict[str, Any] | None, drawn: dict[str, str]) -> list[st
         f"{trx(cost['sweeper_new_address']['mean_sun'])} "
         f"| {cost['sweeper_new_address']['n']} |",
         f"| floor for it ({new_quotes}) | {trx(cost['floor_new_address_sun'])} | |",
+        *_second_same_day(cost),
         "",
         f"The sweeper pays {s['mean_sun'] / cost['floor_sun'] * 100 - 100:+.1f} % against the floor, "
         f"{cost['burn']['mean_sun'] / s['mean_sun']:.1f}× less than burning and "
         f"{flat['cost_sun'] / s['mean_sun']:.1f}× less than a flat top-up. The sweeps the ledger records as "
-        "costs are what the providers charged plus any TRX the transfer burned (none here: the rented energy",
-        "covers it and the address's free bandwidth pays the 345 bytes).",
+        "costs are what left the exchange's wallets: what the providers charged, what the gas wallet sent "
+        "and burned, and any TRX the transfer burned (none for a first sweep: the rented energy covers it "
+        "and the address's free bandwidth pays the ~345 bytes; a second sweep the same day pays its bytes).",
         "",
         *_chart(drawn, "cost.png"),
+    ]
+
+
+def _second_same_day(cost: dict[str, Any]) -> list[str]:
+    second = cost.get("second_same_day")
+    if not second or not second.get("n"):
+        return []
+    return [
+        "| sweeper, second deposit the same day (energy rented, the bytes' TRX from the gas wallet) | "
+        f"{trx(second['mean_sun'])}, of it {trx(second['bandwidth_mean_sun'] or 0)} bandwidth "
+        f"| {second['n']} |"
     ]
 
 

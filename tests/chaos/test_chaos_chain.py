@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devnet.server import Devnet
+from sweeper.chain import TronChain
 from sweeper.ledger.records import TxKind, TxStatus
 from sweeper.models import USDT_MAINNET, SweepState
 from tests.chaos.harness import TRX, USDT, Chaos, NodeLink
@@ -66,8 +67,9 @@ def test_sweeps_finish_exactly_once_through_node_5xx_hangs_and_a_dropped_broadca
 def test_a_broadcast_accepted_but_never_mined_is_replaced_exactly_once_and_only_after_it_expired(
     devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The node says "accepted" and loses the transaction every time. Until the expiration (plus the
-    grace for clock skew) the sweep re-broadcasts the same bytes; after it, it signs one replacement."""
+    """The node says "accepted" and loses the transaction every time. Until the solidified block is past
+    its expiration the sweep re-broadcasts the same bytes, whatever the worker's clock says; after it, it
+    signs one replacement."""
     with stack(devnet, tmp_path, monkeypatch) as (rt, hot):
         (address,) = add_deposits(rt, 1)
         devnet.chain.fund(address, 1 * TRX)
@@ -82,17 +84,22 @@ def test_a_broadcast_accepted_but_never_mined_is_replaced_exactly_once_and_only_
         states = drive(rt, [sweep.id], timeout=6)  # stays BROADCAST: nothing is ever mined
         (first,) = rt.ledger.txs_for_sweep(sweep.id, TxKind.TRANSFER)
         assert states == {sweep.id: SweepState.BROADCAST}
-        # Just before expiration + grace: still the same transaction, re-sent as is.
-        grace = rt.flow.config.expiry_grace_ms
-        skew[0] = (first.expiration_ms + grace - 2_000) / 1000 - time.time()
+        # A worker whose clock is ten minutes ahead: by chain time it is still valid, so it is re-sent as is.
+        skew[0] = 600.0
         assert rt.flow.advance(sweep.id).state is SweepState.BROADCAST
         assert [t.txid for t in rt.ledger.txs_for_sweep(sweep.id, TxKind.TRANSFER)] == [first.txid]
 
-        # Just after: provably not on chain, so it is recorded as expired and one replacement is signed.
+        # Once the solidified block is past its expiration it is provably never mined: replaced once.
+        reader = TronChain(devnet.node_url)
+        try:
+            while reader.solid_block().timestamp_ms <= first.expiration_ms:
+                assert rt.flow.advance(sweep.id).state is SweepState.BROADCAST
+                time.sleep(1.0)
+        finally:
+            reader.close()
         devnet.faults.clear("node")
-        skew[0] = (first.expiration_ms + grace + 1_000) / 1000 - time.time()
         rt.flow.advance(sweep.id)
-        skew[0] = 0.0  # the replacement's own expiry is a minute away again
+        skew[0] = 0.0
         states = drive(rt, [sweep.id], timeout=60)
 
         assert states == {sweep.id: SweepState.CONFIRMED}

@@ -235,3 +235,27 @@ def test_a_token_with_its_own_energy_and_a_raised_energy_factor_is_swept_without
     ordered = [o.energy for s in (one, two) for o in site.ledger.orders_for_sweep(s.id) if o.step == "energy"]
     # Each order is the measured need (the providers' minimum at most), never USDT's 64,285 / 130,285.
     assert ordered[0] < 64_285 and ordered[1] > ordered[0]
+
+
+def _libfaketime() -> str | None:
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize("skew", ["+120", "-120"], ids=["clock-2min-fast", "clock-2min-slow"])
+def test_a_worker_clock_skewed_two_minutes_neither_double_sends_nor_fails_a_sweep(
+    skew: str, site: Site, broker: str, processes: ProcessGroup
+) -> None:
+    library = _libfaketime()
+    if library is None:
+        pytest.skip("needs libfaketime (Debian package libfaketime) to skew the worker's clock")
+    fake = {"LD_PRELOAD": library, "FAKETIME": skew, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    start(site, broker, processes, "itrx,ea888fee,tronzap", fake)  # worker and beat: the host is off
+    address = activated_deposit(site)
+    site.devnet.chain.mint(address, 33 * USDT)
+    (sweep,) = confirmed(site, address, 1)
+    assert sweep.amount == 33 * USDT and site.usdt(address) == 0
+    assert [t.status.value for t in site.ledger.txs_for_sweep(sweep.id)] == ["CONFIRMED"]
+    assert [sender for sender, _ in site.transfers_out([address])] == [address]  # one transfer, ever

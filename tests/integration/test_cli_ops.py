@@ -110,6 +110,25 @@ def test_config_check_lists_every_problem_and_exits_2(
     assert "SWEEPER_ENERGY__TRONZAP__API_TOKEN" in result.output
 
 
+@pytest.mark.parametrize(("order", "warned"), [("itrx,tronzap", True), ("itrx,burn", False)])
+def test_config_check_says_when_nothing_can_pay_a_second_transfers_bandwidth(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, order: str, warned: bool
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("SWEEPER_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SWEEPER_DESTINATION", "TPP5NBKiMX8AjS4fyao2Nj6AhFFCqDXgWS")
+    monkeypatch.setenv("SWEEPER_ENERGY__ORDER", order)
+    for name in ("ITRX__API_KEY", "ITRX__API_SECRET", "TRONZAP__API_TOKEN", "TRONZAP__API_SECRET"):
+        monkeypatch.setenv(f"SWEEPER_ENERGY__{name}", "x")
+    monkeypatch.setenv("SWEEPER_ENERGY__BURN__GAS_WALLET", "TJzXt1sZautjqXnpjQT4xSCBHNSYgBkDr3")
+    result = CliRunner().invoke(app, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert ("no bandwidth source" in result.output) is warned
+    assert ("'stake'" in result.output and "'burn'" in result.output) is warned
+
+
 def test_sweeper_devnet_serves_and_prints_all_four_ports(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tasks.cli", "devnet", "--port", "0", "--block-time", "0.5"],
