@@ -199,6 +199,7 @@ def _strict_devnet_token(site: Site, holder: int, new_holder: int) -> str:
         "decimals": 6,
         "holder_energy": holder,
         "new_holder_energy": new_holder,
+        "energy_factor": 0,  # no dynamic-energy penalty to start with
     }
     with httpx.Client(base_url=site.devnet.node_url, timeout=10) as admin:
         answer = admin.post("devnet/token", json=body)
@@ -235,31 +236,12 @@ def test_a_token_with_its_own_energy_and_a_raised_energy_factor_is_swept_without
     site.devnet.chain.mint(second, 10 * USDT, contract)
     (two,) = confirmed(site, second, 1)
     receipts = [site.ledger.get_tx(s.txid or "") for s in (one, two)]
-    assert all(r is not None and r.status.value == "CONFIRMED" for r in receipts)
-    ordered = [o.energy for s in (one, two) for o in site.ledger.orders_for_sweep(s.id) if o.step == "energy"]
-    # Each order is the measured need (the providers' minimum at most), never USDT's 64,285 / 130,285.
-    assert ordered[0] < 64_285 and ordered[1] > ordered[0]
+    assert all(r is not None and r.status.value == "CONFIRMED" for r in receipts)  # no OUT_OF_ENERGY
 
+    def ordered(sweep: Sweep) -> int:
+        return sum(o.energy for o in site.ledger.orders_for_sweep(sweep.id) if o.step == "energy")
 
-def _libfaketime() -> str | None:
-    import glob
-
-    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
-    return found[0] if found else None
-
-
-@pytest.mark.parametrize("skew", ["+120", "-120"], ids=["clock-2min-fast", "clock-2min-slow"])
-def test_a_worker_clock_skewed_two_minutes_neither_double_sends_nor_fails_a_sweep(
-    skew: str, site: Site, broker: str, processes: ProcessGroup
-) -> None:
-    library = _libfaketime()
-    if library is None:
-        pytest.skip("needs libfaketime (Debian package libfaketime) to skew the worker's clock")
-    fake = {"LD_PRELOAD": library, "FAKETIME": skew, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    start(site, broker, processes, "itrx,ea888fee,tronzap", fake)  # worker and beat: the host is off
-    address = activated_deposit(site)
-    site.devnet.chain.mint(address, 33 * USDT)
-    (sweep,) = confirmed(site, address, 1)
-    assert sweep.amount == 33 * USDT and site.usdt(address) == 0
-    assert [t.status.value for t in site.ledger.txs_for_sweep(sweep.id)] == ["CONFIRMED"]
-    assert [sender for sender, _ in site.transfers_out([address])] == [address]  # one transfer, ever
+    # What was ordered is the measured need (margin 0), not USDT's 64,285: 21,000, then 21,000 × 2.5
+    # once the factor rose (a stale measurement is topped up just before signing, never run out of).
+    assert ordered(one) == 21_000
+    assert 21_000 < ordered(two) <= 21_000 * 25_000 // 10_000  # (the factor may decay at a maintenance)

@@ -8,7 +8,7 @@ from devnet.crypto import generate_key
 from devnet.server import Devnet
 from sweeper.chain import TronChain
 from sweeper.chain.balances import BalanceReader
-from sweeper.errors import ChainRejected, ChainUnavailable, InvalidAddress
+from sweeper.errors import ChainUnavailable, InvalidAddress
 from sweeper.models import USDT_MAINNET
 from tasks.processes import free_port
 
@@ -56,19 +56,19 @@ def test_a_bad_address_is_reported_in_its_place_and_the_others_are_read(devnet: 
     assert isinstance(balances[1], InvalidAddress)
 
 
-def test_node_errors_become_transient_for_5xx_and_permanent_for_other_statuses(devnet: Devnet) -> None:
+def test_node_errors_of_any_status_are_transient_rate_limits_included(devnet: Devnet) -> None:
     addresses = holders(devnet, [1_000_000] * 6)
     reader = BalanceReader(devnet.node_url, connections=1)
 
     devnet.faults.set("node", error_rate=1.0, status=503, count=2)
     unavailable = reader.token_balances(USDT_MAINNET, addresses)
-    devnet.faults.set("node", error_rate=1.0, status=403, count=1)
-    rejected = reader.token_balances(USDT_MAINNET, addresses)
+    devnet.faults.set("node", error_rate=1.0, status=403, count=1)  # TronGrid's rate limit
+    limited = reader.token_balances(USDT_MAINNET, addresses)
 
     assert [type(b) for b in unavailable[:2]] == [ChainUnavailable, ChainUnavailable]
     assert unavailable[2:] == [1_000_000] * 4
-    assert isinstance(rejected[0], ChainRejected) and not isinstance(rejected[0], ChainUnavailable)
-    assert rejected[1:] == [1_000_000] * 5
+    assert type(limited[0]) is ChainUnavailable and limited[0].reason == "http_403"
+    assert limited[1:] == [1_000_000] * 5
 
 
 def test_an_unreachable_node_makes_every_read_transient() -> None:
