@@ -541,11 +541,9 @@ class Flow:
         return tuple(o.id for o in self.ledger.sweeps(address=s.address, limit=20) if o.is_open)
 
     def _top_up(self, s: Sweep, asset: Asset, need: ResourceNeed, balance: int) -> Decision:
-        """Order what the transfer still lacks right before signing (or wait for it), like at detection."""
-        ordered = asset.need(self.chain, s.address, balance)  # with the margin, for the order
-        if ordered.nothing and not need.nothing:
-            ordered = need
-        choice = self.procurement.choose(s, asset, ordered, amount=balance)
+        """Order what the transfer still lacks right before signing (or wait for it), like at detection;
+        ``need`` is the fresh measurement, with the margin on what is ordered."""
+        choice = self.procurement.choose(s, asset, need, amount=balance)
         return self._procure(s, choice, balance, lambda e: self._stranded(s, e))
 
     def _bandwidth_refused(self, s: Sweep) -> Decision:
