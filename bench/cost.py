@@ -77,8 +77,11 @@ def _provider_env(dn: DevnetProcess) -> dict[str, str]:
     return {**provider_env(dn), "SWEEPER_ENERGY__ITRX__CALLBACKS": "false"}
 
 
-def _deposits(dn: DevnetProcess, rt: Any, start: int, count: int, *, activate: bool) -> list[str]:
-    """Watch ``count`` mnemonic-derived addresses from index ``start`` and put USDT on them."""
+def _deposits(
+    dn: DevnetProcess, rt: Any, start: int, count: int, *, activate: bool, sun: int = 1 * TRX
+) -> list[str]:
+    """Watch ``count`` mnemonic-derived addresses from index ``start`` and put USDT on them (and, to
+    activate them, ``sun`` of TRX)."""
     from sweeper.keys import MnemonicKeyring
     from sweeper.ledger.records import DepositAddress
     from tasks.devnet_profile import DEVNET_MNEMONIC
@@ -88,7 +91,7 @@ def _deposits(dn: DevnetProcess, rt: Any, start: int, count: int, *, activate: b
     rt.ledger.add_addresses(rows)
     for row in rows:
         if activate:
-            dn.admin("fund", {"address": row.address, "sun": 1 * TRX})
+            dn.admin("fund", {"address": row.address, "sun": sun})
         dn.admin("mint", {"address": row.address, "amount": 250 * 1_000_000})
     dn.admin("produce", {"blocks": 1})
     return [r.address for r in rows]
@@ -219,7 +222,8 @@ def run() -> dict[str, Any]:
         try:
             n_second = scaled(SECOND_SWEEPS, 4)
             say(f"[cost] second deposit the same day: {n_second} addresses swept twice ...")
-            addresses = _deposits(dn, rt, 30_000, n_second, activate=True)
+            # on chain with one sun: no TRX of their own to burn for the second transfer's bytes
+            addresses = _deposits(dn, rt, 30_000, n_second, activate=True, sun=1)
             _sweep_all(rt, addresses)  # the first sweep spends the free bytes
             for address in addresses:
                 dn.admin("mint", {"address": address, "amount": 250 * 1_000_000})
