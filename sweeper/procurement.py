@@ -167,6 +167,8 @@ class Procurement:
             return Ordered(energy, self._next_number(s), need)
         if not ranking.accepted:
             return self._none_fits(ranking)
+        if wide.accepted:  # each fits alone, not both together: the free bytes will, once recovered
+            return self._no_bandwidth(s, need, wide, why="energy and bandwidth together exceed the caps")
         return self._no_bandwidth(s, need, wide)
 
     def rank(
@@ -250,14 +252,14 @@ class Procurement:
             return Wait(self._sick_wait, f"{ranking.summary()} (waiting for {', '.join(sick)})")
         return Exhausted("fee_cap" if ranking.over_cap else "no_energy_source", ranking.summary())
 
-    def _no_bandwidth(self, s: Sweep, need: ResourceNeed, ranking: Ranking) -> Wait:
-        """No source delivers the bytes: wait for the address's free bandwidth to recover (never fail)."""
+    def _no_bandwidth(self, s: Sweep, need: ResourceNeed, ranking: Ranking, *, why: str = "") -> Wait:
+        """The bytes cannot be had within the caps: wait for the address's free bandwidth to recover."""
         params = self.chain.chain_parameters()
         free_left = self.chain.resources(s.address).free_bandwidth
         seconds = free_bandwidth_wait(free_left, params.free_net_limit, need.required_bandwidth)
-        detail = ranking.summary() if ranking.excluded else "no bandwidth source configured (stake or burn)"
+        detail = why or (ranking.summary() if ranking.excluded else "no bandwidth source configured")
         why = (
-            f"the address cannot pay {need.required_bandwidth} bytes and no source delivers them ({detail}); "
+            f"the address cannot pay {need.required_bandwidth} bytes and none can be had ({detail}); "
             f"its free bandwidth recovers enough in about {seconds:.0f} s"
         )
         return Wait(min(max(seconds, self.caps.poll_seconds), MAX_BANDWIDTH_WAIT_S), why)

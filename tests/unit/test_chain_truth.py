@@ -223,3 +223,16 @@ def test_with_the_burn_source_the_recorded_cost_is_what_left_the_gas_wallet_acti
     sent = before - h.chain.trx[GAS_WALLET]
     assert h.ledger.get_sweep(sid).cost_sun == sent
     assert sent == 64_285 * 100 + 1_100_000  # the energy, and the 1.1 TRX the account creation burned
+
+
+def test_energy_and_bytes_that_fit_the_cap_only_apart_wait_for_the_free_bytes_and_pay_nothing():
+    h = heart(wallets=("burn",), max_sun_per_sweep=2_700_000)  # rent 2.57 TRX, bytes 0.345 TRX
+    h.deposit(A, 0)
+    sid = second_deposit(h)
+    step = h.flow.advance(sid)
+    assert step.state is SweepState.DETECTED and step.retry_in > 600
+    assert orders(h, sid) == [] and not h.sources["cheap"].paid
+    h.chain.bandwidth[A] = 600  # the free bytes are back: the energy alone fits
+    h.tick()
+    assert h.run(sid) == "CONFIRMED"
+    assert [o.source for o in orders(h, sid)] == ["cheap"]
