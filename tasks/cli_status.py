@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Annotated, Any
 
 import typer
@@ -59,6 +59,10 @@ class LedgerOnlySettings(BaseSettings):
     budget: _BudgetOnly = Field(default_factory=_BudgetOnly)
 
 
+EXACT = Context(prec=100)
+"""Enough digits for any uint256 amount (78 digits) shown in whole tokens."""
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerTarget:
     """Where the ledger is, and how to display each token's amounts (decimals by contract, then symbol)."""
@@ -69,9 +73,12 @@ class LedgerTarget:
     """The deployment's hourly energy budget, for ``status`` (0: none)."""
 
     def tokens(self, symbol: str, amount: int, contract: str | None = None) -> Decimal:
-        """A base-unit amount in whole tokens (Decimal: display only, never arithmetic on money)."""
+        """A base-unit amount in whole tokens (Decimal: display only, never arithmetic on money).
+
+        Exact for any uint256: the default 28-digit context would round an 18-decimal balance.
+        """
         places = self.decimals.get(contract or "", self.decimals.get(symbol, 0))
-        return Decimal(amount).scaleb(-places)
+        return Decimal(amount).scaleb(-places, context=EXACT)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
