@@ -44,7 +44,7 @@ LEDGER_TABLES = (
     "tx_journal",
     "scanner_cursor",
 )
-TOO_BIG = 2**63  # one more than a BIGINT holds
+HUGE = 2**63  # one more than a BIGINT holds: refused before amounts became uint256
 
 
 @dataclass
@@ -189,7 +189,7 @@ def test_garbage_task_arguments_from_flower_are_refused_with_a_clear_reason_and_
         ("sweeper.advance", {"args": [[1, 2]]}, "bad_argument"),
         ("sweeper.advance", {"args": [{"id": {"nested": [done.id]}}]}, "bad_argument"),
         ("sweeper.advance", {"args": [10**30]}, "bad_argument"),
-        ("sweeper.advance", {"args": [TOO_BIG]}, "bad_argument"),
+        ("sweeper.advance", {"args": [2**63]}, "bad_argument"),  # ids are BIGINT
         ("sweeper.advance", '{"args": [Infinity]}', "bad_argument"),  # Python's JSON reads it
         ("sweeper.advance", {"args": [-5]}, "bad_argument"),
         ("sweeper.advance", {"args": [0]}, "bad_argument"),
@@ -339,26 +339,23 @@ def test_an_address_csv_with_bad_or_duplicate_rows_imports_nothing_and_the_corre
 # -- amounts ---------------------------------------------------------------------------------------------
 
 
-def test_a_balance_too_large_for_the_ledger_is_refused_clearly_and_the_rescan_goes_on(
+def test_a_balance_beyond_what_a_bigint_holds_is_swept_exactly_and_the_rescan_goes_on(
     deployment: Deployment,
 ) -> None:
+    """Amounts are uint256 end to end: what a BIGINT ledger once refused is now one exact sweep."""
     site = deployment.site
-    whale = watched_deposit(deployment, TOO_BIG)
+    whale = watched_deposit(deployment, HUGE)
     normal = watched_deposit(deployment, 27 * USDT)
-    before = deployment.rows()
 
-    refused = deployment.run("sweeper.sweep_address", {"kwargs": {"address": whale}})
-    assert refused["ok"] is False and refused["reason"] == "amount_out_of_range", refused
-    assert whale in refused["error"]
-    assert deployment.rows() == before  # no sweep row, nothing half-written
-
+    started = deployment.run("sweeper.sweep_address", {"kwargs": {"address": whale}})
+    assert started["ok"] is True and len(started["sweeps"]) == 1, started
     rescan = deployment.run("sweeper.rescan_balances", {})
-    assert rescan["ok"] is True and rescan["refused"] == 1, rescan  # the whale, reported and skipped
-    found = site.settled([normal], SETTLE_TIMEOUT)[normal]  # ... and the next deposit still found
-    assert [s.state for s in found] == [SweepState.CONFIRMED]
+    assert rescan["ok"] is True and rescan["refused"] == 0, rescan
+    found = site.settled([whale, normal], SETTLE_TIMEOUT)
+    assert [(s.state, s.amount) for s in found[whale]] == [(SweepState.CONFIRMED, HUGE)]
+    assert [s.state for s in found[normal]] == [SweepState.CONFIRMED]
+    deployment.plan[whale] = HUGE
     deployment.plan[normal] = 27 * USDT
-    deployment.untouched[whale] = TOO_BIG
-    assert site.sweeps_of(whale) == []
     deployment.check()
 
 
