@@ -169,7 +169,7 @@ def test_a_sweep_of_an_own_wallet_opened_before_the_configuration_said_so_fails_
 def test_a_retry_storm_is_bounded_by_the_sweeps_order_budget(reopen):
     h = heart(max_orders_per_sweep=6)
     h.chain.revert_transfers = True  # every attempt buys energy, then the transfer reverts
-    h.deposit(A, 50 * USDT)
+    h.deposit(A, 50 * USDT, trx=10_000_000)  # its TRX pays each attempt's bytes (600 free pay one a day)
     sid = h.open(A)
     assert h.run(sid) == "FAILED"
     assert paid(h) == 1
@@ -188,7 +188,7 @@ def test_a_retry_storm_is_bounded_by_the_sweeps_order_budget(reopen):
 
 def test_an_address_stops_ordering_at_its_budget_per_window_and_goes_on_when_the_window_frees():
     h = heart(max_orders_per_address=2, address_window_seconds=3600)
-    h.deposit(A, 50 * USDT)
+    h.deposit(A, 50 * USDT, trx=10_000_000)  # its TRX pays the bytes of every sweep after the first
     for _ in range(2):
         assert h.run(h.open(A)) == "CONFIRMED"
         h.chain.mint(A, 50 * USDT)
@@ -383,7 +383,7 @@ def test_two_tokens_sharing_a_symbol_are_each_swept_to_their_own_destination():
     )
     h.chain.fund(elsewhere, 0)
     h.chain.mint(elsewhere, 1, other)
-    h.deposit(A, 50 * USDT)
+    h.deposit(A, 50 * USDT, trx=10_000_000)  # pays the second transfer's bytes
     h.chain.mint(A, 70 * USDT, other)
 
     first, second = h.open(A, USDT_CONTRACT), h.open(A, other)
