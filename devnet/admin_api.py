@@ -77,7 +77,8 @@ class AdminApi:
         """Deploy another TRC20 token with USDT's semantics.
 
         {"address", "symbol", "decimals"? (0-18), "name"?, "holder_energy"?, "new_holder_energy"?,
-        "energy_factor"?}: the two energies are the base cost of a transfer to an address that holds /
+        "energy_factor"?, "emits_transfer"? (default true; false: transfers succeed without a Transfer
+        event, as a non-standard token's may)}: the two energies are the base cost of a transfer to an address that holds /
         does not hold the token (USDT's 14 650 / 29 650 by default, 64 285 / 130 285 with the penalty).
         """
         self.chain.deploy_token(
@@ -88,6 +89,7 @@ class AdminApi:
             holder_energy=_opt_int(body, "holder_energy"),
             new_holder_energy=_opt_int(body, "new_holder_energy"),
             energy_factor=_opt_int(body, "energy_factor"),
+            emits_transfer=bool(body.get("emits_transfer", True)),
         )
         return {"ok": True}
 

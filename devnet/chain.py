@@ -272,6 +272,7 @@ class Chain:
         holder_energy: int | None = None,
         new_holder_energy: int | None = None,
         energy_factor: int | None = None,
+        emits_transfer: bool = True,
     ) -> None:
         """Add a TRC20 token with USDT's semantics at ``address`` (for multi-token sweeps); idempotent.
 
@@ -295,6 +296,7 @@ class Chain:
             if new_holder_energy is not None:
                 token.new_holder_energy = new_holder_energy
             token.energy_factor = energy_factor
+            token.emits_transfer = emits_transfer
 
             def deploy(st: State) -> None:  # each layer its own object: nothing below holds the token
                 st.tokens[hex41] = replace(token, balances={}, blacklist=set())

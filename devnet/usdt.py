@@ -140,6 +140,9 @@ class Trc20Token:
     energy_factor: int | None = None  # None: the chain's default (ChainParams.energy_factor)
     energy_usage: int = 0  # base energy used in `update_cycle` (ContractState.energy_usage)
     update_cycle: int = 0
+    # False: a non-standard token whose transfer succeeds without emitting the Transfer event (the receipt
+    # is SUCCESS with no log), which the sweeper must not take as proof that funds moved.
+    emits_transfer: bool = True
 
     def copy(self) -> Trc20Token:
         """A copy for a state layer: its balance changes stay in the layer."""
@@ -219,8 +222,8 @@ class Trc20Token:
             if amount:
                 self.balances[to] = self.balances.get(to, 0) + amount
 
-        log = transfer_log(self.address, sender, to, amount)
-        return VmResult("SUCCESS", cost.base, cost.penalty(factor), _word(0), [log], apply)
+        logs = [transfer_log(self.address, sender, to, amount)] if self.emits_transfer else []
+        return VmResult("SUCCESS", cost.base, cost.penalty(factor), _word(0), logs, apply)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -237,6 +240,7 @@ class Trc20Token:
             "energy_factor": self.energy_factor,
             "energy_usage": self.energy_usage,
             "update_cycle": self.update_cycle,
+            "emits_transfer": self.emits_transfer,
         }
 
     @classmethod
@@ -255,6 +259,7 @@ class Trc20Token:
             energy_factor=data.get("energy_factor"),
             energy_usage=data.get("energy_usage", 0),
             update_cycle=data.get("update_cycle", 0),
+            emits_transfer=data.get("emits_transfer", True),
         )
 
 

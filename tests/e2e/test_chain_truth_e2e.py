@@ -245,3 +245,34 @@ def test_a_token_with_its_own_energy_and_a_raised_energy_factor_is_swept_without
     # once the factor rose (a stale measurement is topped up just before signing, never run out of).
     assert ordered(one) == 21_000
     assert 21_000 < ordered(two) <= 21_000 * 25_000 // 10_000  # (the factor may decay at a maintenance)
+
+
+def test_a_success_receipt_without_the_expected_transfer_log_is_never_confirmed(
+    site: Site, broker: str, processes: ProcessGroup
+) -> None:
+    _, contract = generate_key()
+    body = {"address": contract, "symbol": "NST", "decimals": 6, "emits_transfer": False}
+    with httpx.Client(base_url=site.devnet.node_url, timeout=10) as admin:
+        if admin.post("devnet/token", json=body).status_code != 200:
+            pytest.skip("needs the strict devnet (POST /devnet/token with emits_transfer)")
+    tokens = [{"symbol": "NST", "contract": contract, "decimals": 6, "min_amount": USDT}]
+    start(site, broker, processes, "tronzap", {"SWEEPER_TOKENS": json.dumps(tokens)})
+    address = activated_deposit(site)
+    site.devnet.chain.mint(address, 10 * USDT, contract)
+
+    def held() -> Sweep | None:
+        sweeps = site.sweeps_of(address)
+        assert all(s.state not in (SweepState.CONFIRMED, SweepState.FAILED) for s in sweeps), sweeps
+        found = [s for s in sweeps if (s.reason or "").startswith("transfer_unproven")]
+        return found[0] if found else None
+
+    sweep = wait_for(held, SETTLE, "the sweep to be held as transfer_unproven", interval=0.5)
+    # The tokens did move on chain (the token only failed to say so), yet nothing confirms the sweep,
+    # and nothing is signed or paid again while it is held.
+    assert site.devnet.chain.token_balance(site.hot, contract) == 10 * USDT
+    site.devnet.chain.produce_blocks(25)
+    time.sleep(5)
+    again = next(s for s in site.sweeps_of(address) if s.id == sweep.id)
+    assert again.state is SweepState.BROADCAST and again.txid == sweep.txid
+    assert len(site.sweeps_of(address)) == 1
+    assert len([o for o in site.ledger.orders_for_sweep(sweep.id) if o.step == "energy"]) == 1
