@@ -78,8 +78,9 @@ class AdminApi:
 
         {"address", "symbol", "decimals"? (0-18), "name"?, "holder_energy"?, "new_holder_energy"?,
         "energy_factor"?, "emits_transfer"? (default true; false: transfers succeed without a Transfer
-        event, as a non-standard token's may)}: the two energies are the base cost of a transfer to an address that holds /
-        does not hold the token (USDT's 14 650 / 29 650 by default, 64 285 / 130 285 with the penalty).
+        event, as a non-standard token's may)}: the two energies are the base cost of a transfer to an
+        address that holds / does not hold the token (USDT's 14 650 / 29 650 by default, 64 285 / 130 285
+        with the penalty).
         """
         self.chain.deploy_token(
             _str(body, "address"),
