@@ -100,7 +100,7 @@ devnet: install ## Run the local TRON node and provider simulators on :9090-9093
 	$(BIN)/sweeper devnet
 
 worker: install ## Run a Celery worker (queues scan, sweep, callbacks)
-	$(BIN)/celery -A tasks.app worker -Q scan,sweep,callbacks -l INFO
+	$(BIN)/celery -A tasks.app worker -Q scan,sweep -l INFO
 
 beat: install ## Run Celery beat (one per deployment)
 	$(BIN)/celery -A tasks.app beat -l INFO
