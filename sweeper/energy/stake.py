@@ -10,6 +10,7 @@ has staked (docs/TRON.md §5, §7).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -45,8 +46,11 @@ class StakeSource(JournaledSource):
         journal: TxJournal,
         opportunity_sun_per_energy: Fraction | int = 0,
         name: str = "stake",
+        reclaim: bool = True,
     ) -> None:
         self.name = name
+        if not reclaim:  # the operator takes delegations back themselves (SWEEPER_ENERGY__STAKE__RECLAIM)
+            self.capabilities = replace(type(self).capabilities, reclaim=False)
         self._chain = chain
         self._signer = signer
         self._journal = journal
@@ -192,7 +196,7 @@ class StakeSettings(BaseModel):
 
 def build_stake(settings: StakeSettings, context: BuildContext) -> StakeSource:
     chain, signer = context.wallet(settings.owner)
-    return StakeSource(chain, signer, journal=context.journal(), name=context.name)
+    return StakeSource(chain, signer, journal=context.journal(), name=context.name, reclaim=settings.reclaim)
 
 
 SPEC = ProviderSpec(

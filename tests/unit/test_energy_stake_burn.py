@@ -208,6 +208,13 @@ def test_reclaim_undelegates_what_the_order_delegated_once():
     assert source.reclaim(EnergyOrder("stake", "s4-1", DEPOSIT, 1)) is None
 
 
+def test_with_reclaim_off_the_source_declares_it_cannot_reclaim_and_the_class_is_unchanged():
+    source = stake(MemoryChain(activated={OWNER, DEPOSIT}), reclaim=False)
+    assert source.capabilities.reclaim is False and source.capabilities.bandwidth
+    assert StakeSource.capabilities.reclaim is True
+    assert stake(MemoryChain()).capabilities.reclaim is True
+
+
 def test_stake_unknown_order_numbers_look_up_as_none():
     assert stake(MemoryChain()).lookup("nothing") is None
 
