@@ -347,10 +347,12 @@ def from_runtime() -> Starlette:
     from config.settings import load_settings
     from tasks.runtime import runtime
     from tasks.startup import refuse_unless_ready
+    from tasks.sweeping import enqueue_advance
 
     refuse_unless_ready(load_settings())  # one line per problem, reported by the server's start-up
     rt = runtime()
-    return create_web_app(rt.ledger, callback_secrets(rt.settings), _enqueuer(rt), head_block=_head_block(rt))
+    secrets = callback_secrets(rt.settings)
+    return create_web_app(rt.ledger, secrets, enqueue_advance, head_block=rt.chain.head_block_number)
 
 
 def callback_secrets(settings: Settings) -> dict[str, str]:
@@ -358,22 +360,6 @@ def callback_secrets(settings: Settings) -> dict[str, str]:
     energy = settings.energy
     secrets = {spec.name: spec.callback_secret(energy.provider(spec.name)) for spec in energy.registry}
     return {name: secret for name, secret in secrets.items() if secret}
-
-
-def _enqueuer(rt: Any) -> Callable[[int], None]:
-    """The runtime's ``enqueue_advance``, else the task module's (whichever this version provides)."""
-    enqueue = getattr(rt, "enqueue_advance", None)
-    if callable(enqueue):
-        return enqueue  # type: ignore[no-any-return]
-    from tasks.sweeping import enqueue_advance
-
-    return enqueue_advance
-
-
-def _head_block(rt: Any) -> Callable[[], int] | None:
-    """The chain's head block number, for the scanner-lag metric; None when there is no chain."""
-    head = getattr(getattr(rt, "chain", None), "head_block_number", None)
-    return head if callable(head) else None
 
 
 class LazyApp:
