@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test files run side by side in this many pytest-xdist workers, each with a redis-server of its own
+# (tests/support/worker_redis.py); most e2e and chaos time is spent waiting for blocks. 0: one process.
+TEST_WORKERS ?= 3
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .DEFAULT_GOAL := help
 .PHONY: help install lock interop demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory devnet worker beat flower web services compose-check clean
@@ -54,19 +58,19 @@ interop: ## Install TronWeb (npm, pinned by tests/interop/package-lock.json) for
 	else echo "npm not found: the TronWeb interop test will be skipped"; fi
 
 test: install services interop ## Run the whole test suite (unit, integration, e2e)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no services)
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
 test-integration: install services interop ## Integration tests (Redis, PostgreSQL, devnet over HTTP)
-	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m integration $(PYTEST_ARGS)
 
 test-e2e: install services ## End-to-end tests (Celery workers, beat, receiver, devnet)
-	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m e2e $(PYTEST_ARGS)
 
 test-chaos: install services ## Crash, fault and bad-input suites
-	$(BIN)/pytest -m chaos $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m chaos $(PYTEST_ARGS)
 
 lint: install ## ruff, mypy --strict on sweeper/, tasks/ and config/, hadolint on the Dockerfile
 	$(BIN)/ruff check .
