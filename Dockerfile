@@ -56,7 +56,8 @@ RUN /usr/local/bin/python -m pip --python /opt/venv/bin/python install --no-deps
  && /usr/local/bin/python -m pip --python /opt/venv/bin/python check \
  && rm -rf /tmp/dist
 USER 10001:10001
-EXPOSE 9090 9091 9092 9093
+# the node and every provider simulator (its port offset from 9090); see docker-compose.yml
+EXPOSE 9090-9109
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9090/wallet/getnowblock', timeout=4)"]
 CMD ["sweeper", "devnet", "--host", "0.0.0.0", "--port", "9090"]

@@ -16,6 +16,9 @@ RESULTS_JSON = BENCH_DIR / "results.json"
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
 CHARTS = BENCH_DIR / "charts"
 
+OLD_RENTALS = ["itrx", "ea888fee", "tronzap"]
+"""The rental sources of results recorded before the benchmark listed them."""
+
 
 @dataclass(frozen=True)
 class Row:
@@ -596,9 +599,11 @@ def _cost_section(cost: dict[str, Any] | None, drawn: dict[str, str]) -> list[st
         "",
         "| | TRX per sweep | n |",
         "|---|---|---|",
-        f"| sweeper (policy picks among itrx, ea888fee, tronzap) | **{trx(s['mean_sun'])}** "
+        f"| sweeper (policy picks among {', '.join(cost.get('rental_sources', OLD_RENTALS))}) "
+        f"| **{trx(s['mean_sun'])}** "
         f"(min {trx(s['min_sun'])}, max {trx(s['max_sun'])}) | {s['n']} |",
-        f"| floor: the cheapest quote at that moment ({quotes}) | {trx(cost['floor_sun'])} | |",
+        f"| floor: the cheapest quote just before each sweep, mean over the sweeps ({quotes}) "
+        f"| {trx(cost['floor_sun'])} | |",
         f"| (a) burning TRX for the energy (the product's `burn` source) | {trx(cost['burn']['mean_sun'])} | "
         f"{cost['burn']['n']} |",
         f"| (b) flat top-up: 40 TRX sent to each address | {trx(flat['cost_sun'])} left the gas wallet: "

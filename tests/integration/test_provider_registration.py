@@ -40,7 +40,7 @@ NEW_FILES = {
     "sweeper/energy/fixedrate.py": TEMPLATES / "energy_fixedrate.py",
     "devnet/providers/fixedrate.py": TEMPLATES / "devnet_fixedrate.py",
 }
-PORT_OFFSET = 4  # FixedRate's SimulatorSpec.port_offset
+PORT_OFFSET = 19  # FixedRate's SimulatorSpec.port_offset: the last port the container publishes
 API_KEY = "fixedrate-sample-api-key"  # the sample credentials its simulator accepts
 CALLBACK_SECRET = "fixedrate-sample-callback-secret"
 SUN_PER_ENERGY = 40
@@ -85,6 +85,24 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("work")
     (path / "mnemonic.txt").write_text(MNEMONIC)
     return path
+
+
+REGISTRIES_SCRIPT = """
+import json
+from devnet.providers.registry import simulators
+from sweeper.energy.registry import providers
+
+print(json.dumps({"sources": list(providers().names()), "simulators": simulators().port_offsets()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def registries(copy: Path) -> dict[str, Any]:
+    """What the copy's two registries discover: source names in order, simulator port offsets."""
+    done = run(copy, "-c", REGISTRIES_SCRIPT, env=clean_env(copy))
+    assert done.returncode == 0, done.stderr
+    found: dict[str, Any] = json.loads(done.stdout)
+    return found
 
 
 def clean_env(copy: Path) -> dict[str, str]:
@@ -147,9 +165,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def devnet(copy: Path, work: Path) -> Iterator[dict[str, Any]]:
+def devnet(copy: Path, work: Path, registries: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The copy's devnet (``python -m devnet``) on a fixed base port; its ``/devnet/state``."""
-    base = free_base_port(PORT_OFFSET)
+    base = free_base_port(max(registries["simulators"].values()))
     log = open(work / "devnet.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         [sys.executable, "-m", "devnet", "--port", str(base), "--block-time", "0.2", "--solid-depth", "2"],
@@ -231,7 +249,9 @@ def test_the_subprocesses_import_the_copy_with_its_new_provider_not_the_reposito
 
 
 # -- settings -----------------------------------------------------------------------------------------------
-def test_config_check_names_the_new_providers_missing_key_and_lists_it_among_the_known(copy: Path) -> None:
+def test_config_check_names_the_new_providers_missing_key_and_lists_it_among_the_known(
+    copy: Path, registries: dict[str, Any]
+) -> None:
     hot = generate_key()[1]
     missing = run(
         copy,
@@ -264,7 +284,9 @@ def test_config_check_names_the_new_providers_missing_key_and_lists_it_among_the
     )
     assert unknown.returncode == 2
     reported = " ".join(unknown.stderr.split())
-    assert "known: itrx, ea888fee, tronzap, fixedrate, stake, burn" in reported
+    sources = registries["sources"]
+    assert sources[:4] == ["itrx", "ea888fee", "tronzap", "fixedrate"] and sources[-2:] == ["stake", "burn"]
+    assert f"known: {', '.join(sources)}" in reported
     assert "SWEEPER_ENERGY__FIXEDRATE__BASE_URL:" in reported
 
 
@@ -309,15 +331,18 @@ def test_the_new_providers_secrets_are_registered_with_the_log_redactor(
 
 # -- the devnet -------------------------------------------------------------------------------------------
 def test_the_devnet_serves_the_new_simulator_on_its_declared_port_and_lists_it(
-    devnet: dict[str, Any],
+    devnet: dict[str, Any], registries: dict[str, Any]
 ) -> None:
     port = devnet["base"] + PORT_OFFSET
     listed = httpx.get(devnet["node_url"] + "devnet/providers", timeout=10).json()["providers"]
 
     assert devnet["state"]["ports"]["fixedrate"] == port
-    assert [p["name"] for p in listed] == ["itrx", "ea888fee", "tronzap", "fixedrate"]
-    assert [p["port"] for p in listed] == [devnet["base"] + offset for offset in (1, 2, 3, 4)]
-    assert listed[3]["credentials"] == {"api_key": API_KEY, "callback_secret": CALLBACK_SECRET}
+    offsets = {name: offset for name, offset in registries["simulators"].items() if name != "node"}
+    assert [p["name"] for p in listed] == list(offsets)
+    assert [p["port"] for p in listed] == [devnet["base"] + offset for offset in offsets.values()]
+    assert [p["name"] for p in listed][:3] == ["itrx", "ea888fee", "tronzap"]
+    fixedrate = next(p for p in listed if p["name"] == "fixedrate")
+    assert fixedrate["credentials"] == {"api_key": API_KEY, "callback_secret": CALLBACK_SECRET}
     price = httpx.get(f"http://127.0.0.1:{port}/v1/price", headers={"X-Api-Key": API_KEY}, timeout=10)
     assert price.json() == {"sun_per_energy": SUN_PER_ENERGY}
     assert f"devnet fixedrate http://127.0.0.1:{port}" in " ".join(devnet["log"].read_text().split())

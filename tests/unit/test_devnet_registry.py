@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ from tasks.devnet_profile import provider_env
 
 pytestmark = pytest.mark.unit
 
-DEVNET = Path(__file__).resolve().parents[2] / "devnet"
+ROOT = Path(__file__).resolve().parents[2]
+DEVNET = ROOT / "devnet"
 
 
 def simulator(name: str, offset: int) -> SimulatorSpec:
@@ -30,8 +32,35 @@ def simulator(name: str, offset: int) -> SimulatorSpec:
     return SimulatorSpec(name=name, port_offset=offset, build=build, credentials={"api_key": "key"})
 
 
-def test_the_three_simulators_are_discovered_with_the_ports_the_devnet_always_had() -> None:
-    assert simulators().port_offsets() == {"node": 0, "itrx": 1, "ea888fee": 2, "tronzap": 3}
+def test_the_first_three_simulators_keep_the_ports_the_devnet_always_had() -> None:
+    offsets = simulators().port_offsets()
+
+    assert {name: offsets[name] for name in ("node", "itrx", "ea888fee", "tronzap")} == {
+        "node": 0,
+        "itrx": 1,
+        "ea888fee": 2,
+        "tronzap": 3,
+    }
+
+
+def published_range(text: str, pattern: str) -> range:
+    found = re.search(pattern, text)
+    assert found is not None, pattern
+    return range(int(found["low"]), int(found["high"]) + 1)
+
+
+def test_the_container_publishes_a_port_for_every_registered_simulator() -> None:
+    """docker-compose.yml and the Dockerfile publish a range; every simulator's port must fall in it."""
+    compose = published_range(
+        (ROOT / "docker-compose.yml").read_text(),
+        r'"127\.0\.0\.1:(?P<low>\d+)-(?P<high>\d+):(?P=low)-(?P=high)"',
+    )
+    exposed = published_range((ROOT / "Dockerfile").read_text(), r"EXPOSE (?P<low>\d+)-(?P<high>\d+)")
+    node = 9090  # the port the compose file gives the devnet (--port 9090)
+    ports = {name: node + offset for name, offset in simulators().port_offsets().items()}
+
+    assert compose == exposed and compose.start == node
+    assert {name: port for name, port in ports.items() if port not in compose} == {}
 
 
 def test_names_and_port_offsets_are_each_unique_and_the_node_keeps_offset_zero() -> None:
@@ -46,7 +75,8 @@ def test_names_and_port_offsets_are_each_unique_and_the_node_keeps_offset_zero()
 
 
 def test_faults_target_the_node_and_every_registered_simulator() -> None:
-    assert Faults().targets == ("node", "itrx", "ea888fee", "tronzap")
+    assert Faults().targets == ("node", *simulators().names())
+    assert Faults().targets[:4] == ("node", "itrx", "ea888fee", "tronzap")
     assert Faults(targets=("node", "acme")).set("acme", latency_ms=5).latency_ms == 5
     with pytest.raises(ValueError, match="expected one of node, acme"):
         Faults(targets=("node", "acme")).set("itrx", latency_ms=5)
@@ -60,7 +90,13 @@ class Urls:
 
 
 def test_devnet_env_fills_each_simulators_url_and_sample_credentials_as_it_always_did() -> None:
-    assert provider_env(Urls()) == {
+    env = provider_env(Urls())
+
+    for spec in simulators():
+        prefix = f"SWEEPER_ENERGY__{spec.name.upper()}__"
+        assert env[prefix + spec.url_setting.upper()] == Urls().provider_url(spec.name)
+        assert all(env[prefix + key.upper()] == value for key, value in spec.credentials.items())
+    assert {k: v for k, v in env.items() if k.split("__")[1] in ("ITRX", "EA888FEE", "TRONZAP")} == {
         "SWEEPER_ENERGY__ITRX__BASE_URL": "http://127.0.0.1:9091",
         "SWEEPER_ENERGY__ITRX__API_KEY": "B433BFF1CDE7450AA38A56BEAC690DD4",
         "SWEEPER_ENERGY__ITRX__API_SECRET": ITRX_API_SECRET,

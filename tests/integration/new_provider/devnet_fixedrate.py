@@ -159,7 +159,7 @@ def _simulate(context: SimulatorContext) -> Simulation:
 
 SIMULATOR = SimulatorSpec(
     name="fixedrate",
-    port_offset=4,
+    port_offset=19,
     build=_simulate,
     credentials={"api_key": API_KEY, "callback_secret": CALLBACK_SECRET},
     prices=PRICES,
