@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address
 from sweeper.energy.http import ProviderHttp, Reply
 from sweeper.errors import (
+    DuplicateOrderNumber,
     InvalidAddress,
     OrderNotFound,
     ProviderAuthError,
@@ -229,7 +230,15 @@ class CatfeeClient(RentalSource):
                     raise  # never reached CatFee: nothing was ordered
                 cause = exc.reason
                 continue
-            return self._from_order(order_no, self._answer(reply))
+            found = self._from_order(order_no, self._answer(reply))
+            if (found.receive_address, found.energy) != (address, quantity):
+                # CatFee answered an earlier order under this client_order_id (another ledger used the
+                # number): not ours, and nothing new was created, so refusing it is safe.
+                raise DuplicateOrderNumber(
+                    f"catfee: client_order_id {order_no} already names order {found.provider_order_id} "
+                    f"for {found.energy} energy to {found.receive_address}"
+                )
+            return found
         return EnergyOrder(
             source=self.name,
             order_no=order_no,

@@ -20,6 +20,7 @@ from sweeper.energy.base import Capabilities, RentalSource, check_address
 from sweeper.energy.http import ProviderHttp, Reply
 from sweeper.energy.units import trx_to_sun
 from sweeper.errors import (
+    DuplicateOrderNumber,
     InvalidAddress,
     OrderNotFound,
     ProviderAuthError,
@@ -236,7 +237,20 @@ class MerxClient(RentalSource):
                     raise  # never reached MERX: nothing was ordered
                 cause = exc.reason  # an earlier attempt may have arrived: keep it UNKNOWN below
                 continue
-            return self._from_order(order_no, self._answer(reply))
+            data = self._answer(reply)
+            found = self._from_order(order_no, data)
+            if (found.receive_address, found.energy, data.get("resource_type")) != (
+                address,
+                amount,
+                resource,
+            ):
+                # MERX replayed an earlier order under this key (another ledger used the number): not ours,
+                # and the replay created nothing, so refusing it is safe.
+                raise DuplicateOrderNumber(
+                    f"merx: Idempotency-Key {order_no} already names order {found.provider_order_id} "
+                    f"for {found.energy} {data.get('resource_type')} to {found.receive_address}"
+                )
+            return found
         return EnergyOrder(
             source=self.name,
             order_no=order_no,

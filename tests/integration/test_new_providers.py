@@ -26,6 +26,7 @@ from sweeper.energy.feee import FeeeClient
 from sweeper.energy.http import ProviderHttp, RetryPolicy
 from sweeper.energy.merx import MerxClient
 from sweeper.errors import (
+    DuplicateOrderNumber,
     ProviderAuthError,
     ProviderInsufficientBalance,
     ProviderInvalidRequest,
@@ -218,3 +219,17 @@ def test_merx_sells_bandwidth_delegated_on_chain(node: Devnet, http: httpx.Clien
         time.sleep(0.1)
     assert quote.total_sun == 400 * merx_sim.BANDWIDTH_PRICE_SUN
     assert source.status(order).cost_sun == quote.total_sun
+
+
+@pytest.mark.parametrize("name", ["merx", "catfee"])
+def test_a_number_another_ledger_already_used_is_refused_not_adopted(
+    name: str, node: Devnet, http: httpx.Client
+) -> None:
+    """A restored or second ledger repeats numbers: the provider replays the old order, which is not ours."""
+    source, number = client(name, http, node), order_no()
+    source.order(number, new_address(node), 66_000)
+    before = account_balance(node, http, name)
+
+    with pytest.raises(DuplicateOrderNumber):
+        source.order(number, new_address(node), 66_000)
+    assert account_balance(node, http, name) == before  # the replay charged nothing
