@@ -7,9 +7,14 @@ asking again under the same key (one charge), Feee.io answers UNKNOWN and the en
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
+import json
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import httpx
@@ -233,3 +238,38 @@ def test_a_number_another_ledger_already_used_is_refused_not_adopted(
     with pytest.raises(DuplicateOrderNumber):
         source.order(number, new_address(node), 66_000)
     assert account_balance(node, http, name) == before  # the replay charged nothing
+
+
+def test_merx_webhooks_are_signed_as_documented(node: Devnet, http: httpx.Client) -> None:
+    """``order.filled`` is POSTed with ``X-Merx-Signature: sha256=<hex HMAC-SHA256 of the body>``."""
+    got: list[tuple[str, bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(
+                (self.headers["X-Merx-Signature"], self.rfile.read(int(self.headers["Content-Length"])))
+            )
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = http.post(
+            f"{node.provider_url('merx')}/api/v1/webhooks",
+            headers={"X-API-Key": merx_sim.API_KEY},
+            json={"url": f"http://127.0.0.1:{server.server_port}/hook", "events": ["order.filled"]},
+        ).json()["data"]
+        order = client("merx", http, node).order(order_no(), new_address(node), 65_000)
+        deadline = time.monotonic() + 20
+        while not any(json.loads(body)["data"]["id"] == order.provider_order_id for _, body in got):
+            assert time.monotonic() < deadline, "no webhook"
+            time.sleep(0.1)
+    finally:
+        server.shutdown()
+    signature, body = next((s, b) for s, b in got if json.loads(b)["data"]["id"] == order.provider_order_id)
+    assert signature == "sha256=" + hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest()
+    assert json.loads(body)["event"] == "order.filled" and json.loads(body)["data"]["status"] == "FILLED"
