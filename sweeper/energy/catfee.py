@@ -45,7 +45,7 @@ REASK_DELAY_S = 0.5
 # ``code`` other than 0 comes with ``sub_code``/``sub_msg``; no catalogue is published (OQ-C2), so they
 # are matched by keyword. Each is a refusal: CatFee answered without an order (see ``_answer``).
 MESSAGE_ERRORS: tuple[tuple[tuple[str, ...], type[SweeperError]], ...] = (
-    (("auth", "sign", "api key", "apikey", "timestamp", "whitelist", "ip"), ProviderAuthError),
+    (("auth", "sign", "api key", "apikey", "timestamp", "whitelist"), ProviderAuthError),
     (("balance", "余额"), ProviderInsufficientBalance),
     (("not activ", "inactive", "未激活"), AddressNotActivated),
     (("address", "receiver", "地址"), InvalidAddress),

@@ -42,7 +42,7 @@ USER_AGENT = "Sweeper/1.0 (Feee.io client)"
 # ``code`` other than 0 carries only ``msg``: no catalogue is published (OQ-F2). Every one of these is
 # a refusal (Feee.io answered): no order exists, because an order is created only with ``code`` 0.
 MESSAGE_ERRORS: tuple[tuple[tuple[str, ...], type[SweeperError]], ...] = (
-    (("key", "auth", "permission", "ip", "白名单", "密钥"), ProviderAuthError),
+    (("key", "auth", "permission", "whitelist", "白名单", "密钥"), ProviderAuthError),
     (("balance", "余额"), ProviderInsufficientBalance),
     (("not activ", "未激活"), AddressNotActivated),
     (("address", "地址"), InvalidAddress),
@@ -74,8 +74,9 @@ def status_of(data: Mapping[str, Any]) -> OrderStatus:
     The status numbers are not documented (OQ-F1): only what the examples show is relied on, and the
     energy on chain is what the sweep waits for in any case.
     """
-    if sun(data.get("refund_amount") or 0) > 0 or data.get("status") in CANCELLED:
-        return OrderStatus.FAILED
+    refunded, paid = sun(data.get("refund_amount") or 0), sun(data.get("pay_amount") or 0)
+    if data.get("status") in CANCELLED or (refunded > 0 and refunded >= paid):
+        return OrderStatus.FAILED  # a partial refund (a split order part-filled) is not a failure
     parts = [data, *(s for s in data.get("sub_order") or [] if isinstance(s, dict))]
     if any(p.get("frozen_tx_id") for p in parts):
         return OrderStatus.DELIVERED

@@ -54,11 +54,23 @@ def test_feee_statuses_follow_the_documents_examples() -> None:
         "refund_amount": 0,
         "sub_order": [{"status": 9, "frozen_tx_id": "aa8b93b2d03b3b496fe4e5a8c99de30b"}],
     }
-    cancelled = {"status": 12, "frozen_tx_id": "", "refund_amount": Decimal("3.92")}
+    cancelled = {
+        "status": 12,
+        "frozen_tx_id": "",
+        "refund_amount": Decimal("3.92"),
+        "pay_amount": Decimal("3.92"),
+    }
+    part_filled = {
+        "status": 9,
+        "frozen_tx_id": "ab12",
+        "refund_amount": Decimal("1"),
+        "pay_amount": Decimal("4.4"),
+    }
 
     assert feee_status(submitted) is OrderStatus.PENDING
     assert feee_status(delegated) is OrderStatus.DELIVERED
     assert feee_status(cancelled) is OrderStatus.FAILED
+    assert feee_status(part_filled) is OrderStatus.DELIVERED  # a partial refund is not a failure
 
 
 def test_catfee_statuses_follow_the_documented_fields() -> None:
