@@ -230,7 +230,15 @@ class CatfeeClient(RentalSource):
                     raise  # never reached CatFee: nothing was ordered
                 cause = exc.reason
                 continue
-            found = self._from_order(order_no, self._answer(reply))
+            try:
+                data = self._answer(reply)
+            except SweeperError as exc:
+                if attempt == 0:
+                    raise  # the first answer: a refusal, nothing was created
+                # A refusal of the re-ask cannot prove the first request created nothing: it may exist.
+                cause = exc.reason
+                break
+            found = self._from_order(order_no, data)
             if (found.receive_address, found.energy) != (address, quantity):
                 # CatFee answered an earlier order under this client_order_id (another ledger used the
                 # number): not ours, and nothing new was created, so refusing it is safe.

@@ -237,7 +237,15 @@ class MerxClient(RentalSource):
                     raise  # never reached MERX: nothing was ordered
                 cause = exc.reason  # an earlier attempt may have arrived: keep it UNKNOWN below
                 continue
-            data = self._answer(reply)
+            try:
+                data = self._answer(reply)
+            except SweeperError as exc:
+                if attempt == 0:
+                    raise  # the first answer: a refusal, nothing was created
+                # A refusal of the re-ask (say, "still in progress") cannot prove the first request
+                # created nothing: it may exist.
+                cause = exc.reason
+                break
             found = self._from_order(order_no, data)
             if (found.receive_address, found.energy, data.get("resource_type")) != (
                 address,

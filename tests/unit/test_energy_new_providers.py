@@ -13,6 +13,7 @@ from sweeper.energy.catfee import CatfeeClient, catfee_signature, catfee_timesta
 from sweeper.energy.catfee import status_of as catfee_status
 from sweeper.energy.feee import status_of as feee_status
 from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.merx import MerxClient
 from sweeper.energy.merx import error_for as merx_error
 from sweeper.errors import (
     OrderNotFound,
@@ -114,3 +115,52 @@ def test_a_catfee_answer_carrying_an_order_is_an_order_whatever_its_code() -> No
 )
 def test_merx_error_codes_are_typed(status: int, code: str, error: type[Exception]) -> None:
     assert type(merx_error(status, code, "message")) is error
+
+
+def replies(*answers: httpx.Response | Exception) -> tuple[ProviderHttp, list[httpx.Request]]:
+    """A transport answering each request with the next of ``answers`` (an exception is raised)."""
+    seen: list[httpx.Request] = []
+    queue = list(answers)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    client = httpx.Client(transport=httpx.MockTransport(handle))
+    return ProviderHttp(client, "http://provider.invalid", provider="p", sleep=lambda _s: None), seen
+
+
+ADDRESS = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+
+
+def test_a_merx_reask_that_is_refused_leaves_the_order_unknown_never_refused() -> None:
+    """After a lost reply, a refusal of the re-ask ("in progress", say) cannot prove nothing was created."""
+    lost = httpx.ReadTimeout("lost")
+    busy = httpx.Response(409, json={"error": {"code": "CONFLICT", "message": "request in progress"}})
+    http, seen = replies(lost, busy)
+
+    order = MerxClient(http, api_key="k", sleep=lambda _s: None).order("sw1a1o1", ADDRESS, 65_000)
+
+    assert order.status is OrderStatus.UNKNOWN
+    assert [r.headers["Idempotency-Key"] for r in seen] == ["sw1a1o1", "sw1a1o1"]
+    assert seen[0].content == seen[1].content  # the re-ask is the identical request
+    refused, _ = replies(
+        httpx.Response(400, json={"error": {"code": "INSUFFICIENT_BALANCE", "message": "no"}})
+    )
+    with pytest.raises(ProviderInsufficientBalance):  # a first answer that refuses: nothing was created
+        MerxClient(refused, api_key="k").order("sw1a1o2", ADDRESS, 65_000)
+
+
+def test_a_catfee_reask_that_is_refused_leaves_the_order_unknown_never_refused() -> None:
+    lost = httpx.ReadTimeout("lost")
+    busy = httpx.Response(400, json={"code": 1, "sub_code": "busy", "sub_msg": "try later"})
+    http, seen = replies(lost, busy)
+
+    client = CatfeeClient(http, api_key="k", api_secret="s", sleep=lambda _s: None)
+    order = client.order("sw1a1o1", ADDRESS, 65_000)
+
+    assert order.status is OrderStatus.UNKNOWN
+    assert all("client_order_id=sw1a1o1" in str(r.url) for r in seen) and len(seen) == 2
