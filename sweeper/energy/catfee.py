@@ -165,6 +165,11 @@ class CatfeeClient(RentalSource):
         )
         if not isinstance(data, dict) or "pay_amount_sun" not in data:
             raise ProviderError("catfee: the estimate carries no pay_amount_sun", reason="malformed_answer")
+        if activate and "activate_amount_sun" not in data:
+            # an activation it cannot price would be paid unseen: skip the source for it (OQ-C4)
+            raise ProviderError(
+                "catfee: the estimate does not price an activation", reason="malformed_answer"
+            )
         activation = int(data.get("activate_amount_sun") or 0) if activate else 0
         return Quote(
             source=self.name,
