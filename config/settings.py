@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from config.web import WebSettings
 from sweeper.energy.fields import check_address, optional_address
 from sweeper.energy.registry import ProviderSpec, Registry, S, providers
 
@@ -216,6 +217,7 @@ class Settings(BaseSettings):
     order_timeout_seconds: float = Field(180.0, gt=0)
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
+    web: WebSettings = WebSettings()
 
     _v_destination = field_validator("destination")(classmethod(lambda cls, v: optional_address(v)))
 

@@ -3,28 +3,22 @@
 ``POST /callbacks/{provider}`` verifies the signature and timestamp, finds our order and checks that the
 callback names the sweep's own address, records the raw event once under a unique key, enqueues
 ``advance`` and answers 200 at once. A callback never changes a sweep: ``advance`` re-reads the chain.
-``GET /healthz`` pings the ledger; ``GET /metrics`` is Prometheus text read from the ledger at scrape
-time, so every worker and web process reports the same numbers.
+``GET /healthz`` pings the ledger; ``GET /metrics`` is Prometheus text from ledger aggregates and
+provider probes (tasks/metrics.py); ``/console`` is the operator console when configured
+(tasks/console.py).
 """
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -36,10 +30,9 @@ from config.settings import Settings
 from sweeper.callbacks import event_key
 from sweeper.energy.registry import CallbackParser, Registry, providers
 from sweeper.errors import CallbackRejected, SweeperError
-from sweeper.ledger import Ledger, LedgerUnavailable, Sweep, stats
-from sweeper.ledger.controls import SpendControls
-from sweeper.ledger.records import OrderRequestStatus
-from sweeper.models import SweepState
+from sweeper.ledger import Ledger, LedgerUnavailable, Sweep
+from tasks.console import Console, ConsoleConfig
+from tasks.metrics import LedgerCollector, ProviderProbes
 
 log = structlog.get_logger("sweeper.web")
 
@@ -142,136 +135,6 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-class LedgerCollector(Collector):
-    """Prometheus metrics computed from the ledger on every scrape (correct across processes)."""
-
-    def __init__(self, ledger: Ledger, head_block: Callable[[], int] | None = None) -> None:
-        self.ledger = ledger
-        self.head_block = head_block
-
-    def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("sweeper_ledger_up", "1 if the ledger answered this scrape, else 0.")
-        try:
-            metrics = list(self._from_ledger())
-        except LedgerUnavailable as exc:
-            log.warning("metrics.ledger_unavailable", detail=str(exc))
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
-        yield from metrics
-
-    def _from_ledger(self) -> Iterator[Metric]:
-        totals = self.ledger.summary()
-        tokens = sorted({(t.token_symbol, t.token_contract) for t in totals})
-        counts = {(t.state, t.token_symbol, t.token_contract): t.count for t in totals}
-        sweeps = GaugeMetricFamily(
-            "sweeper_sweeps", "Sweeps in each state, by token.", labels=["state", "token", "contract"]
-        )
-        for symbol, contract in tokens:
-            for state in SweepState:
-                sweeps.add_metric([state.value, symbol, contract], counts.get((state, symbol, contract), 0))
-        yield sweeps
-
-        cost = CounterMetricFamily(
-            "sweeper_cost_sun",
-            "Sun spent on sweeps (energy, activation, burn).",
-            labels=["token", "contract"],
-        )
-        for symbol, contract in tokens:
-            spent = sum(
-                t.cost_sun for t in totals if (t.token_symbol, t.token_contract) == (symbol, contract)
-            )
-            cost.add_metric([symbol, contract], spent)
-        yield cost
-
-        latency = HistogramMetricFamily(
-            "sweeper_confirmed_latency_seconds",
-            "Seconds from detection to confirmation of CONFIRMED sweeps.",
-            labels=["token"],
-        )
-        for h in stats.confirmed_latency_histograms(self.ledger):
-            buckets = [(str(float(b)), n) for b, n in h.buckets] + [("+Inf", h.count)]
-            latency.add_metric([h.token_symbol], buckets, h.sum_seconds)
-        yield latency
-
-        recent = GaugeMetricFamily(
-            "sweeper_confirmed_latency_recent_seconds",
-            f"Latency quantiles over the {RECENT_LATENCY_SWEEPS} newest CONFIRMED sweeps.",
-            labels=["token", "quantile"],
-        )
-        for token, values in stats.recent_confirmed_latencies(self.ledger, RECENT_LATENCY_SWEEPS).items():
-            for q in ("0.5", "0.95"):
-                recent.add_metric([token, q], stats.quantile(values, float(q)))
-        yield recent
-
-        errors = GaugeMetricFamily(
-            "sweeper_provider_errors",
-            "Energy orders that FAILED or ended UNKNOWN (lost response), by source.",
-            labels=["source", "status"],
-        )
-        bad = (OrderRequestStatus.FAILED, OrderRequestStatus.UNKNOWN)
-        found = {(source, status): n for source, status, n in stats.order_counts(self.ledger, bad)}
-        for source in stats.order_sources(self.ledger):
-            for status in bad:
-                errors.add_metric([source, status.value], found.get((source, status), 0))
-        yield errors
-
-        yield from self._scanner()
-        yield from self._guards()
-
-    def _guards(self) -> Iterator[Metric]:
-        """The spend guards: the kill switch, energy spend, budget crossings, quarantined addresses."""
-        controls = SpendControls(self.ledger)
-        paused = GaugeMetricFamily("sweeper_spending_paused", "1 while `sweeper pause` stops all spending.")
-        paused.add_metric([], 1 if controls.paused() else 0)
-        yield paused
-        since = datetime.now(UTC) - timedelta(hours=1)
-        yield GaugeMetricFamily(
-            "sweeper_energy_spend_last_hour_sun",
-            "Sun the energy orders of the last hour may have cost (the hourly budget's figure).",
-            value=controls.spent_since(since),
-        )
-        crossings = CounterMetricFamily(
-            "sweeper_budget_crossings",
-            "Times a spend budget was crossed (spending paused).",
-            labels=["budget"],
-        )
-        found = controls.crossings()
-        for budget in ("orders_per_sweep", "orders_per_address", "sun_per_hour"):
-            crossings.add_metric([budget], found.get(budget, 0))
-        yield crossings
-        yield GaugeMetricFamily(
-            "sweeper_quarantined_addresses",
-            "Addresses no detection reopens after a failed sweep, until `sweeper release`.",
-            value=controls.quarantine_list(limit=0)[0],
-        )
-
-    def _scanner(self) -> Iterator[Metric]:
-        positions = stats.cursors(self.ledger)
-        cursor = GaugeMetricFamily(
-            "sweeper_scanner_cursor_block", "Last block fully scanned.", labels=["cursor"]
-        )
-        for name, block in positions.items():
-            cursor.add_metric([name], block)
-        yield cursor
-        if self.head_block is None:
-            return
-        try:
-            head = self.head_block()
-        except Exception as exc:  # noqa: BLE001 - a node problem must not break the whole scrape
-            log.warning("metrics.head_block_failed", error=type(exc).__name__)
-            return
-        yield GaugeMetricFamily("sweeper_chain_head_block", "Head block as the node reports it.", value=head)
-        lag = GaugeMetricFamily(
-            "sweeper_scanner_lag_blocks", "Head block minus the cursor.", labels=["cursor"]
-        )
-        for name, block in positions.items():
-            lag.add_metric([name], head - block)
-        yield lag
-
-
 def create_web_app(
     ledger: Ledger,
     verify_secrets: Mapping[str, str],
@@ -282,6 +145,11 @@ def create_web_app(
     max_body: int = 64 * 1024,
     head_block: Callable[[], int] | None = None,
     registry: Registry | None = None,
+    metrics_cache_seconds: float = 0.0,
+    metrics_token: str | None = None,
+    probes: ProviderProbes | None = None,
+    console: Console | None = None,
+    spend_budget_sun_per_hour: int | None = None,
 ) -> Starlette:
     """The receiver with its dependencies injected.
 
@@ -289,6 +157,8 @@ def create_web_app(
     one is refused. ``enqueue_advance(sweep_id)`` must return quickly (it enqueues, no more). Which
     providers send callbacks, and how each is verified, is read from ``registry`` (default: every
     registered energy source); anything posted in the name of a source that sends none is refused.
+    ``/metrics`` asks for ``Authorization: Bearer <metrics_token>`` when one is given; ``console`` (off
+    when None) adds the operator console's routes under ``/console``.
     """
     known = registry if registry is not None else providers()
     parsers = {spec.name: spec.callbacks.parse for spec in known if spec.callbacks is not None}
@@ -296,7 +166,15 @@ def create_web_app(
         ledger, verify_secrets, enqueue_advance, parsers=parsers, clock=clock, tolerance_s=tolerance_s
     )
     collectors = CollectorRegistry(auto_describe=False)
-    collectors.register(LedgerCollector(ledger, head_block))
+    collectors.register(
+        LedgerCollector(
+            ledger,
+            head_block,
+            cache_seconds=metrics_cache_seconds,
+            probes=probes,
+            spend_budget_sun_per_hour=spend_budget_sun_per_hour,
+        )
+    )
 
     async def callback(request: Request) -> Response:
         provider = request.path_params["provider"]
@@ -329,7 +207,9 @@ def create_web_app(
             return JSONResponse({"ok": False, "db": "unavailable"}, 503)
         return JSONResponse({"ok": True, "db": "ok"})
 
-    async def metrics(_: Request) -> Response:
+    async def metrics(request: Request) -> Response:
+        if metrics_token and not _bearer_ok(request, metrics_token):
+            return Response("unauthorized\n", 401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         text = await run_in_threadpool(generate_latest, collectors)
         return Response(text, media_type=CONTENT_TYPE_LATEST)
 
@@ -338,8 +218,14 @@ def create_web_app(
             Route("/callbacks/{provider}", callback, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *(console.routes() if console is not None else []),
         ]
     )
+
+
+def _bearer_ok(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def from_runtime() -> Starlette:
@@ -351,8 +237,36 @@ def from_runtime() -> Starlette:
 
     refuse_unless_ready(load_settings())  # one line per problem, reported by the server's start-up
     rt = runtime()
-    secrets = callback_secrets(rt.settings)
-    return create_web_app(rt.ledger, secrets, enqueue_advance, head_block=rt.chain.head_block_number)
+    web = rt.settings.web
+    probes = ProviderProbes(rt.sources)
+    probes.start(web.probe_interval_seconds)
+    config = ConsoleConfig.from_settings(
+        web,
+        sun_per_hour=rt.settings.budget.sun_per_hour,
+        decimals={t.contract: t.decimals for t in rt.settings.tokens},
+    )
+    console = Console(config, rt.ledger, _send_task, probes=probes) if config is not None else None
+    log.info(
+        "web.start", console="on" if console is not None else "off", metrics_auth=bool(web.metrics_token)
+    )
+    return create_web_app(
+        rt.ledger,
+        callback_secrets(rt.settings),
+        enqueue_advance,
+        head_block=rt.chain.head_block_number,
+        metrics_cache_seconds=web.metrics_cache_seconds,
+        metrics_token=web.metrics_token.get_secret_value() if web.metrics_token else None,
+        probes=probes,
+        console=console,
+        spend_budget_sun_per_hour=rt.settings.budget.sun_per_hour,
+    )
+
+
+def _send_task(name: str, **kwargs: Any) -> str:
+    """Queue the task ``name`` for the workers, as ``sweeper sweep`` does; returns its id."""
+    from tasks.app import app as celery_app
+
+    return str(celery_app.send_task(name, kwargs=kwargs).id)
 
 
 def callback_secrets(settings: Settings) -> dict[str, str]:

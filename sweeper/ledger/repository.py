@@ -310,8 +310,12 @@ class Ledger:
         with self._write() as conn:
             return bool(conn.execute(query).rowcount == 1)
 
-    def reopen(self, sweep_id: int, *, reason: str = "reopened") -> bool:
-        """FAILED → DETECTED with attempt + 1 (a new attempt gets new order numbers); True if reopened."""
+    def reopen(
+        self, sweep_id: int, *, reason: str = "reopened", state: SweepState = SweepState.FAILED
+    ) -> bool:
+        """FAILED (or SKIPPED) → DETECTED with attempt + 1 (new order numbers); True if reopened."""
+        if state not in (SweepState.FAILED, SweepState.SKIPPED):
+            raise ValueError(f"only FAILED or SKIPPED sweeps are reopened, not {state.value}")
         now = self._clock()
         values: dict[str, Any] = {
             "state": SweepState.DETECTED.value,
@@ -326,11 +330,9 @@ class Ledger:
             "version": SWEEPS.c.version + 1,
         }
         with self._write() as conn:
-            changed = self._compare_and_set(conn, sweep_id, SweepState.FAILED, None, values)
+            changed = self._compare_and_set(conn, sweep_id, state, None, values)
             if changed:
-                self._history(
-                    conn, sweep_id, SweepState.FAILED, SweepState.DETECTED, reason=reason, detail={}, at=now
-                )
+                self._history(conn, sweep_id, state, SweepState.DETECTED, reason=reason, detail={}, at=now)
         return changed
 
     def _compare_and_set(

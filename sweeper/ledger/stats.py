@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sweeper.ledger.records import OrderRequestStatus
 from sweeper.ledger.repository import Ledger
 from sweeper.ledger.tables import Base
-from sweeper.models import SweepState
+from sweeper.models import TERMINAL_STATES, SweepState
 
 SWEEPS: Table = Base.metadata.tables["sweeps"]
 ORDERS: Table = Base.metadata.tables["energy_orders"]
@@ -121,3 +121,36 @@ def cursors(ledger: Ledger) -> dict[str, int]:
     with ledger._read() as conn:
         rows = conn.execute(select(CURSORS.c.name, CURSORS.c.block_number).order_by(CURSORS.c.name)).all()
     return {name: int(block) for name, block in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class StateCount:
+    """How many sweeps of one token are in one state, and the sun they cost (no amounts: cheap to count)."""
+
+    state: SweepState
+    token_symbol: str
+    token_contract: str
+    count: int
+    cost_sun: int
+
+
+def state_counts(ledger: Ledger) -> list[StateCount]:
+    """Sweeps by state and token with their cost: one grouped query, counted by the database."""
+    group = (SWEEPS.c.state, SWEEPS.c.token_symbol, SWEEPS.c.token_contract)
+    query = (
+        select(*group, func.count(), func.coalesce(func.sum(SWEEPS.c.cost_sun), 0))
+        .group_by(*group)
+        .order_by(*group)
+    )
+    with ledger._read() as conn:
+        rows = conn.execute(query).all()
+    return [StateCount(SweepState(s), sym, c, int(n), int(cost)) for s, sym, c, n, cost in rows]
+
+
+def oldest_open_created_at(ledger: Ledger) -> datetime | None:
+    """When the oldest sweep still open (not CONFIRMED, FAILED or SKIPPED) was detected, if any."""
+    open_states = [s.value for s in SweepState if s not in TERMINAL_STATES]
+    query = select(func.min(SWEEPS.c.created_at)).where(SWEEPS.c.state.in_(open_states))
+    with ledger._read() as conn:
+        value = conn.execute(query).scalar()
+    return value if isinstance(value, datetime) else None
