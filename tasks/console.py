@@ -34,6 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from config.web import WebSettings, credential
+from sweeper.chain.addresses import validate
 from sweeper.errors import SweeperError
 from sweeper.ledger import Ledger, Sweep, stats
 from sweeper.ledger.controls import SpendControls
@@ -385,9 +386,7 @@ Energy bought in the last hour: {_trx(spent)} TRX{limit}.</p>{switch}</section>"
         return "unknown action"
 
     def _sweep(self, address: str) -> str:
-        from tasks.sweeping import as_address
-
-        addr = as_address(address)
+        addr = validate(address.strip())
         if self.ledger.get_address(addr) is None:
             return f"{addr} is not a watched deposit address: nothing queued"
         task = self._send("sweeper.sweep_address", address=addr)
