@@ -211,6 +211,7 @@ class Settings(BaseSettings):
     scan_interval_seconds: float = Field(3.0, gt=0)
     rescan_interval_seconds: float = Field(3600.0, gt=0)
     reconcile_interval_seconds: float = Field(60.0, gt=0)
+    beat_lock_seconds: float = Field(30.0, ge=2, le=600, description="a dead beat's leader lock expires")
     scan_max_blocks: int = Field(200, ge=1, le=100_000)
     rescan_concurrency: int = Field(32, ge=1, le=512)
     poll_seconds: float = Field(3.0, gt=0)
