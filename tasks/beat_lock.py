@@ -66,7 +66,7 @@ class LeaderLock:
         if self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
             return True
         holder = self.client.get(self.key)
-        if holder is not None and _dead_here(holder.decode(errors="replace")):
+        if isinstance(holder, bytes) and _dead_here(holder.decode(errors="replace")):
             return bool(self._take_over(keys=[self.key], args=[holder, self.token, self.ttl_ms]))
         return False
 
