@@ -69,6 +69,9 @@ RUN /usr/local/bin/python -m pip --python /opt/venv/bin/python install --no-deps
  && /usr/local/bin/python -m pip --python /opt/venv/bin/python check \
  && rm -rf /tmp/dist
 USER 10001:10001
+# Declared, not probed: in here 127.0.0.1 is this container, so loopback node, database and broker URLs are
+# refused at start-up (tasks/startup.py). The devnet target runs the demo on loopback and leaves it unset.
+ENV SWEEPER_CONTAINER=1
 # Healthy while the ledger and the broker answer (every role needs both); one line per problem.
 HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
   CMD ["python", "-m", "tasks.healthcheck"]

@@ -219,6 +219,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
     web: WebSettings = WebSettings()
+    container: bool = Field(False, description="set by the production image: loopback is the container")
 
     _v_destination = field_validator("destination")(classmethod(lambda cls, v: optional_address(v)))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,7 +44,7 @@ class Readiness:
 
 def readiness(settings: Settings) -> Readiness:
     """Every start-up problem of ``settings``, one line each."""
-    found = Readiness(problems=list(placeholder_secrets(settings)))
+    found = Readiness(problems=[*placeholder_secrets(settings), *loopback_in_container(settings)])
     has_mnemonic = _check_mnemonic(settings, found)
     has_keystore = _check_keystore(settings, found)
     has_remote = settings.keys.remote_signer_url is not None
@@ -51,6 +52,26 @@ def readiness(settings: Settings) -> Readiness:
         settings, found, has_mnemonic=has_mnemonic, any_keys=has_mnemonic or has_keystore or has_remote
     )
     return found
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
+
+
+def loopback_in_container(settings: Settings) -> Iterator[str]:
+    """Inside a container (``SWEEPER_CONTAINER=1``, set by the image) loopback is the container itself."""
+    if not settings.container:
+        return
+    urls = {
+        "SWEEPER_TRON__NODE_URL": (str(settings.tron.node_url), "http://devnet:9090/ or your node"),
+        "SWEEPER_DATABASE_URL": (settings.database_url, "the postgres service"),
+        "SWEEPER_BROKER_URL": (settings.broker_url, "redis://redis:6379/0"),
+    }
+    for name, (url, instead) in urls.items():
+        host = urlsplit(url).hostname or ""
+        if host in LOOPBACK_HOSTS or host.startswith("127."):
+            yield f"{name} points at {host}, which inside this container is the container itself: " + (
+                f"use {instead}"
+            )
 
 
 def refuse_unless_ready(settings: Settings) -> Readiness:
