@@ -22,7 +22,7 @@ from tests.e2e.helpers import Site, fast_devnet, flushed_redis, wait_for
 
 pytestmark = pytest.mark.e2e
 
-REDIS_DB = 9
+REDIS_DB = 5
 INTERVAL = 1.0
 LOCK_SECONDS = 3.0
 WINDOW = 12.0

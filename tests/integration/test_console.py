@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 OPERATOR = ("ops", "operator-password-for-tests")
 VIEWER = ("auditor", "viewer-password-for-tests")
 SESSION_SECRET = "console-session-secret-for-tests-0123456789"
-REDIS_DB = 13
+REDIS_DB = 6
 
 
 def web_settings(**changes: str | None) -> WebSettings:
