@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 REDIS_DB = 5
 INTERVAL = 1.0
 LOCK_SECONDS = 3.0
-WINDOW = 12.0
+WINDOW = 8.0
 
 
 def beat(group: ProcessGroup, name: str) -> None:
