@@ -21,7 +21,9 @@ class WebSettings(BaseModel):
     session_hours: float = Field(12.0, gt=0, le=24 * 7)
     metrics_token: SecretStr | None = Field(None, description="bearer token /metrics then asks for")
     metrics_cache_seconds: float = Field(15.0, ge=0, le=600, description="one ledger read serves this long")
-    probe_interval_seconds: float = Field(60.0, gt=0, description="how often provider balances are read")
+    probe_interval_seconds: float = Field(
+        60.0, ge=0, description="how often provider balances are read (0: never, e.g. under test faults)"
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> WebSettings:

@@ -51,6 +51,8 @@ def devnet_env(
         "SWEEPER_CONFIRMATIONS": str(confirmations),
         "SWEEPER_POLL_SECONDS": str(poll_seconds),
         "SWEEPER_ENERGY__ORDER": order,
+        # The web process would otherwise probe every provider's balance, using up faults a test set.
+        "SWEEPER_WEB__PROBE_INTERVAL_SECONDS": "0",
         **provider_env(devnet),
     }
     if mnemonic_file:

@@ -107,7 +107,7 @@ class ProviderProbes:
 
     def start(self, interval: float) -> None:
         """Probe now and then every ``interval`` seconds in a daemon thread, until ``stop``."""
-        if self._thread is not None or not self._sources:
+        if self._thread is not None or not self._sources or interval <= 0:
             return
 
         def run() -> None:

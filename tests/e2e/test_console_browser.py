@@ -92,6 +92,7 @@ def test_an_operator_retries_a_failed_sweep_and_flips_the_kill_switch_a_viewer_c
                 "SWEEPER_WEB__OPERATOR": ":".join(OPERATOR),
                 "SWEEPER_WEB__VIEWER": ":".join(VIEWER),
                 "SWEEPER_WEB__SESSION_SECRET": "e2e-console-session-secret-0123456789abcdef",
+                "SWEEPER_WEB__PROBE_INTERVAL_SECONDS": "600",  # one probe of the balances, at start
             },
         )
         group = ProcessGroup(env=env, workdir=tmp_path)

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from tasks.devnet_profile import devnet_env
 from tasks.metrics import LedgerCollector, ProviderProbes
 from tasks.sources import build_sources
 from tasks.web import create_web_app
+from tests.e2e.helpers import wait_for
 from tests.fixtures.db import HOT_WALLET
 from tests.integration.test_web_receiver import open_ordered_sweep
 
@@ -227,3 +229,20 @@ def test_the_alert_rules_are_valid_and_their_unit_tests_pass() -> None:
             [str(PROMTOOL), *args], capture_output=True, text=True, timeout=120, check=False
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_probes_run_in_their_own_thread_until_stopped_and_never_with_interval_zero(
+    devnet_session: Devnet, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = sources_on(devnet_session, http, monkeypatch)
+    off = ProviderProbes(sources)
+    off.start(0)
+    probes = ProviderProbes(sources)
+    probes.start(0.05)
+    try:
+        wait_for(lambda: probes.counts()[("itrx", "ok")] >= 2, 20, "two rounds of probes")
+    finally:
+        probes.stop()
+    stopped = probes.counts()
+    time.sleep(0.3)  # six intervals: a thread still running would have probed again
+    assert probes.counts() == stopped and off.latest() == [] and all(n == 0 for n in off.counts().values())
