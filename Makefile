@@ -112,7 +112,7 @@ beat: install ## Run Celery beat (one per deployment)
 flower: install ## Run Flower (set FLOWER_BASIC_AUTH=user:password)
 	$(BIN)/celery -A tasks.app flower --basic-auth=$${FLOWER_BASIC_AUTH:-admin:admin}
 
-web: install ## Run the callback receiver (/callbacks/{provider}, /healthz, /metrics)
+web: install ## Run the callback receiver (/callbacks/{provider}, /healthz, /metrics, /console)
 	$(BIN)/sweeper web
 
 compose-check: ## Validate docker-compose.yml (needs the docker compose client only)
