@@ -151,7 +151,9 @@ class Console:
         origin = request.headers.get("origin")
         if origin is None or origin == "null":
             return origin is None
-        return urlsplit(origin).netloc == request.headers.get("host", "")
+        # Behind a reverse proxy the browser's host arrives as X-Forwarded-Host (the Host is the upstream's).
+        hosts = {request.headers.get("host", ""), *request.headers.get("x-forwarded-host", "").split(",")}
+        return urlsplit(origin).netloc in {h.strip() for h in hosts if h.strip()}
 
     async def _form(self, request: Request) -> dict[str, str] | None:
         body = await request.body()

@@ -153,6 +153,9 @@ def test_a_post_without_the_sessions_csrf_token_or_from_another_origin_changes_n
     )
     cross = client.post("/console/pause", data={"csrf": csrf}, headers={"Origin": "https://evil.example"})
     assert cross.status_code == 403
+    proxied = {"Origin": "https://ops.example", "X-Forwarded-Host": "ops.example"}
+    accepted = client.post("/console/resume", data={"csrf": csrf}, headers=proxied, follow_redirects=False)
+    assert accepted.status_code == 303
 
     sweep = ledger.get_sweep(failed)
     assert sweep is not None and sweep.state is SweepState.FAILED
