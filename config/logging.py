@@ -50,8 +50,38 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
+class _Stderr:
+    """``sys.stderr`` looked up at each write, so a progress display that redirects it prints logs above."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+STDERR: Any = _Stderr()
+QUIET_LOGGERS = ("httpx", "httpcore")
+"""One line per HTTP request is noise (and would carry provider URLs); our adapters log what matters."""
+CELERY_PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
+"""Celery's own "received" / "succeeded in" lines: the task decorator writes the one canonical line per
+task, so these speak only for warnings and errors (a task that raised, a worker lost)."""
+
+
+def _level(level: str) -> int:
+    number = logging.getLevelName(level.strip().upper())
+    if not isinstance(number, int):
+        raise ValueError(f"{level!r} is not a log level")
+    return number
+
+
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
-    """One processor chain for every process; console when attached to a terminal, JSON otherwise."""
+    """One processor chain for every process; console when attached to a terminal, JSON otherwise.
+
+    The standard library's records (Celery's, Kombu's, uvicorn's) go through the same renderer, so a
+    JSON deployment writes one JSON object per line whoever logs, at the record's own level.
+    """
+    number = _level(level)
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: Any = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     shared: list[Any] = [
@@ -63,11 +93,23 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     ]
     structlog.configure(
         processors=[*shared, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(number),
+        logger_factory=structlog.PrintLoggerFactory(file=STDERR),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
-    # One line per HTTP request is noise (and would carry provider URLs); our adapters log what matters.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(number)
+    for noisy in QUIET_LOGGERS:
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, number))
+    for name in CELERY_PER_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, number))

@@ -6,6 +6,10 @@ Variable names are part of the product's interface (README, .env.example); do no
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -19,13 +23,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from config.web import WebSettings
+from config.variables import names_of, set_names, unknown_variables
 from sweeper.energy.fields import check_address, optional_address
 from sweeper.energy.registry import ProviderSpec, Registry, S, providers
 
 USDT_MAINNET = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+PARTS = frozenset({"destination", "energy"})
+"""Cross-checked parts of the settings a command may do without (``load_settings(without=...)``):
+``destination`` (the hot wallet) and ``energy`` (every enabled source's credentials)."""
+_without: ContextVar[frozenset[str]] = ContextVar("settings_without", default=frozenset())
 
 
 class InvalidSettings(ValueError):
@@ -168,6 +179,11 @@ class BudgetSettings(BaseModel):
     )
 
 
+def _empty_is_unset(value: Any) -> Any:
+    """``NAME=`` (how .env.example ships an optional setting) means "not set", not an invalid value."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class KeySettings(BaseModel):
     mnemonic: SecretStr | None = None
     mnemonic_file: str | None = None
@@ -175,6 +191,10 @@ class KeySettings(BaseModel):
     keystore_file: str | None = None
     keystore_password: SecretStr | None = None
     remote_signer_url: AnyHttpUrl | None = None
+
+    _v_unset = field_validator("mnemonic_file", "keystore_file", "remote_signer_url", mode="before")(
+        classmethod(lambda cls, v: _empty_is_unset(v))
+    )
 
 
 def _default_tokens() -> list[TokenSettings]:
@@ -199,7 +219,7 @@ class Settings(BaseSettings):
     broker_url: str = "redis://127.0.0.1:6379/0"
     result_backend: str | None = None
     destination: str | None = None
-    tokens: list[TokenSettings] = Field(default_factory=_default_tokens)
+    tokens: list[TokenSettings] = Field(default_factory=_default_tokens, min_length=1)
     energy: EnergySettings = Field(default_factory=EnergySettings)
     budget: BudgetSettings = BudgetSettings()
     keys: KeySettings = KeySettings()
@@ -222,13 +242,25 @@ class Settings(BaseSettings):
     container: bool = Field(False, description="set by the production image: loopback is the container")
 
     _v_destination = field_validator("destination")(classmethod(lambda cls, v: optional_address(v)))
+    _v_unset = field_validator("callback_public_url", "result_backend", "destination", mode="before")(
+        classmethod(lambda cls, v: _empty_is_unset(v))
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _real_level(cls, v: str) -> str:
+        level = v.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{v!r} is not a log level; one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         problems: list[str] = []
         seen: set[str] = set()
+        without = _without.get()
         for token in self.tokens:
-            if not (token.destination or self.destination):
+            if not (token.destination or self.destination) and "destination" not in without:
                 problems.append(
                     f"no destination for {token.symbol} ({token.contract}): "
                     "set SWEEPER_DESTINATION (the hot wallet)"
@@ -236,7 +268,8 @@ class Settings(BaseSettings):
             if token.contract in seen:
                 problems.append(f"SWEEPER_TOKENS lists token contract {token.contract} twice")
             seen.add(token.contract)
-        problems += self.energy.problems()
+        if "energy" not in without:
+            problems += self.energy.problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -335,14 +368,40 @@ def _patch_for(errors: list[Any]) -> dict[str, Any]:
     return patch
 
 
-def load_settings(**overrides: Any) -> Settings:
+def unknown_variable_warnings(environ: dict[str, str] | None = None) -> list[str]:
+    """One line per set ``SWEEPER_*`` variable (environment or ``.env``) that no setting reads."""
+    return unknown_variables(names_of(Settings), set_names(environ))
+
+
+@contextmanager
+def _relaxed(without: frozenset[str]) -> Iterator[None]:
+    token = _without.set(without)
+    try:
+        yield
+    finally:
+        _without.reset(token)
+
+
+def load_settings(*, without: frozenset[str] = frozenset(), **overrides: Any) -> Settings:
     """Read and validate settings; raise InvalidSettings with one message per problem.
 
+    ``without`` names parts of :data:`PARTS` the caller never uses (``addresses list`` needs no hot
+    wallet and no provider secret): their absence is then not a problem; invalid values still are.
     Field errors stop pydantic before the cross-field checks, so those run again with each invalid
     value replaced by a neutral one: the operator sees every problem at once, not one per attempt.
     """
+    unknown = without - PARTS
+    if unknown:
+        raise ValueError(f"unknown settings part(s) {sorted(unknown)}")
+    with _relaxed(without):
+        return _load(**overrides)
+
+
+def _load(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # a complex value (SWEEPER_TOKENS) that is not JSON at all
+        raise InvalidSettings([_undecodable(exc)]) from None
     except ValidationError as exc:
         problems = _problems(exc)
         patch = _patch_for(exc.errors())
@@ -358,3 +417,22 @@ def load_settings(**overrides: Any) -> Settings:
                     if problem not in problems and not stand_in:
                         problems.append(problem)
         raise InvalidSettings(problems) from None
+
+
+def _undecodable(exc: SettingsError) -> str:
+    """``error parsing value for field "tokens" from source ...`` as the variable and its fix."""
+    text = str(exc)
+    field = text.split('"', 2)[1] if text.count('"') >= 2 else ""
+    var = f"SWEEPER_{field.upper()}" if field else "a SWEEPER_* variable"
+    example = (
+        ': e.g. [{"symbol":"USDT","contract":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t","decimals":6,'
+        '"min_amount":1000000}]'
+        if field == "tokens"
+        else ""
+    )
+    return f"{var} is not valid JSON; write it as one JSON value on one line{example}"
+
+
+def level_number(level: str) -> int:
+    """The ``logging`` number of a validated level name."""
+    return int(logging.getLevelName(level.upper()))

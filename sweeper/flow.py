@@ -233,10 +233,15 @@ class Flow:
             current = self._sweep(sweep_id)
             return Step(sweep_id, current.state, 0.0 if current.is_open else None)
 
-    def retry(self, sweep_id: int) -> bool:
-        """Re-open a FAILED sweep as a new attempt (the operator's `sweeper retry`)."""
+    def retry(self, sweep_id: int, *, skipped: bool = False) -> bool:
+        """Re-open a FAILED sweep (or, with ``skipped``, a SKIPPED one) as a new attempt (`sweeper retry`).
+
+        A compare-and-set: False when the sweep is not in that state. A re-opened SKIPPED sweep goes
+        through every check again, so one skipped by a fee cap that was since raised can now be paid.
+        """
         self._sweep(sweep_id)
-        return self.ledger.reopen(sweep_id)
+        state = SweepState.SKIPPED if skipped else SweepState.FAILED
+        return self.ledger.reopen(sweep_id, state=state)
 
     # -- the machine --------------------------------------------------------------------------------
 

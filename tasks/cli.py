@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from config.settings import BANDWIDTH_SOURCES, InvalidSettings, Settings, load_settings
+from config.settings import (
+    BANDWIDTH_SOURCES,
+    InvalidSettings,
+    Settings,
+    load_settings,
+    unknown_variable_warnings,
+)
+from tasks import cli_errors
+from tasks.cli_output import quiet_logging, version_text
 
 app = typer.Typer(
     name="sweeper",
     help="Sweep USDT-TRC20 and TRX from TRON deposit addresses into the hot wallet, exactly once, cheaply.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -23,14 +32,38 @@ console = Console(stderr=False)
 err_console = Console(stderr=True)
 
 
-def settings_or_exit() -> Settings:
-    """Load settings or print one line per problem and exit 2."""
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Log at SWEEPER_LOG_LEVEL on stderr (default: warnings only)."),
+    ] = False,
+) -> None:
+    """Sweep USDT-TRC20 and TRX from TRON deposit addresses into the hot wallet, exactly once, cheaply."""
+    cli_errors.set_debug(debug)
+    quiet_logging(verbose=verbose or debug)
+    for warning in unknown_variable_warnings():
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+
+
+def settings_or_exit(without: frozenset[str] = frozenset()) -> Settings:
+    """Load settings (``without`` the parts the command never uses) or print one line per problem, exit 2."""
     try:
-        return load_settings()
+        return load_settings(without=without)
     except InvalidSettings as exc:
-        err_console.print("[bold red]invalid configuration[/]")
-        for problem in exc.problems:
-            err_console.print(f"  - {problem}")
+        cli_errors.fail_lines([f"invalid configuration: {problem}" for problem in exc.problems])
         raise typer.Exit(2) from None
 
 
@@ -111,14 +144,8 @@ _mount()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    try:
-        sys.exit(app())
-    except ModuleNotFoundError as exc:
-        if exc.name != "devnet":  # only the production image leaves the devnet package out
-            raise
-        err_console.print("the devnet is not installed in this image; use the `devnet` image target")
-        sys.exit(2)
+    """Console-script entry point: one line per error (tracebacks with --debug), see tasks/cli_errors.py."""
+    cli_errors.main(app)
 
 
 if __name__ == "__main__":

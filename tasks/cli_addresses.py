@@ -29,6 +29,7 @@ from sweeper.keys.hd import MAX_INDEX
 from sweeper.ledger import AddressConflict, DepositAddress, Ledger, create_engine_for, upgrade
 from sweeper.ledger.addresses import check_key_ref
 from sweeper.ledger.tables import Base
+from tasks.cli_output import print_json
 
 addresses_app = typer.Typer(
     help="Watched deposit addresses: derive from the mnemonic, import from CSV, list.", no_args_is_help=True
@@ -47,13 +48,18 @@ EXTERNAL_KEY_REF = "external:{address}"
 _LOOKUP_CHUNK = 500
 
 
+UNUSED_SETTINGS = frozenset({"destination", "energy"})
+"""Address commands need the ledger and the keys, never the hot wallet or a provider's secrets."""
+
+
 def _settings() -> Settings:
     try:
-        return load_settings()
+        return load_settings(without=UNUSED_SETTINGS)
     except InvalidSettings as exc:
-        err_console.print("[bold red]invalid configuration[/]")
         for problem in exc.problems:
-            err_console.print(f"  - {problem}")
+            err_console.print(
+                f"[bold red]error:[/] invalid configuration: {escape(problem)}", highlight=False
+            )
         raise typer.Exit(2) from None
 
 
@@ -307,6 +313,7 @@ def _report(file: Path, problems: list[str]) -> None:
 @addresses_app.command("list")
 def list_(
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="Show at most this many.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Print watched addresses in address order: address, key_ref, label (tab-separated)."""
     settings = _settings()
@@ -314,6 +321,15 @@ def list_(
         total = ledger.address_count()
         batch = next(ledger.iter_addresses(batch_size=limit), [])
         records = [ledger.get_address(address) for address in batch]
+    if as_json:
+        shown = [r for r in records if r is not None]
+        print_json(
+            {
+                "total": total,
+                "addresses": [{"address": r.address, "key_ref": r.key_ref, "label": r.label} for r in shown],
+            }
+        )
+        return
     for record in records:
         if record is not None:
             typer.echo(f"{record.address}\t{record.key_ref}\t{record.label or ''}")

@@ -7,11 +7,11 @@ stake and burn, get address-only signers). Which sources exist is read from the 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from config.settings import InvalidSettings, Settings, load_settings
 from sweeper.chain import Chain, TronChain
@@ -19,13 +19,14 @@ from sweeper.energy.base import EnergySource
 from sweeper.errors import SweeperError
 from sweeper.models import SUN_PER_TRX, Quote
 from sweeper.policy import energy_needed
+from tasks.cli_output import Column, fitted_table, out_console, print_json
 from tasks.sources import build_http_client, build_sources
 
 energy_app = typer.Typer(
     help="Energy sources: prices for a sweep and account balances.", no_args_is_help=True
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class AddressOnly:
@@ -42,13 +43,14 @@ class AddressOnly:
         raise SweeperError("read-only command: nothing may be signed here")
 
 
-def _settings() -> Settings:
+def _settings(without: frozenset[str] = frozenset()) -> Settings:
     try:
-        return load_settings()
+        return load_settings(without=without)
     except InvalidSettings as exc:
-        err_console.print("[bold red]invalid configuration[/]")
         for problem in exc.problems:
-            err_console.print(f"  - {problem}")
+            err_console.print(
+                f"[bold red]error:[/] invalid configuration: {escape(problem)}", highlight=False
+            )
         raise typer.Exit(2) from None
 
 
@@ -63,7 +65,7 @@ def _context(settings: Settings) -> tuple[Chain, dict[str, EnergySource]]:
     try:
         sources = build_sources(settings, http, chain, signer_for=AddressOnly)
     except SweeperError as exc:
-        err_console.print(f"[bold red]{exc}[/]")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     return chain, sources
 
@@ -110,9 +112,10 @@ def quotes(
     token: Annotated[
         str, typer.Option(help="Token being swept: its contract, or a symbol only one token has.")
     ] = "USDT",  # noqa: S107
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """Every configured source's price for this sweep's energy, cheapest first; errors shown per row."""
-    settings = _settings()
+    settings = _settings(frozenset({"destination"}) if to else frozenset())
     contract = _token_contract(settings, token)
     destination = to or settings.destination_of(contract)
     chain, sources = _context(settings)
@@ -126,40 +129,75 @@ def quotes(
             priced.append(source.quote(address, needed, to=destination, activate=activate))
         except SweeperError as exc:
             failed.append((name, f"{exc.reason}: {exc}"))
-    table = Table(
-        title=f"energy for {address} → {destination}: {needed:,} energy" + (" + activation" * activate)
-    )
-    for column in ("source", "energy", "energy TRX", "activation TRX", "total TRX", "note"):
-        table.add_column(column, justify="right" if "TRX" in column or column == "energy" else "left")
-    for quote in sorted(priced, key=lambda q: q.total_sun):
-        table.add_row(
-            quote.source,
-            f"{quote.energy:,}",
-            _trx(quote.cost_sun),
-            _trx(quote.activation_sun),
-            _trx(quote.total_sun),
-            quote.duration,
+    priced.sort(key=lambda q: q.total_sun)
+    if as_json:
+        print_json(
+            {
+                "address": address,
+                "destination": destination,
+                "energy": needed,
+                "activation": activate,
+                "note": note or None,
+                "quotes": [
+                    {
+                        "source": q.source,
+                        "energy": q.energy,
+                        "energy_sun": q.cost_sun,
+                        "activation_sun": q.activation_sun,
+                        "total_sun": q.total_sun,
+                        "duration": q.duration,
+                    }
+                    for q in priced
+                ],
+                "errors": [{"source": name, "error": error} for name, error in failed],
+            }
         )
-    for name, error in failed:
-        table.add_row(name, "", "", "", "", f"[red]{error}[/]")
-    console.print(table)
+        return
+    columns = (
+        Column("source"),
+        Column("energy", right=True, drop=2),
+        Column("energy TRX", right=True, drop=1),
+        Column("activation TRX", right=True, drop=1),
+        Column("total TRX", right=True),
+        Column("note", wrap=True),
+    )
+    rows = [
+        [q.source, f"{q.energy:,}", _trx(q.cost_sun), _trx(q.activation_sun), _trx(q.total_sun), q.duration]
+        for q in priced
+    ]
+    rows += [[name, "", "", "", "", error] for name, error in failed]
+    out = out_console()
+    title = f"energy for {address} → {destination}: {needed:,} energy" + (" + activation" * activate)
+    out.print(fitted_table(title, columns, rows, out.width), highlight=False)
     if note:
-        console.print(f"[yellow]{note}[/]")
+        out.print(f"[yellow]{escape(note)}[/]", highlight=False)
 
 
 @energy_app.command("balances")
-def balances() -> None:
+def balances(
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
     """Our balance (or delegatable capacity) at each configured source."""
-    settings = _settings()
+    settings = _settings(frozenset({"destination"}))  # balances are ours: no hot wallet involved
     _, sources = _context(settings)
-    table = Table(title="energy source balances")
-    table.add_column("source")
-    table.add_column("balance TRX", justify="right")
-    table.add_column("note")
+    found: list[dict[str, Any]] = []
     for name, source in sources.items():
+        note = "delegatable" if source.capabilities.reclaim else ""  # our own stake, lent and taken back
         try:
-            note = "delegatable" if source.capabilities.reclaim else ""  # our own stake, lent and taken back
-            table.add_row(name, _trx(source.balance()), note)
+            found.append({"source": name, "balance_sun": source.balance(), "note": note, "error": None})
         except SweeperError as exc:
-            table.add_row(name, "", f"[red]{exc.reason}: {exc}[/]")
-    console.print(table)
+            found.append({"source": name, "balance_sun": None, "note": note, "error": f"{exc.reason}: {exc}"})
+    if as_json:
+        print_json({"balances": found})
+        return
+    columns = (Column("source"), Column("balance TRX", right=True), Column("note", wrap=True))
+    rows = [
+        [
+            row["source"],
+            "" if row["balance_sun"] is None else _trx(row["balance_sun"]),
+            row["error"] or row["note"],
+        ]
+        for row in found
+    ]
+    out = out_console()
+    out.print(fitted_table("energy source balances", columns, rows, out.width), highlight=False)

@@ -82,17 +82,17 @@ def sweep_cmd(
     try:
         addr = as_address(address)
     except SweeperError as exc:
-        err.print(f"[red]{exc}[/]")
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if not local:
+        _refuse_unwatched(addr)  # before anything is queued: a worker would only reject it later
         console.print(
             f"queued sweeper.sweep_address for {addr} (task {_send('sweeper.sweep_address', address=addr)})"
         )
         return
     rt = _runtime()
     if rt.ledger.get_address(addr) is None:
-        err.print(f"[red]{addr} is not a watched deposit address[/] (add it with `sweeper addresses import`)")
-        raise typer.Exit(2)
+        raise _unwatched(addr)
     sweeps = [
         s for c in rt.flow.config.tokens if (s := rt.flow.detect(addr, c, record_dust=True)) is not None
     ]
@@ -123,6 +123,26 @@ def sweep_cmd(
             )
     if open_ids:
         raise typer.Exit(1)
+
+
+def _unwatched(addr: str) -> typer.Exit:
+    err.print(
+        f"[bold red]error:[/] {addr} is not a watched deposit address; nothing queued "
+        "(watch it with `sweeper addresses import` or `sweeper addresses derive`)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(2)
+
+
+def _refuse_unwatched(addr: str) -> None:
+    """Exit 2 unless the ledger watches ``addr`` (read with the ledger-only settings of ``status``)."""
+    from tasks.cli_status import ledger_target, open_ledger
+
+    with open_ledger(ledger_target()) as ledger:
+        watched = ledger.get_address(addr) is not None
+    if not watched:
+        raise _unwatched(addr)
 
 
 def demo_cmd(

@@ -18,6 +18,7 @@ import typer
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +28,7 @@ from sweeper.errors import SweeperError
 from sweeper.ledger import Ledger, StateTotals, Sweep, create_engine_for, upgrade
 from sweeper.ledger.migrate import current_revision
 from sweeper.models import SUN_PER_TRX, SweepState
+from tasks.cli_output import Column, fitted_table, out_console
 
 
 def _console(*, stderr: bool = False) -> Console:
@@ -82,7 +84,7 @@ class LedgerTarget:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -173,28 +175,43 @@ def _sweep_json(target: LedgerTarget, s: Sweep) -> dict[str, Any]:
     }
 
 
-def _summary_table(target: LedgerTarget, totals: list[StateTotals]) -> Table:
-    table = Table(title="Sweeps by state and token")
-    for name in ("state", "token", "contract", "count", "amount", "cost TRX"):
-        table.add_column(name, justify="left" if name in ("state", "token", "contract") else "right")
-    for t in totals:
-        table.add_row(
+def _summary_table(target: LedgerTarget, totals: list[StateTotals], width: int) -> Table:
+    columns = (
+        Column("state"),
+        Column("token"),
+        Column("contract", drop=1),
+        Column("count", right=True),
+        Column("amount", right=True),
+        Column("cost TRX", right=True),
+    )
+    rows = [
+        [
             t.state.value,
             t.token_symbol,
             t.token_contract,
             str(t.count),
             str(target.tokens(t.token_symbol, t.amount, t.token_contract)),
             str(_trx(t.cost_sun)),
-        )
-    return table
+        ]
+        for t in totals
+    ]
+    return fitted_table("Sweeps by state and token", columns, rows, width)
 
 
-def _sweeps_table(target: LedgerTarget, sweeps: list[Sweep], title: str) -> Table:
-    table = Table(title=title)
-    for name in ("id", "state", "token", "amount", "cost TRX", "try", "address", "updated", "reason"):
-        table.add_column(name, justify="right" if name in ("id", "amount", "cost TRX", "try") else "left")
-    for s in sweeps:
-        table.add_row(
+def _sweeps_table(target: LedgerTarget, sweeps: list[Sweep], title: str, width: int) -> Table:
+    columns = (
+        Column("id", right=True),
+        Column("state"),
+        Column("token", drop=3),
+        Column("amount", right=True),
+        Column("cost TRX", right=True, drop=2),
+        Column("try", right=True, drop=4),
+        Column("address", drop=1),
+        Column("updated", drop=5),
+        Column("reason", wrap=True),
+    )
+    rows = [
+        [
             str(s.id),
             s.state.value,
             s.token_symbol,
@@ -204,8 +221,10 @@ def _sweeps_table(target: LedgerTarget, sweeps: list[Sweep], title: str) -> Tabl
             s.address,
             s.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
             s.reason or "",
-        )
-    return table
+        ]
+        for s in sweeps
+    ]
+    return fitted_table(title, columns, rows, width)
 
 
 def _state(value: str | None) -> SweepState | None:
@@ -243,25 +262,40 @@ def status(
         }
         typer.echo(json.dumps(document, indent=2))
         return
-    console = _console()
-    console.print(_summary_table(target, totals))
+    console = out_console()
+    console.print(_summary_table(target, totals, console.width))
     title = f"Latest {wanted.value} sweeps" if wanted else "Latest sweeps"
-    console.print(_sweeps_table(target, latest, title))
+    console.print(_sweeps_table(target, latest, title, console.width))
     for renderable in guards_view(guards):
         console.print(renderable, highlight=False)
 
 
-def retry(sweep_id: Annotated[int, typer.Argument(min=1, help="The FAILED sweep to re-open.")]) -> None:
+def retry(
+    sweep_id: Annotated[int, typer.Argument(min=1, help="The FAILED (or, with --skipped, SKIPPED) sweep.")],
+    skipped: Annotated[
+        bool,
+        typer.Option(
+            "--skipped",
+            help="Re-open a SKIPPED sweep (e.g. after raising the fee cap); all checks run again.",
+        ),
+    ] = False,
+) -> None:
     """Re-open a FAILED sweep (next attempt, new order numbers); reconcile picks it up at once."""
+    wanted = SweepState.SKIPPED if skipped else SweepState.FAILED
     target = ledger_target()
     with open_ledger(target) as ledger:
         try:
             sweep = ledger.get_sweep(sweep_id)
             if sweep is None:
                 raise _fail(f"no sweep {sweep_id}")
-            if sweep.state is not SweepState.FAILED:
-                raise _fail(f"sweep {sweep_id} is {sweep.state.value}; only FAILED sweeps can be retried")
-            if not ledger.reopen(sweep_id, reason="retry_by_operator"):
+            if sweep.state is SweepState.SKIPPED and not skipped:
+                raise _fail(f"sweep {sweep_id} is SKIPPED ({sweep.reason}); re-open it with --skipped")
+            if sweep.state is not wanted:
+                raise _fail(
+                    f"sweep {sweep_id} is {sweep.state.value}; only {wanted.value} sweeps can be retried"
+                    + ("" if skipped else " (SKIPPED ones with --skipped)")
+                )
+            if not ledger.reopen(sweep_id, reason="retry_by_operator", state=wanted):
                 raise _fail(f"sweep {sweep_id} changed state meanwhile; nothing done")
         except SweeperError as exc:
             raise _fail(str(exc)) from None

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -173,7 +174,8 @@ def _wait(
 
 def _cheapest_quote(env: dict[str, str], address: str, energy: int) -> int | None:
     """The floor: the lowest total any configured provider quotes right now for one transfer's energy."""
-    settings = load_settings(**_nested(env))
+    overrides: dict[str, Any] = _nested(env)
+    settings = load_settings(**overrides)
     with build_http_client() as http:
         quotes = []
         for source in build_sources(settings, http).values():
