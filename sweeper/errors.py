@@ -32,6 +32,7 @@ cannot be known (``OrderStatus.UNKNOWN``), no energy source fitting (procurement
         ├── PolicyRefused                   a fee cap refuses the spend
         │   └── NoSourceFits                every energy source was excluded (``exclusions`` says why)
         ├── CallbackRejected                forged, tampered, replayed or malformed callback
+        ├── SweepFailed                     a task moved a sweep to FAILED (the reason is the sweep's)
         ├── StateConflict                   a compare-and-set transition lost the race
         ├── UnknownSweep                    no sweep with this id
         ├── AmountOutOfRange                a balance larger than the ledger can record
@@ -242,6 +243,15 @@ class CallbackRejected(PermanentError):
     """Raised when a provider callback is forged, tampered, replayed, unknown or malformed."""
 
     reason = "callback_rejected"
+
+
+class SweepFailed(PermanentError):
+    """Raised by a task that moved a sweep to FAILED, so task monitors (Flower) show a failure.
+
+    The sweep's own reason is the ``reason``; the ledger already holds the outcome, nothing is retried.
+    """
+
+    reason = "sweep_failed"
 
 
 class StateConflict(PermanentError):

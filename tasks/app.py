@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import setup_logging, worker_init
 
 from config.celery import celery_settings
+from config.logging import configure_logging
 from config.settings import InvalidSettings, load_settings
 from tasks.schedule import beat_schedule
 
@@ -27,6 +28,17 @@ def create_app() -> Celery:
 
 
 app = create_app()
+
+
+@setup_logging.connect
+def _our_logging(**_: Any) -> None:
+    """Celery's own log format off: worker and beat write what every process writes (JSON in production).
+
+    A receiver on this signal makes Celery leave logging alone, stdout and stderr included, so no JSON
+    line is wrapped in Celery's plain-text format or relabelled WARNING.
+    """
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
 
 
 @worker_init.connect

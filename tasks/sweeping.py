@@ -11,7 +11,8 @@ import structlog
 from celery.signals import worker_process_init
 from tronpy.keys import is_base58check_address
 
-from sweeper.errors import InvalidAddress, PermanentError
+from sweeper.errors import InvalidAddress, PermanentError, SweepFailed
+from sweeper.models import SweepState
 from tasks.decorator import sweeper_task
 from tasks.runtime import Runtime, reset_runtime, runtime
 
@@ -95,11 +96,16 @@ def advance(sweep_id: Any, token: str | None = None, **_: Any) -> dict[str, Any]
     rt = runtime()
     if _superseded(rt, sid, token):
         return {"ok": True, "sweep_id": sid, "superseded": True}
+    before = rt.ledger.get_sweep(sid)
     step = rt.flow.advance(sid)
     if step.retry_in is not None:
         schedule_advance(rt, sid, step.retry_in)
     for follow_up in step.opened:  # a deposit that arrived after this sweep was signed: sweep it now
         schedule_advance(rt, follow_up)
+    if step.state is SweepState.FAILED and before is not None and before.state is not SweepState.FAILED:
+        failed = rt.ledger.get_sweep(sid)  # this run ended it: a failure for Flower, not a SUCCESS
+        why = failed.reason if failed is not None and failed.reason else "failed"
+        raise SweepFailed(f"sweep {sid} FAILED: {why}", reason=why)
     result: dict[str, Any] = {
         "ok": True,
         "sweep_id": sid,

@@ -269,6 +269,15 @@ class TronChain:
         with translating("walletsolidity/getnowblock"):
             return _block_ref(self._call("walletsolidity/getnowblock", {"visible": True}))
 
+    def genesis_block_id(self) -> str:
+        """Block 0's id: its last 4 bytes name the network (java-tron's ``eth_chainId``, docs/TRON.md)."""
+        with translating("getblockbynum"):
+            answer = self._call("wallet/getblockbynum", {"num": 0})
+        block_id = answer.get("blockID") if isinstance(answer, dict) else None
+        if not isinstance(block_id, str) or not block_id:
+            raise ChainUnavailable("getblockbynum: the node returned no genesis block")
+        return block_id
+
     # --- staking --------------------------------------------------------------------------------
 
     def can_delegate_max_sun(self, owner: str, resource: str = "ENERGY") -> int:
