@@ -68,6 +68,19 @@ CELERY_PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
 task, so these speak only for warnings and errors (a task that raised, a worker lost)."""
 
 
+class _Routine(logging.Filter):
+    """Lines that say only "the schedule ticked" (beat's "Sending due task", every few seconds) are
+    DEBUG lines, whatever level the library logs them at."""
+
+    ROUTINE = (("celery.beat", "Scheduler: Sending due task"),)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any(record.name == name and str(record.msg).startswith(text) for name, text in self.ROUTINE):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
 def _level(level: str) -> int:
     number = logging.getLevelName(level.strip().upper())
     if not isinstance(number, int):
@@ -98,6 +111,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_Routine())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
@@ -109,6 +123,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(number)
+    logging.captureWarnings(True)  # a Python warning is one log line too, not free text on stderr
     for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, number))
     for name in CELERY_PER_TASK_LOGGERS:

@@ -7,6 +7,7 @@ Variable names are part of the product's interface (README, .env.example); do no
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -424,6 +425,8 @@ def _undecodable(exc: SettingsError) -> str:
     text = str(exc)
     field = text.split('"', 2)[1] if text.count('"') >= 2 else ""
     var = f"SWEEPER_{field.upper()}" if field else "a SWEEPER_* variable"
+    if field == "tokens" and not os.environ.get(var, "x").strip():
+        return f"{var} is empty: remove it for the default (USDT on mainnet) or set a JSON list of tokens"
     example = (
         ': e.g. [{"symbol":"USDT","contract":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t","decimals":6,'
         '"min_amount":1000000}]'

@@ -394,13 +394,19 @@ def check_workers(ctx: Context) -> Iterator[Check]:
     if not ctx.broker_up:
         yield skipped("workers", "alive", "the broker is not reachable")
         return
-    from tasks.app import app
+    from celery import Celery
 
+    from config.celery import celery_settings
+
+    client = Celery("sweeper-doctor")
+    client.conf.update(celery_settings(ctx.settings.broker_url, None))
     try:
-        replies = app.control.ping(timeout=2.0) or []
+        replies = client.control.ping(timeout=2.0) or []
     except Exception as exc:  # noqa: BLE001 - a broker that drops the broadcast: no worker answered
         yield problem("workers", "alive", f"ping failed: {exc}", "start a worker (`make worker`)")
         return
+    finally:
+        client.close()
     names = sorted(name for reply in replies for name in reply)
     if not names:
         yield problem("workers", "alive", "no worker answered a ping", "start a worker (`make worker`)")

@@ -95,7 +95,7 @@ def advance(sweep_id: Any, token: str | None = None, **_: Any) -> dict[str, Any]
     sid = as_sweep_id(sweep_id)
     rt = runtime()
     if _superseded(rt, sid, token):
-        return {"ok": True, "sweep_id": sid, "superseded": True}
+        return {"ok": True, "sweep_id": sid, "superseded": True, "idle": True}
     before = rt.ledger.get_sweep(sid)
     step = rt.flow.advance(sid)
     if step.retry_in is not None:
@@ -146,7 +146,7 @@ def reconcile(limit: Any = 500, **_: Any) -> dict[str, Any]:
     for sweep in due:
         schedule_advance(rt, sweep.id)
     reclaimed = rt.flow.reclaim_ended(limit=size)  # stake an ended sweep could not take back at once
-    return {"ok": True, "requeued": len(due), "reclaimed": reclaimed}
+    return {"ok": True, "requeued": len(due), "reclaimed": reclaimed, "idle": not (due or reclaimed)}
 
 
 @sweeper_task("sweeper.retry")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import sys
 
 import pytest
@@ -39,3 +40,29 @@ def test_json_is_rendered_when_not_attached_to_a_terminal(monkeypatch: pytest.Mo
     configure_logging("auto", "INFO")
     structlog.get_logger().info("hello", sweep_id=7)
     assert json.loads(buf.getvalue().strip())["sweep_id"] == 7
+
+
+def test_standard_library_records_are_json_lines_at_their_own_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    configure_logging("json", "INFO")
+    logging.getLogger("celery.worker.consumer").info("Connected to %s", "redis://x")
+    logging.getLogger("celery.beat").info("Scheduler: Sending due task scan-blocks (sweeper.scan_blocks)")
+
+    lines = buf.getvalue().strip().splitlines()
+    assert [json.loads(line)["level"] for line in lines] == ["info"]  # beat's tick is not shown at INFO
+    assert json.loads(lines[0])["event"] == "Connected to redis://x"
+
+
+def test_the_schedule_tick_is_a_debug_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    configure_logging("json", "DEBUG")
+    logging.getLogger("celery.beat").info("Scheduler: Sending due task scan-blocks (sweeper.scan_blocks)")
+
+    assert json.loads(buf.getvalue().strip())["level"] == "debug"
+
+
+def test_a_level_that_is_no_level_is_refused() -> None:
+    with pytest.raises(ValueError, match="verbose"):
+        configure_logging("json", "verbose")
