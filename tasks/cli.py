@@ -76,10 +76,8 @@ def config_check() -> None:
     found = readiness(settings)
     for warning in found.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    if found.problems:
-        err_console.print("[bold red]invalid configuration[/]")
-        for problem in found.problems:  # one line each, never wrapped
-            err_console.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+    if found.problems:  # one line each, never wrapped
+        cli_errors.fail_lines([f"invalid configuration: {problem}" for problem in found.problems])
         raise typer.Exit(2)
     console.print("[green]configuration is valid[/]")
     console.print(f"  node:         {settings.tron.node_url}")

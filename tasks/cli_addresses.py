@@ -64,7 +64,7 @@ def _settings() -> Settings:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False)
     return typer.Exit(code)
 
 

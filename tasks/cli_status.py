@@ -84,7 +84,8 @@ class LedgerTarget:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    one_line = " ".join(message.split())  # driver errors span lines; the operator gets one
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(one_line)}", highlight=False)
     return typer.Exit(code)
 
 
