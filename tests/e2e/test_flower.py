@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devnet.crypto import generate_key
+from sweeper.ledger import DepositAddress
 from sweeper.models import SweepState
 from tasks.processes import ProcessGroup, free_port
 from tests.e2e.helpers import CONFIRMATIONS, TRX, USDT, Site, fast_devnet, flushed_redis, wait_for
@@ -135,3 +137,33 @@ def test_a_garbage_address_yields_a_failed_result_and_changes_nothing(deployment
     assert result["ok"] is False and result["reason"] == "invalid_address", result
     assert site.ledger.sweeps(limit=10_000) == sweeps_before
     assert site.usdt(site.hot) == hot_before
+
+
+def test_a_task_that_fails_a_sweep_is_a_failure_in_flower_without_a_traceback(deployment: Deployment) -> None:
+    """Before, the ``advance`` that moved a sweep to FAILED returned normally: Flower said SUCCESS and its
+    Failed filter stayed empty. It now raises ``SweepFailed``, declared in the task's ``throws``."""
+    site = deployment.site
+    _, stranger = generate_key()  # watched, but its key is nowhere: the sweep fails before paying
+    site.ledger.add_addresses([DepositAddress(stranger, f"external:{stranger}")])
+    site.devnet.chain.fund(stranger, 1 * TRX)
+    site.devnet.chain.mint(stranger, 30 * USDT)
+
+    response = deployment.apply("sweeper.sweep_address", {"kwargs": {"address": stranger}})
+    (sweep_id,) = deployment.result(response.json()["task-id"])["sweeps"]
+
+    def failed_in_flower() -> dict[str, Any] | None:
+        answer = httpx.get(
+            f"{deployment.flower_url}/api/tasks",
+            params={"state": "FAILURE", "taskname": "sweeper.advance"},
+            auth=(USER, PASSWORD),
+            timeout=10,
+        )
+        answer.raise_for_status()
+        tasks: dict[str, dict[str, Any]] = answer.json()
+        return next((t for t in tasks.values() if f"'sweep_id': {sweep_id}" in str(t.get("kwargs"))), None)
+
+    task = wait_for(failed_in_flower, SETTLE_TIMEOUT, f"sweep {sweep_id}'s failure in Flower")
+
+    assert site.ledger.get_sweep(sweep_id).state is SweepState.FAILED  # type: ignore[union-attr]
+    assert "SweepFailed" in task["exception"] and "unknown_key" in task["exception"], task
+    assert "Traceback" not in deployment.processes.logs("w1")
