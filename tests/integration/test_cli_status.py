@@ -190,3 +190,46 @@ def test_the_full_configuration_is_used_when_it_loads(
     assert code == 0, output
     summary = {(r["state"], r["token"]): r for r in json.loads(output)["summary"]}
     assert summary[("CONFIRMED", "USDT")]["amount_tokens"] == "7500.000"
+
+
+def test_retry_skipped_reopens_a_fee_cap_skip_only_with_the_flag(cli: typer.Typer, migrated: Ledger) -> None:
+    skipped = sweep_in(migrated, "eeeee", SweepState.SKIPPED, amount=3_000_000)
+
+    refused, refused_out = run(cli, "retry", str(skipped.id))
+    code, output = run(cli, "retry", "--skipped", str(skipped.id))
+    again, again_out = run(cli, "retry", "--skipped", str(skipped.id))
+
+    assert refused == 1 and "re-open it with --skipped" in refused_out
+    assert code == 0, output
+    reopened = migrated.get_sweep(skipped.id)
+    assert reopened is not None and (reopened.state, reopened.attempt) == (SweepState.DETECTED, 1)
+    assert migrated.history(skipped.id)[-1].reason == "retry_by_operator"
+    assert again == 1 and "only SKIPPED sweeps" in again_out  # a compare-and-set: once
+
+
+def test_retry_skipped_never_reopens_a_confirmed_sweep(
+    cli: typer.Typer, migrated: Ledger, populated: dict[str, Sweep]
+) -> None:
+    confirmed = populated["confirmed"]
+
+    code, _ = run(cli, "retry", "--skipped", str(confirmed.id))
+
+    assert code == 1 and migrated.get_sweep(confirmed.id) == confirmed
+
+
+def test_status_fits_80_columns_dropping_columns_and_wrapping_reasons(
+    cli: typer.Typer, migrated: Ledger, populated: dict[str, Sweep]
+) -> None:
+    long_reason = sweep_in(migrated, "ffffff", SweepState.DETECTED, amount=1)
+    migrated.transition(
+        long_reason.id,
+        SweepState.DETECTED,
+        SweepState.SKIPPED,
+        reason="fee_cap: the cheapest source costs 13.2 TRX, above SWEEPER_ENERGY__MAX_SUN_PER_SWEEP",
+    )
+    result = CliRunner().invoke(cli, ["status"], env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80, result.output
+    assert "…" not in result.output  # wrapped, never cut
+    assert "SKIPPED" in result.output and "MAX_SUN_PER_SWEEP" in result.output.replace("\n", "")

@@ -186,3 +186,70 @@ def test_spend_budgets_are_read_from_the_environment_and_checked(monkeypatch: py
     monkeypatch.setenv("SWEEPER_BUDGET__ORDERS_PER_SWEEP", "0")
     (found,) = problems(monkeypatch, {})
     assert found.startswith("SWEEPER_BUDGET__ORDERS_PER_SWEEP:")
+
+
+def test_a_misspelled_variable_is_named_with_the_closest_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config.settings import unknown_variable_warnings
+
+    warnings = unknown_variable_warnings(
+        {"SWEEPER_ENERGY__ITRX__APIKEY": "x", "SWEEPER_DESTINATON": "T", "SWEEPER_TEST_PG_PORT": "1"}
+    )
+
+    assert warnings == [
+        "SWEEPER_DESTINATON is not a setting and is ignored; did you mean SWEEPER_DESTINATION?",
+        "SWEEPER_ENERGY__ITRX__APIKEY is not a setting and is ignored; "
+        "did you mean SWEEPER_ENERGY__ITRX__API_KEY?",
+    ]
+
+
+def test_every_variable_of_env_example_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from config.settings import unknown_variable_warnings
+    from config.variables import env_file_names
+
+    names = env_file_names(Path(__file__).parents[2] / ".env.example")
+
+    assert len(names) > 40 and unknown_variable_warnings(dict.fromkeys(names, "")) == []
+
+
+def test_a_log_level_must_be_a_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = problems(
+        monkeypatch, {"SWEEPER_DESTINATION": HOT, "SWEEPER_ENERGY__ORDER": "", "SWEEPER_LOG_LEVEL": "verbose"}
+    )
+
+    assert found == [
+        "SWEEPER_LOG_LEVEL: 'verbose' is not a log level; one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    ]
+
+
+def test_empty_optional_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "SWEEPER_KEYS__REMOTE_SIGNER_URL",
+        "SWEEPER_CALLBACK_PUBLIC_URL",
+        "SWEEPER_KEYS__KEYSTORE_FILE",
+    ):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("SWEEPER_DESTINATION", HOT)
+    monkeypatch.setenv("SWEEPER_ENERGY__ORDER", "")
+
+    settings = load_settings(_env_file=None)
+
+    assert settings.keys.remote_signer_url is None and settings.callback_public_url is None
+    assert settings.energy.order == []  # an empty order still means "no source", as before
+
+
+def test_a_command_may_load_without_the_parts_it_never_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(InvalidSettings):
+        load_settings(_env_file=None)  # no hot wallet, no provider secrets
+
+    settings = load_settings(without=frozenset({"destination", "energy"}), _env_file=None)
+
+    assert settings.destination is None and settings.energy.order == ["itrx", "ea888fee", "tronzap"]
+
+
+def test_tokens_that_are_not_json_are_one_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert problems(monkeypatch, {"SWEEPER_TOKENS": "[{"}) == [
+        'SWEEPER_TOKENS is not valid JSON; write it as one JSON value on one line: e.g. [{"symbol":"USDT",'
+        '"contract":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t","decimals":6,"min_amount":1000000}]'
+    ]
