@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -70,3 +73,37 @@ def test_balances_lists_each_account(env):
     assert result.exit_code == 0, result.output
     assert "10,000,000.000000" in result.output  # the devnet's itrx and ea888fee accounts
     assert "provider_auth" in result.output  # tronzap with a wrong secret
+
+
+def test_quotes_json_on_stdout_holds_no_log_line(node, env, tmp_path):
+    """Run as the operator does: logs go to stderr (warnings only), stdout is one JSON document."""
+    _, deposit = generate_key()
+    httpx.post(node.node_url + "devnet/fund", json={"address": deposit, "sun": 1_000_000}).raise_for_status()
+    result = subprocess.run(
+        [sys.executable, "-m", "tasks.cli", "energy", "quotes", "--address", deposit, "--json"],
+        env={**env, "PATH": "/usr/bin:/bin", "SWEEPER_LOG_LEVEL": "DEBUG"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert [q["source"] for q in document["quotes"]][:2] == ["ea888fee", "itrx"]
+    assert [e["source"] for e in document["errors"]] == ["tronzap"]
+    assert all(isinstance(q["total_sun"], int) for q in document["quotes"])
+    assert "tron.request" not in result.stdout + result.stderr  # debug lines only with --verbose
+
+
+def test_balances_need_no_destination_and_speak_json(env):
+    without_wallet = {k: v for k, v in env.items() if k != "SWEEPER_DESTINATION"}
+    result = CliRunner().invoke(
+        energy_app, ["balances", "--json"], env={**without_wallet, "SWEEPER_DESTINATION": ""}
+    )
+
+    assert result.exit_code == 0, result.output
+    balances = {row["source"]: row for row in json.loads(result.output)["balances"]}
+    assert balances["itrx"]["balance_sun"] == 10_000_000 * 1_000_000
+    assert balances["tronzap"]["balance_sun"] is None and "provider_auth" in balances["tronzap"]["error"]
