@@ -120,10 +120,10 @@ def describe(exc: BaseException) -> list[str]:
     return []
 
 
-def fail_lines(lines: list[str], stream: Any = None) -> None:
+def fail_lines(lines: list[str], stream: Any = None, *, prefix: bool = True) -> None:
     console = Console(stderr=True, soft_wrap=True, file=stream)
     for line in lines:
-        console.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
+        console.print(f"[bold red]error:[/] {escape(line)}" if prefix else escape(line), highlight=False)
 
 
 def run(command: Callable[..., Any]) -> int:
@@ -153,7 +153,7 @@ def run(command: Callable[..., Any]) -> int:
     except ModuleNotFoundError as exc:
         if exc.name != "devnet" or debugging():  # only the production image leaves the devnet out
             raise
-        fail_lines(["the devnet is not installed in this image; use the `devnet` image target"])
+        fail_lines(["the devnet is not installed in this image; use the `devnet` image target"], prefix=False)
         return EXIT_CONFIG
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if debugging():
