@@ -138,6 +138,13 @@ def test_a_provider_with_bad_credentials_is_named(stack: Stack, monkeypatch: pyt
     assert found(checks) == {("provider tronzap", "credentials")}
 
 
+def test_a_callback_url_nobody_answers_is_named(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    checks = run_checks(settings_with(stack, monkeypatch, SWEEPER_CALLBACK_PUBLIC_URL=url))
+
+    assert found(checks) == {("callback", "public URL")}
+
+
 def test_a_watched_address_without_a_key_is_named(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     path = stack.site.workdir / "keyless.sqlite3"
     upgrade(f"sqlite:///{path}")

@@ -66,3 +66,16 @@ def test_the_schedule_tick_is_a_debug_line(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_level_that_is_no_level_is_refused() -> None:
     with pytest.raises(ValueError, match="verbose"):
         configure_logging("json", "verbose")
+
+
+def test_log_lines_follow_stderr_when_a_progress_display_redirects_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``sweep --local`` draws a spinner that redirects stderr: a log line prints above it, never over."""
+    configure_logging("json", "INFO")
+    redirected = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", redirected)  # what rich's Live does while it draws
+
+    structlog.get_logger().info("sweep.step", sweep_id=3)
+
+    assert json.loads(redirected.getvalue().strip())["sweep_id"] == 3
