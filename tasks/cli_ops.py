@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from sweeper.detect.scanner import commit, scan
@@ -29,10 +30,19 @@ def _runtime() -> Runtime:
 
 
 def _send(name: str, **kwargs: object) -> str:
-    from tasks.app import app
+    """Queue a task with a bare client: queueing needs the broker URL only, not the workers' settings."""
+    from celery import Celery
 
-    result = app.send_task(name, kwargs=kwargs)
-    return str(result.id)
+    from config.celery import celery_settings
+    from tasks.cli import settings_or_exit
+
+    settings = settings_or_exit(without=frozenset({"destination", "energy"}))
+    client = Celery("sweeper-cli")
+    client.conf.update(celery_settings(settings.broker_url, settings.result_backend))
+    try:
+        return str(client.send_task(name, kwargs=kwargs).id)
+    finally:
+        client.close()
 
 
 def scan_cmd(
@@ -77,12 +87,16 @@ def sweep_cmd(
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --local.")] = 300.0,
 ) -> None:
     """Sweep one deposit address now (default: through the workers; --local: here, showing progress)."""
-    from tasks.sweeping import as_address
+    from sweeper.chain.addresses import validate  # not tasks.sweeping: that loads the workers' app
 
     try:
-        addr = as_address(address)
-    except SweeperError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=False, soft_wrap=True)
+        addr = validate(address.strip())
+    except SweeperError:
+        err.print(
+            f"[bold red]error:[/] {escape(repr(address[:64]))} is not a valid TRON address",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from None
     if not local:
         _refuse_unwatched(addr)  # before anything is queued: a worker would only reject it later

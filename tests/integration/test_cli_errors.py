@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 
 from devnet.crypto import generate_key
 from sweeper.keys import MnemonicKeyring
 from sweeper.ledger import DepositAddress, Ledger, create_engine_for, upgrade
 from tasks.devnet_profile import DEVNET_MNEMONIC
 from tasks.processes import free_port
+from tests.e2e.helpers import flushed_redis
 
 pytestmark = pytest.mark.integration
+
+QUEUE_DB = 5  # this module's own Redis database
 
 
 @dataclass
@@ -147,6 +151,21 @@ def test_commands_need_only_the_settings_they_use(world: World) -> None:
         "warning: SWEEPER_DESTINATON is not a setting and is ignored; did you mean SWEEPER_DESTINATION?"
         in err
     )
+
+
+def test_queueing_a_sweep_needs_only_the_broker_and_the_ledger(world: World) -> None:
+    """``sweep ADDRESS`` only queues a task: no hot wallet, no provider secret needed on that machine."""
+    with flushed_redis(QUEUE_DB) as broker:
+        queued = start(
+            world,
+            ("sweep", world.watched),
+            {"SWEEPER_BROKER_URL": broker, "SWEEPER_DESTINATION": None, "SWEEPER_ENERGY__ORDER": "itrx"},
+        )
+        out, err = queued.communicate(timeout=180)
+        waiting = redis.Redis.from_url(broker).llen("sweep")
+
+    assert queued.returncode == 0, err
+    assert f"queued sweeper.sweep_address for {world.watched}" in out and waiting == 1
 
 
 def test_env_example_as_shipped_has_only_values_to_fill_in(world: World, tmp_path: Path) -> None:
