@@ -328,7 +328,10 @@ def web(
     """Run the callback receiver, /healthz and /metrics (uvicorn tasks.web:app)."""
     import uvicorn
 
-    uvicorn.run("tasks.web:app", host=host, port=port, proxy_headers=True)
+    from tasks.cli_output import quiet_logging
+
+    quiet_logging(verbose=True)  # a server logs at SWEEPER_LOG_LEVEL, uvicorn's lines through our renderer
+    uvicorn.run("tasks.web:app", host=host, port=port, proxy_headers=True, log_config=None)
 
 
 def register(app: typer.Typer) -> None:
