@@ -26,8 +26,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
-from config.web import WebSettings
 from config.variables import names_of, set_names, unknown_variables
+from config.web import WebSettings
 from sweeper.energy.fields import check_address, optional_address
 from sweeper.energy.registry import ProviderSpec, Registry, S, providers
 
