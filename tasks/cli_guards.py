@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from sweeper.chain.addresses import validate
 from sweeper.errors import SweeperError
@@ -22,6 +21,7 @@ from sweeper.ledger import Ledger
 from sweeper.ledger.controls import SpendControls
 from sweeper.ledger.records import PauseState, Quarantined
 from sweeper.models import SUN_PER_TRX
+from tasks.cli_output import Column, fitted_table
 from tasks.cli_status import _console, _fail, ledger_target, open_ledger
 
 QUARANTINE_SHOWN = 10
@@ -82,7 +82,7 @@ def _trx(sun: int) -> Decimal:
     return Decimal(sun) / SUN_PER_TRX
 
 
-def guards_view(view: GuardsView) -> list[Any]:
+def guards_view(view: GuardsView, width: int = 200) -> list[Any]:
     """Lines (and a table) for the terminal."""
     out: list[Any] = []
     if view.pause.paused:
@@ -100,13 +100,17 @@ def guards_view(view: GuardsView) -> list[Any]:
         out.append(f"[yellow]budgets crossed in the last 24 h:[/] {crossed}")
     out.append(f"quarantined addresses: {view.quarantined}")
     if view.latest_quarantined:
-        table = Table(title="Quarantined (latest; `sweeper release ADDRESS`)")
-        for name in ("address", "sweep", "since", "reason"):
-            table.add_column(name)
-        for q in view.latest_quarantined:
-            since = q.quarantined_at.strftime("%Y-%m-%d %H:%M:%S")
-            table.add_row(q.address, str(q.sweep_id), since, q.reason or "")
-        out.append(table)
+        columns = (
+            Column("address"),
+            Column("sweep", right=True),
+            Column("since", drop=1),
+            Column("reason", wrap=True),
+        )
+        rows = [
+            [q.address, str(q.sweep_id), q.quarantined_at.strftime("%Y-%m-%d %H:%M:%S"), q.reason or ""]
+            for q in view.latest_quarantined
+        ]
+        out.append(fitted_table("Quarantined (latest; `sweeper release ADDRESS`)", columns, rows, width))
     return out
 
 

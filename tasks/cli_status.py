@@ -267,7 +267,7 @@ def status(
     console.print(_summary_table(target, totals, console.width))
     title = f"Latest {wanted.value} sweeps" if wanted else "Latest sweeps"
     console.print(_sweeps_table(target, latest, title, console.width))
-    for renderable in guards_view(guards):
+    for renderable in guards_view(guards, console.width):
         console.print(renderable, highlight=False)
 
 
