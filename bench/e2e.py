@@ -19,6 +19,7 @@ at a light, steady rate, for the latency of the pipeline itself rather than of a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import time
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench import profile
 from bench.common import (
     BENCH_DIR,
     TRX,
@@ -144,6 +146,7 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
             _wait_until_ready(ledger, dn)
             at_rest = worker_rss(worker.pid)
             cpu_before = _cpu_snapshot(dn.pid, group, broker)
+            profiler = profile.Profiler(worker.pid, workdir / "profile.txt") if profile.enabled() else None
 
             say(f"[e2e] {workers} worker process(es): {deposits} deposits at {rate:g}/s ...")
             first_block = dn.admin("produce", {"blocks": 1})["head"]  # deposits land after this block
@@ -156,11 +159,13 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
             sweeps = _wait_for(ledger, deposits, terminal, timeout=max(600.0, deposits * 1.5))
             finished = time.time()
             cpu_after = _cpu_snapshot(dn.pid, group, broker)
+            split = profiler.stop() if profiler is not None else {}
             cpu = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
             cpu["others"] = cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine")
             after = worker_rss(worker.pid)
         finally:
             group.stop()
+        tasks = _advance_tasks(workdir / "worker.log")
         chain = TronChain(dn.node_url)
         try:
             last_block = chain.head_block_number()
@@ -210,6 +215,8 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
         "rss_after": after,
         "cpu_cores": {k: round(v / max(elapsed, 1e-9), 2) for k, v in cpu.items()},
         "cpu_ms_per_sweep": {k: round(v * 1000 / max(len(confirmed), 1)) for k, v in cpu.items()},
+        "tasks_per_sweep": round(tasks / max(len(confirmed), 1), 2) if tasks else None,
+        "profile": split,
     }
 
 
@@ -245,6 +252,15 @@ def _cpu_snapshot(devnet_pid: int, group: Any, broker: PrivateRedis) -> dict[str
         "postgres": sum(cpu_seconds(pid) for pid in pids_named("postgres")),
         "machine": machine_cpu_seconds(),
     }
+
+
+def _advance_tasks(log: Path) -> int:
+    """``sweeper.advance`` tasks the worker ran (its INFO log says so once per task)."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return 0
+    return len(re.findall(r"Task sweeper\.advance\[[^\]]+\] succeeded", text))
 
 
 def _tree_cpu(pid: int) -> float:
