@@ -17,7 +17,6 @@ logged (the API key travels in one).
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 
 import h11
 
+from sweeper.chain import codec
 from sweeper.chain.addresses import ZERO_ADDRESS, abi_word, validate
 from sweeper.errors import ChainRejected, ChainUnavailable, SweeperError
 
@@ -178,7 +178,7 @@ def _balance(status: int, body: bytes) -> int | SweeperError:
     if status != 200:  # rate limits (403/429/503) and every other status: the read failed, retry it
         return ChainUnavailable(f"{operation}: node answered HTTP {status}", reason=f"http_{status}")
     try:
-        answer: Any = json.loads(body)
+        answer: Any = codec.loads(body)
     except ValueError:
         return ChainUnavailable(f"{operation}: node answered a body that is not JSON")
     if isinstance(answer, dict) and "Error" in answer:  # java-tron's limiter and other node failures

@@ -27,6 +27,7 @@ import structlog
 from tronpy.providers import HTTPProvider
 from tronpy.version import VERSION
 
+from sweeper.chain import codec
 from sweeper.errors import ChainUnavailable
 
 log = structlog.get_logger(__name__)
@@ -53,7 +54,7 @@ class HttpxProvider(HTTPProvider):  # type: ignore[misc]  # tronpy is untyped
         self.use_api_key = False  # tronpy's TronGrid key rotation; we send our one key ourselves
         self.jw_token = None
         self._http = http
-        self._headers = {"User-Agent": f"sweeper tronpy/{VERSION}"}
+        self._headers = {"User-Agent": f"sweeper tronpy/{VERSION}", "Content-Type": "application/json"}
         if api_key:
             self._headers["TRON-PRO-API-KEY"] = api_key
 
@@ -64,7 +65,7 @@ class HttpxProvider(HTTPProvider):  # type: ignore[misc]  # tronpy is untyped
         try:
             resp = self._http.post(
                 urljoin(self.endpoint_uri, method),
-                json={} if params is None else params,
+                content=codec.dumps({} if params is None else params),
                 headers=self._headers,
                 timeout=self.timeout,
             )
@@ -77,7 +78,7 @@ class HttpxProvider(HTTPProvider):  # type: ignore[misc]  # tronpy is untyped
                     retry_after=retry_after(resp.headers.get("Retry-After")),
                 )
             try:
-                answer = resp.json()
+                answer = codec.loads(resp.content)
             except ValueError as exc:
                 raise ChainUnavailable(f"{method}: node answered a body that is not JSON") from exc
             if isinstance(answer, dict) and "Error" in answer:
