@@ -323,8 +323,10 @@ class Flow:
             if activated:
                 return Move(SweepState.ENERGY_ORDERED, "address activated")
         elif activated:
-            required = self.assets.get(s.token_contract).need(self.chain, s.address, s.amount).required_energy
-            if self.procurement.delivered(s, record, self.chain.resources(s.address), required):
+            have = self.chain.resources(s.address)  # one read serves the need and the delivery check
+            asset = self.assets.get(s.token_contract)
+            required = asset.need(self.chain, s.address, s.amount, have=have).required_energy
+            if self.procurement.delivered(s, record, have, required):
                 return Move(SweepState.ENERGY_READY, f"{record.step} on chain from {record.source}")
         if record.status is OrderRequestStatus.FAILED:
             return self._failover(s, record.detail or "the previous order failed")
