@@ -1,4 +1,4 @@
-"""Celery settings as a plain dict: JSON only, late acks, no prefetch, events on for Flower.
+"""Celery settings as a plain dict: JSON only, late acks, no prefetch, task events when asked for.
 
 The queues and routes they serve are drawn in docs/ARCHITECTURE.md §10.
 """
@@ -17,8 +17,15 @@ QUEUES = ("scan", "sweep")
 VISIBILITY_TIMEOUT_S = 6 * 3600
 
 
-def celery_settings(broker_url: str, result_backend: str | None = None) -> dict[str, Any]:
-    """Return the Celery configuration for one deployment."""
+def celery_settings(
+    broker_url: str, result_backend: str | None = None, *, task_events: bool = False
+) -> dict[str, Any]:
+    """Return the Celery configuration for one deployment.
+
+    Task events cost a broker message per task state (about a tenth of a worker's CPU): off unless
+    ``task_events`` (``SWEEPER_TASK_EVENTS``). Flower needs no setting: it asks the workers to send them
+    (the ``enable_events`` remote control command) when it connects, and again periodically.
+    """
     return {
         "broker_url": broker_url,
         "result_backend": result_backend,
@@ -30,8 +37,8 @@ def celery_settings(broker_url: str, result_backend: str | None = None) -> dict[
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        "worker_send_task_events": task_events,
+        "task_send_sent_event": task_events,
         "task_track_started": True,
         "task_time_limit": 120,
         "task_soft_time_limit": 90,

@@ -79,6 +79,12 @@ class EnergyBase(BaseModel):
         le=3600,
         description="one measurement serves this long per (token, recipient holds)",
     )
+    quote_cache_seconds: float = Field(
+        3.0,
+        ge=0,
+        le=60,
+        description="a rental source's energy quote serves this long per (energy, recipient); 0: never",
+    )
     max_sun_per_sweep: int = Field(12_000_000, ge=0)
     max_percent_of_amount: Decimal = Field(Decimal(5), ge=0, le=100)
     breaker_failures: int = Field(3, ge=1)
@@ -237,6 +243,10 @@ class Settings(BaseSettings):
     rescan_concurrency: int = Field(32, ge=1, le=512)
     poll_seconds: float = Field(3.0, gt=0)
     order_timeout_seconds: float = Field(180.0, gt=0)
+    task_events: bool = False
+    """Workers send task events from the start (Flower turns them on by itself when it connects)."""
+    database_pre_ping: bool = False
+    """Test each pooled ledger connection before use; off, a dropped one fails one step (retried)."""
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
     web: WebSettings = WebSettings()

@@ -58,7 +58,9 @@ def create_app() -> Celery:
     except InvalidSettings as exc:
         raise SystemExit(str(exc)) from None
     celery = SweeperCelery("sweeper", include=["tasks.sweeping", "tasks.scanning"])
-    celery.conf.update(celery_settings(settings.broker_url, settings.result_backend))
+    celery.conf.update(
+        celery_settings(settings.broker_url, settings.result_backend, task_events=settings.task_events)
+    )
     celery.conf.beat_schedule = beat_schedule(settings)
     celery.conf.beat_scheduler = "tasks.beat_lock:LeaderScheduler"  # safe to run twice (tasks/beat_lock.py)
     celery.conf.sweeper_beat_lock_seconds = settings.beat_lock_seconds

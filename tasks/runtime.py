@@ -19,6 +19,7 @@ from config.settings import Settings, load_settings
 from sweeper import failpoints
 from sweeper.assets import EnergyPolicy
 from sweeper.chain import TronChain
+from sweeper.energy import quote_cache
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
 from sweeper.energy.journal import TxJournal
@@ -176,10 +177,11 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         http=http,
         reference_address=settings.destination_of(settings.tokens[0].contract),
     )
-    ledger = Ledger(create_engine_for(settings.database_url))
+    ledger = Ledger(create_engine_for(settings.database_url, pool_pre_ping=settings.database_pre_ping))
     keyring = build_keyring(settings, ledger, http)
-    sources = build_sources(
-        settings, http, chain, keyring.signer_for, journal_for=lambda n: journal(ledger, n)
+    sources = quote_cache.cached(
+        build_sources(settings, http, chain, keyring.signer_for, journal_for=lambda n: journal(ledger, n)),
+        settings.energy.quote_cache_seconds,
     )
     breakers = {
         name: CircuitBreaker(
