@@ -1,4 +1,4 @@
-"""``python -m bench [scan|rescan|e2e|cost|memory|all]``: run benchmarks, print the table, write RESULTS.md.
+"""``python -m bench [scan|rescan|e2e|cost|memory|levers|all]``: run benchmarks, print the table, write RESULTS.md.
 
 ``BENCH_SCALE`` multiplies every size (0.1 for a quick look; the committed RESULTS.md uses 1).
 """
@@ -15,7 +15,7 @@ from typing import Any
 from bench import report
 from bench.common import BENCH_DIR, SCALE, machine, say
 
-NAMES = ("scan", "rescan", "e2e", "cost", "memory")
+NAMES = ("scan", "rescan", "e2e", "cost", "memory", "levers")
 
 
 def _scan() -> dict[str, Any]:
@@ -49,12 +49,19 @@ def _memory_alone() -> dict[str, Any]:
     return e2e.run((1,), light=False)
 
 
+def _levers() -> dict[str, Any]:
+    from bench import levers
+
+    return levers.run()
+
+
 RUNNERS: dict[str, Callable[[], dict[str, Any]]] = {
     "scan": _scan,
     "rescan": _rescan,
     "e2e": _e2e,
     "cost": _cost,
     "memory": _memory_alone,
+    "levers": _levers,
 }
 
 
