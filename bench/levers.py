@@ -58,6 +58,7 @@ def base_commit() -> str:
 
 def export(commit: str, into: Path) -> Path:
     """The tree at ``commit`` (code only) with this tree's ``bench/`` on top."""
+    into.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(
         ["git", "archive", "--format=tar", commit, "sweeper", "tasks", "config", "devnet"],
         capture_output=True,
