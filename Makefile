@@ -11,7 +11,7 @@ TEST_WORKERS ?= 3
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock interop demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory devnet worker beat flower web services compose-check clean
+.PHONY: help install lock interop demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory bench-levers bench-hosts devnet worker beat flower web services compose-check clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -99,6 +99,12 @@ bench-cost: install services ## Benchmark 4 alone: TRX per sweep against burn, f
 
 bench-memory: install services ## Benchmark 5 alone: worker RSS at rest and after 1,000 sweeps
 	$(BIN)/python -m bench memory
+
+bench-levers: install services ## Benchmark 6 alone: CPU per sweep lever by lever, against the code before them
+	$(BIN)/python -m bench levers
+
+bench-hosts: install services ## Benchmark 7 (root, not in CI): 1-3 worker hosts in network namespaces, then a partition
+	$(BIN)/python -m bench hosts
 
 devnet: install ## Run the local TRON node and provider simulators on :9090-9093
 	$(BIN)/sweeper devnet

@@ -1,4 +1,4 @@
-"""``python -m bench [scan|rescan|e2e|cost|memory|levers|all]``: run benchmarks, print the table, write RESULTS.md.
+"""``python -m bench [scan|rescan|e2e|cost|memory|levers|hosts|all]``: run benchmarks, write RESULTS.md.
 
 ``BENCH_SCALE`` multiplies every size (0.1 for a quick look; the committed RESULTS.md uses 1).
 """
@@ -49,6 +49,12 @@ def _memory_alone() -> dict[str, Any]:
     return e2e.run((1,), light=False)
 
 
+def _hosts() -> dict[str, Any]:
+    from bench import hosts
+
+    return hosts.run()
+
+
 def _levers() -> dict[str, Any]:
     from bench import levers
 
@@ -62,7 +68,10 @@ RUNNERS: dict[str, Callable[[], dict[str, Any]]] = {
     "cost": _cost,
     "memory": _memory_alone,
     "levers": _levers,
+    "hosts": _hosts,
 }
+ALONE = ("hosts",)
+"""Run only when named: benchmark 7 needs root (network namespaces, cgroups), so not in CI."""
 
 
 def _commit() -> str:
@@ -88,7 +97,7 @@ def _stamp(result: dict[str, Any], started: float, load: float) -> dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("which", nargs="?", default="all", choices=(*NAMES, "all"))
+    parser.add_argument("which", nargs="?", default="all", choices=(*NAMES, *ALONE, "all"))
     args = parser.parse_args(argv)
     selected = list(NAMES) if args.which == "all" else [args.which]
 
