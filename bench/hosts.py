@@ -385,9 +385,7 @@ def one_run(hosts: int, deposits: int, workdir: Path, *, cut_at: float | None = 
                             "confirmed": confirmed,
                             "open": len(open_now),
                         }
-                        say(
-                            f"[hosts]   cut {HOSTS[hosts - 1]}: {confirmed} confirmed, {len(open_now)} open"
-                        )
+                        say(f"[hosts]   cut {HOSTS[hosts - 1]}: {confirmed} confirmed, {len(open_now)} open")
                     if i >= deposits and len(sweeps) >= deposits and done == len(sweeps):
                         break
                 time.sleep(0.05)
