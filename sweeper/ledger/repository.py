@@ -76,6 +76,9 @@ class Ledger:
         self.engine = engine
         self._clock = clock
         self._postgres = engine.dialect.name == "postgresql"
+        # PostgreSQL reads run as single autocommit statements: under READ COMMITTED every statement takes
+        # its own snapshot inside a transaction as well, so BEGIN and ROLLBACK only cost two round trips.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
 
     # -- transactions -------------------------------------------------------------------------------
 
@@ -86,7 +89,7 @@ class Ledger:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _mapped_errors(), self.engine.connect() as conn:
+        with _mapped_errors(), self._reader.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
                 yield conn
