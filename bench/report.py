@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bench import report_perf
 from bench.common import BENCH_DIR, TRX
 
 RESULTS_JSON = BENCH_DIR / "results.json"
@@ -262,6 +263,7 @@ def charts(results: dict[str, Any]) -> list[tuple[str, str]]:
         ax.set_ylabel("RSS of a pool process, MB")
         ax.legend(fontsize=7)
         save_fig(fig, "memory.png", "Worker RSS (largest pool process)")
+    report_perf.levers_chart(results, plt, save_fig)
     return drawn
 
 
@@ -300,12 +302,16 @@ def write_markdown(results: dict[str, Any], table: list[Row]) -> None:
         "|---|---|---|---|",
     ]
     lines += [f"| {r.benchmark} | {r.target} | {r.measured} | {_met(r.met)} |" for r in table]
-    lines.append("")
+    lines += ["", "### Issue 15's goals", ""]
+    lines += report_perf.goals(results)
     lines += _scan_section(results.get("scan"))
     lines += _rescan_section(results.get("rescan"), drawn)
     lines += _e2e_section(results.get("e2e"), drawn)
     lines += _cost_section(results.get("cost"), drawn)
     lines += _memory_section(results.get("memory"), drawn)
+    levers = results.get("levers")
+    lines += report_perf.levers_section(levers, _when(levers or {}), _chart(drawn, "levers.png"))
+    lines += report_perf.hosts_section(results.get("hosts"), _when(results.get("hosts") or {}))
     lines += [
         "## Reproducing",
         "",
