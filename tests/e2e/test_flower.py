@@ -167,3 +167,21 @@ def test_a_task_that_fails_a_sweep_is_a_failure_in_flower_without_a_traceback(de
     assert site.ledger.get_sweep(sweep_id).state is SweepState.FAILED  # type: ignore[union-attr]
     assert "SweepFailed" in task["exception"] and "unknown_key" in task["exception"], task
     assert "Traceback" not in deployment.processes.logs("w1")
+
+
+def test_flower_lists_the_workers_tasks_though_workers_start_without_task_events(
+    deployment: Deployment,
+) -> None:
+    # Workers start with events off (SWEEPER_TASK_EVENTS=false): Flower turns them on when it connects.
+    address = deployment.deposit(20 * USDT)
+
+    def listed() -> bool | None:
+        response = deployment.apply("sweeper.sweep_address", {"kwargs": {"address": address}})
+        task_id = response.json()["task-id"]
+        deployment.result(task_id)
+        tasks = httpx.get(
+            f"{deployment.flower_url}/api/tasks", auth=(USER, PASSWORD), params={"limit": 1000}, timeout=10
+        ).json()
+        return task_id in tasks or None
+
+    wait_for(listed, 60, "Flower to list a task from the worker's own events")

@@ -253,3 +253,24 @@ def test_tokens_that_are_not_json_are_one_problem(monkeypatch: pytest.MonkeyPatc
         'SWEEPER_TOKENS is not valid JSON; write it as one JSON value on one line: e.g. [{"symbol":"USDT",'
         '"contract":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t","decimals":6,"min_amount":1000000}]'
     ]
+
+
+def test_the_cpu_levers_default_to_off_for_events_and_pre_ping_and_three_seconds_of_quotes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from config.celery import celery_settings
+
+    monkeypatch.setenv("SWEEPER_DESTINATION", HOT)
+    monkeypatch.setenv("SWEEPER_ENERGY__ORDER", "burn")
+    monkeypatch.setenv("SWEEPER_ENERGY__BURN__GAS_WALLET", HOT)
+    s = load_settings(_env_file=None)
+    assert (s.task_events, s.database_pre_ping, s.energy.quote_cache_seconds) == (False, False, 3.0)
+    quiet = celery_settings("redis://127.0.0.1:6379/0", task_events=s.task_events)
+    assert quiet["worker_send_task_events"] is False and quiet["task_send_sent_event"] is False
+    monkeypatch.setenv("SWEEPER_TASK_EVENTS", "true")
+    monkeypatch.setenv("SWEEPER_DATABASE_PRE_PING", "true")
+    monkeypatch.setenv("SWEEPER_ENERGY__QUOTE_CACHE_SECONDS", "0")
+    s = load_settings(_env_file=None)
+    assert (s.task_events, s.database_pre_ping, s.energy.quote_cache_seconds) == (True, True, 0.0)
+    assert celery_settings("redis://127.0.0.1:6379/0", task_events=True)["worker_send_task_events"] is True
+    assert problems(monkeypatch, {"SWEEPER_ENERGY__QUOTE_CACHE_SECONDS": "-1"})
