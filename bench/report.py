@@ -302,7 +302,7 @@ def write_markdown(results: dict[str, Any], table: list[Row]) -> None:
         "|---|---|---|---|",
     ]
     lines += [f"| {r.benchmark} | {r.target} | {r.measured} | {_met(r.met)} |" for r in table]
-    lines += ["", "### Issue 15's goals", ""]
+    lines += ["", "### The CPU goals", ""]
     lines += report_perf.goals(results)
     lines += _scan_section(results.get("scan"))
     lines += _rescan_section(results.get("rescan"), drawn)
