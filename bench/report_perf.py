@@ -46,10 +46,12 @@ def goals(results: dict[str, Any]) -> list[str]:
     if scan:
         rate = scan.get("blocks_per_s", 0)
         per = scan.get("watchset_bytes_per_address", 0)
+        dec = scan.get("decode_ms_per_block") or {}
+        decoding = f"; JSON per block {dec['json']} → {dec['codec']} ms" if dec else ""
         rows.append(
             (
                 "block scan ≥ 500 blocks/s, ≤ 80 B/address",
-                f"{rate:,} blocks/s, {per} B/address",
+                f"{rate:,} blocks/s, {per} B/address{decoding}",
                 _yes(rate >= 500 and per <= 80),
             )
         )

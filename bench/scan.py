@@ -47,6 +47,28 @@ def set_bytes(watched: Any) -> int:
     return sys.getsizeof(bodies) + sum(sys.getsizeof(b) for b in bodies)
 
 
+def decode_ms_per_block(dn: DevnetProcess, first: int, count: int = 20, rounds: int = 5) -> dict[str, float]:
+    """CPU ms to decode one block's transaction infos: the standard library against ``sweeper.chain.codec``."""
+    import json
+
+    from sweeper.chain import codec
+
+    bodies = [
+        dn.http.post(
+            dn.node_url + "wallet/gettransactioninfobyblocknum", json={"num": n, "visible": True}
+        ).content
+        for n in range(first, first + count)
+    ]
+    out: dict[str, float] = {"kb_per_block": round(sum(map(len, bodies)) / len(bodies) / 1024, 1)}
+    for name, loads in (("json", json.loads), ("codec", codec.loads)):
+        started = time.process_time()
+        for _ in range(rounds):
+            for body in bodies:
+                loads(body)
+        out[name] = round((time.process_time() - started) * 1000 / (rounds * len(bodies)), 3)
+    return out
+
+
 def run() -> dict[str, Any]:
     quiet_logs()
     from sweeper.chain import TronChain
@@ -59,7 +81,8 @@ def run() -> dict[str, Any]:
     blocks = scaled(BLOCKS, 50)
     watched_count = scaled(WATCHED, 1_000)
     say(f"[scan] building {blocks} mainnet-like blocks of ~{TXS_PER_BLOCK} transactions on the devnet ...")
-    with DevnetProcess("--scan-blocks", str(blocks), "--txs-per-block", str(TXS_PER_BLOCK)) as dn:
+    build = ("--scan-blocks", str(blocks), "--txs-per-block", str(TXS_PER_BLOCK))
+    with DevnetProcess(*build, timeout=1800) as dn:  # building the blocks takes minutes on a busy machine
         info = dn.info["scan"]
         recipients = info["watched_recipients"]
         say(f"[scan] watching {watched_count:,} addresses ...")
@@ -104,6 +127,7 @@ def run() -> dict[str, Any]:
             scanned = result.to_block - info["first"] + 1
             chain.close()
             ledger.engine.dispose()
+        decode = decode_ms_per_block(dn, info["first"])
 
     txs = info["transactions"]  # blocks mined by the timer after the generated range are empty
     return {
@@ -123,6 +147,7 @@ def run() -> dict[str, Any]:
         "watchset_load_s": round(load_s, 2),
         "devnet_build_s": info["build_seconds"],
         "cpu_cores": cores,
+        "decode_ms_per_block": decode,
     }
 
 
