@@ -48,7 +48,7 @@ def set_bytes(watched: Any) -> int:
 
 
 def decode_ms_per_block(dn: DevnetProcess, first: int, count: int = 20, rounds: int = 5) -> dict[str, float]:
-    """CPU ms to decode one block's transaction infos: the standard library against ``sweeper.chain.codec``."""
+    """CPU ms to decode one block's transaction infos: the standard library against the codec."""
     import json
 
     from sweeper.chain import codec
