@@ -556,16 +556,8 @@ def _e2e_section(e2e: dict[str, Any] | None, drawn: dict[str, str]) -> list[str]
         "with nothing else running (the steady-state window can beat the average: the last sweeps' polls "
         "are in it). Other processes on the machine took "
         f"{last.get('cpu_cores', {}).get('others', '?')} cores during the run. "
-        "A py-spy profile of the pool processes (samples holding the GIL; taken while building this",
-        "benchmark, so shares, not figures of this run) splits the worker's time into",
-        "roughly: `httpx` requests to the node and the providers 25 % (about 22 requests per sweep: "
-        "balances,",
-        "blacklist, activation, resources, three quotes, the order, build, broadcast, receipts), SQLAlchemy",
-        "20 % (the ledger's compare-and-set transitions and history; `pool_pre_ping` adds a round trip per",
-        "checkout, 3 %), Celery's task events for Flower 12 % and publishing the next `advance` 9 %, logging",
-        "5 % (`httpx` logs every request at INFO). Each sweep runs 4 to 5 tasks. Levers that would move it,",
-        "none of them in the flow's safety: task events off where Flower is not used, `httpx` at WARNING,",
-        "quotes cached for a few seconds per provider.",
+        "Where the worker's CPU goes, measured (py-spy profiles of the pool processes), and what each "
+        "lever changed: benchmark 6, *CPU per sweep by lever*.",
         "",
     ]
     light = e2e.get("light")
