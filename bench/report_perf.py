@@ -68,8 +68,8 @@ def goals(results: dict[str, Any]) -> list[str]:
             )
         )
     memory = e2e if e2e.get("runs") else (results.get("memory") or {})
-    if memory.get("runs"):
-        run = memory["runs"][0]
+    run = four if levers else (memory.get("runs") or [None])[0]
+    if run:
         after = run["rss_after"]["pool_max_mb"]
         rows.append(
             (
