@@ -32,3 +32,10 @@ def test_not_json_is_a_value_error():
 
 def test_request_bodies_are_compact_json():
     assert codec.dumps({"num": 7, "visible": True}) == b'{"num":7,"visible":true}'
+
+
+def test_a_block_sized_body_is_decoded_by_orjson_without_the_scan():
+    infos = [{"id": "ab" * 32, "blockNumber": 7, "log": [{"data": "00" * 32}]}] * 400
+    body = json.dumps(infos).encode()
+    assert len(body) > codec.CHECKED_BYTES
+    assert codec.loads(body) == infos
