@@ -141,6 +141,21 @@ def levers_section(levers: dict[str, Any] | None, when: str, chart: list[str]) -
             f"{s['sweeps_per_min']:,} | {stack_ms(s) / base_ms:.2f} |"
         )
     lines += ["", *chart]
+    final = steps[-1]
+    tasks = final.get("tasks_per_sweep")
+    if tasks:
+        worker = final["cpu_ms_per_sweep"].get("worker", 0)
+        per_task = worker / tasks
+        woken = 2.0  # the first step (detect → order), and the one the chain wakes (delivered / mined)
+        lines += [
+            f"**The shared poller's potential** (designed in docs/ARCHITECTURE.md §10.1, not built): with "
+            f"every lever the worker spends {worker} ms per sweep over {tasks} `advance` tasks, about "
+            f"{per_task:.0f} ms a task (the task's broker round trips and its ledger and node reads). A "
+            f"sweep woken by the chain instead of polling would run about {woken:g} such tasks: "
+            f"≈ {per_task * woken:.0f} ms of worker CPU, {(1 - woken / tasks) * 100:.0f} % less, before "
+            "the poller's own per-block cost (one ledger query per block for all waiting sweeps).",
+            "",
+        ]
     first, last = steps[0].get("profile") or {}, steps[-1].get("profile") or {}
     if first and last:
         layers = list(dict.fromkeys([*first["percent"], *last["percent"]]))
