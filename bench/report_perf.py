@@ -58,7 +58,12 @@ def goals(results: dict[str, Any]) -> list[str]:
         rate = scan.get("blocks_per_s", 0)
         per = scan.get("watchset_bytes_per_address", 0)
         dec = scan.get("decode_ms_per_block") or {}
-        decoding = f"; JSON per block {dec['json']} → {dec['codec']} ms" if dec else ""
+        decoding = (
+            f"; JSON per block {dec['json']} → {dec['codec']} ms (standard library → codec)" if dec else ""
+        )
+        cores = (scan.get("cpu_cores") or {}).get("sweeper") or 0
+        if cores:
+            decoding += f"; {rate / cores:,.0f} blocks per CPU-second of the scanner, which had {cores} cores"
         rows.append(
             (
                 "block scan ≥ 500 blocks/s, ≤ 80 B/address",
