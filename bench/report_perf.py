@@ -199,6 +199,16 @@ def hosts_section(hosts: dict[str, Any] | None, when: str) -> list[str]:
         lines.append(
             f"| {r['hosts']} | {r['deposits']:,} | {r['confirmed']:,} | {r['sweeps_per_min']:,} | {ratio}× |"
         )
+    if hosts["scaling"] and hosts["scaling"][-1] < 0.8 * len(hosts["scaling"]):
+        lines += [
+            "",
+            f"**The ratio does not show the hosts' scaling in this run.** The load average was "
+            f"{hosts.get('load_before', '?')} on {2} cores when it started (other suites running beside "
+            "it): the worker hosts are capped, but the services host (devnet, PostgreSQL, Redis, beat) is "
+            "not, and it got what the rest of the machine left. Added hosts then wait on the shared "
+            "services, not on their own CPU. On a quiet machine (or with the services on their own cores) "
+            "each host adds its capped share.",
+        ]
     p = hosts["partition"]
     cut = p.get("cut") or {}
     inv = p["invariants"]
