@@ -206,8 +206,8 @@ def hosts_section(hosts: dict[str, Any] | None, when: str) -> list[str]:
             f"{hosts.get('load_before', '?')} on {2} cores when it started (other suites running beside "
             "it): the worker hosts are capped, but the services host (devnet, PostgreSQL, Redis, beat) is "
             "not, and it got what the rest of the machine left. Added hosts then wait on the shared "
-            "services, not on their own CPU. On a quiet machine (or with the services on their own cores) "
-            "each host adds its capped share.",
+            "services, not on their own CPU. A quiet machine (or the services pinned to cores of their own) "
+            "is needed to measure the per-host ratio; it is not measured here.",
         ]
     p = hosts["partition"]
     cut = p.get("cut") or {}
