@@ -131,11 +131,11 @@ def levers_section(levers: dict[str, Any] | None, when: str, chart: list[str]) -
         "with the setting levers switched off, then turned on one by one. CPU is process CPU time "
         "(worker pool and main process, devnet, PostgreSQL, Redis) per confirmed sweep. On a shared "
         "machine it moves with the load: a slower run polls each sweep more often (more `advance` tasks), "
-        "so read the steps next to their tasks per sweep.",
+        "so read the steps next to their tasks per sweep, and the worker's CPU per task.",
         "",
         "| step | stack ms/sweep | worker | devnet | PostgreSQL | Redis | advance tasks/sweep | "
-        "sweeps/min | ratio to before |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "worker ms per task | sweeps/min | ratio to before |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     base_ms = stack_ms(base) or 1
     for s in steps:
@@ -143,10 +143,24 @@ def levers_section(levers: dict[str, Any] | None, when: str, chart: list[str]) -
         lines.append(
             f"| {s['step']} | {stack_ms(s)} | {cpu.get('worker')} | {cpu.get('devnet')} | "
             f"{cpu.get('postgres')} | {cpu.get('redis')} | {s.get('tasks_per_sweep') or '?'} | "
-            f"{s['sweeps_per_min']:,} | {stack_ms(s) / base_ms:.2f} |"
+            f"{_per_task(s)} | {s['sweeps_per_min']:,} | {stack_ms(s) / base_ms:.2f} |"
         )
     lines += ["", *chart]
     final = steps[-1]
+    ratios = [stack_ms(s) / base_ms for s in steps]
+    if max(ratios) - min(ratios) <= 0.15:
+        lines += [
+            f"**What moved.** Per sweep, nothing beyond this run's noise: every step is within "
+            f"{(max(ratios) - 1) * 100:+.0f} % / {(min(ratios) - 1) * 100:+.0f} % of *before*. Per "
+            f"`advance` task the worker went from {_per_task(base)} to {_per_task(final)} ms (the steps "
+            f"range {min(map(float, map(_per_task, steps))):.0f}–{max(map(float, map(_per_task, steps))):.0f} "
+            "ms, so that too is within the noise), while tasks per "
+            f"sweep went from {base.get('tasks_per_sweep')} to {final.get('tasks_per_sweep')}: a sweep that "
+            "waits longer in a loaded queue polls more often. "
+            "The stack's CPU per sweep is set by how many tasks a sweep runs, which is the shared poller's "
+            "lever, not these.",
+            "",
+        ]
     tasks = final.get("tasks_per_sweep")
     if tasks:
         worker = final["cpu_ms_per_sweep"].get("worker", 0)
@@ -177,6 +191,11 @@ def levers_section(levers: dict[str, Any] | None, when: str, chart: list[str]) -
         ]
         lines.append("")
     return lines
+
+
+def _per_task(step: dict[str, Any]) -> str:
+    tasks = step.get("tasks_per_sweep")
+    return f"{step['cpu_ms_per_sweep'].get('worker', 0) / tasks:.1f}" if tasks else "?"
 
 
 def hosts_section(hosts: dict[str, Any] | None, when: str) -> list[str]:
