@@ -148,12 +148,13 @@ def levers_section(levers: dict[str, Any] | None, when: str, chart: list[str]) -
     lines += ["", *chart]
     final = steps[-1]
     ratios = [stack_ms(s) / base_ms for s in steps]
+    per_task = [float(_per_task(s)) for s in steps if s.get("tasks_per_sweep")] or [0.0]
     if max(ratios) - min(ratios) <= 0.15:
         lines += [
             f"**What moved.** Per sweep, nothing beyond this run's noise: every step is within "
             f"{(max(ratios) - 1) * 100:+.0f} % / {(min(ratios) - 1) * 100:+.0f} % of *before*. Per "
             f"`advance` task the worker went from {_per_task(base)} to {_per_task(final)} ms (the steps "
-            f"range {min(map(float, map(_per_task, steps))):.0f}–{max(map(float, map(_per_task, steps))):.0f} "
+            f"range {min(per_task):.0f}–{max(per_task):.0f} "
             "ms, so that too is within the noise), while tasks per "
             f"sweep went from {base.get('tasks_per_sweep')} to {final.get('tasks_per_sweep')}: a sweep that "
             "waits longer in a loaded queue polls more often. "
