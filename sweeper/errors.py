@@ -28,6 +28,8 @@ cannot be known (``OrderStatus.UNKNOWN``), no energy source fitting (procurement
         │   ├── ProviderInsufficientBalance our account at the provider cannot pay
         │   ├── ProviderInvalidRequest      bad parameters, period, amount
         │   ├── DuplicateOrderNumber        never leaves a client's ``order``: resolved by looking it up
+        │   │   └── ForeignOrderNumber      our number names an order that is not this step's: use a new one
+        │   ├── LookupUnsupported           the provider cannot find orders by our number (here, now)
         │   └── OrderNotFound               the provider has no such order
         ├── PolicyRefused                   a fee cap refuses the spend
         │   └── NoSourceFits                every energy source was excluded (``exclusions`` says why)
@@ -212,6 +214,22 @@ class DuplicateOrderNumber(ProviderError):
     """Raised inside a client when our order number was used before; ``order`` resolves it by lookup."""
 
     reason = "duplicate_order_number"
+
+
+class ForeignOrderNumber(DuplicateOrderNumber):
+    """Raised when our number names an order whose address, energy or time is not this sweep step's.
+
+    Another deployment on the same account, or a restored ledger, used the number first. Nothing was
+    ordered under it by us: the step records the collision and orders again under a fresh number.
+    """
+
+    reason = "foreign_order_number"
+
+
+class LookupUnsupported(ProviderError):
+    """Raised when the provider cannot look an order up by our number (an older itrx deployment)."""
+
+    reason = "lookup_unsupported"
 
 
 class OrderNotFound(ProviderError):

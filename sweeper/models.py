@@ -109,6 +109,21 @@ class EnergyOrder:
     detail: str = ""
     delivered_sun: int = 0
     """TRX this order put on the receiving address for the transfer to burn (``delivers_trx`` sources)."""
+    refunded_sun: int = 0
+    """What the provider gave back (itrx ``refund_amount``, ea888fee ``refundAmount``); ``cost_sun`` is
+    the charge before it, so what the order really cost is ``cost_sun - refunded_sun``."""
+    created_at: float | None = None
+    """When the provider says it created the order (Unix seconds), where it says so."""
+    charge_mismatch: bool = False
+    """The source charged far from what its own price list said the order costs (docs/PROVIDERS.md §3.4):
+    its quotes cannot be trusted, so its breaker is opened."""
+    found: bool = False
+    """It was found by looking our number up, not placed by this call: adopt it only if it is this step's."""
+
+    @property
+    def net_cost_sun(self) -> int:
+        """What the order really cost: charged minus refunded, never below zero."""
+        return max(0, self.cost_sun - self.refunded_sun)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ __all__ = [
     "NoSourceFits",
     "Ranking",
     "choose_source",
+    "duration_seconds",
     "energy_needed",
     "free_bandwidth_wait",
     "percent_cap_sun",
@@ -47,6 +48,8 @@ class Exclusion(StrEnum):
     OVER_SWEEP_CAP = "over the cap per sweep"
     OVER_PERCENT_CAP = "over the percent-of-amount cap"
     OVER_SOURCE_CAP = "over the source's own cap"
+    TOO_LITTLE_ENERGY = "quotes less energy than the sweep needs"
+    TOO_SHORT = "rents the energy for less time than the sweep needs"
 
     @property
     def transient(self) -> bool:
@@ -132,6 +135,30 @@ def percent_cap_sun(
     return int(value)  # Fraction → int truncates toward zero: the cap rounds down
 
 
+_DURATION_UNITS = {"H": 3600, "D": 86_400, "M": 60}
+
+
+def duration_seconds(duration: str) -> float | None:
+    """Seconds a quote's rental lasts (``1H``, ``24H``, ``3D``…); None when it does not end by itself
+    (burnt TRX, our own stake until reclaimed) or the text is not a period."""
+    text = duration.strip().upper()
+    if len(text) >= 2 and text[:-1].isdigit() and text[-1] in _DURATION_UNITS:
+        return float(int(text[:-1]) * _DURATION_UNITS[text[-1]])
+    return None
+
+
+def short_of_need(quote: Quote, need_energy: int, need_seconds: float) -> Excluded | None:
+    """Why ``quote`` cannot serve the need (too little energy, too short a rental), or None if it can."""
+    if need_energy > 0 and quote.energy < need_energy:
+        detail = f"quotes {quote.energy} energy, the sweep needs {need_energy}"
+        return Excluded(quote.source, Exclusion.TOO_LITTLE_ENERGY, detail)
+    seconds = duration_seconds(quote.duration)
+    if need_seconds > 0 and seconds is not None and seconds < need_seconds:
+        detail = f"rents for {seconds:.0f} s ({quote.duration}), the sweep needs {need_seconds:.0f} s"
+        return Excluded(quote.source, Exclusion.TOO_SHORT, detail)
+    return None
+
+
 def _trx(sun: int) -> str:
     return f"{Decimal(sun) / SUN_PER_TRX:f} TRX"
 
@@ -146,17 +173,24 @@ def rank(
     max_percent: Decimal | float | str,
     trx_per_token: Decimal | str | None = None,
     excluded: Iterable[Excluded] = (),
+    need_energy: int = 0,
+    need_seconds: float = 0.0,
 ) -> Ranking:
     """Acceptable quotes, cheapest first (ties keep the configured preference order of ``quotes``).
 
     ``excluded`` names sources left out before quoting (and why), so the ranking accounts for every source.
+    A quote for less than ``need_energy`` or a rental shorter than ``need_seconds`` never fits, however
+    cheap: it would stall the sweep until the order deadline.
     """
     out = list(excluded)
     pct_cap = percent_cap_sun(amount_units, token_decimals, max_percent, trx_per_token)
     accepted: list[Quote] = []
     for quote in quotes:
         total = quote.total_sun
-        if quote.source not in healthy:
+        short = short_of_need(quote, need_energy, need_seconds)
+        if short is not None:
+            out.append(short)
+        elif quote.source not in healthy:
             out.append(Excluded(quote.source, Exclusion.CIRCUIT_OPEN))
         elif total > max_sun_per_sweep:
             detail = f"{_trx(total)} exceeds the cap of {_trx(max_sun_per_sweep)} per sweep"
@@ -179,6 +213,8 @@ def choose_source(
     max_percent: Decimal | float | str,
     trx_per_token: Decimal | str | None = None,
     failed: Mapping[str, str] | None = None,
+    need_energy: int = 0,
+    need_seconds: float = 0.0,
 ) -> list[Quote]:
     """:func:`rank`'s accepted quotes, or :class:`NoSourceFits` naming every source and why.
 
@@ -194,6 +230,8 @@ def choose_source(
         max_percent=max_percent,
         trx_per_token=trx_per_token,
         excluded=before,
+        need_energy=need_energy,
+        need_seconds=need_seconds,
     )
     if not ranking.accepted:
         raise NoSourceFits({e.source: str(e) for e in ranking.excluded})

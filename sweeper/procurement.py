@@ -22,10 +22,11 @@ from sweeper import failpoints
 from sweeper.assets import Asset
 from sweeper.chain.port import Chain
 from sweeper.decisions import Wait
-from sweeper.energy.base import EnergySource
+from sweeper.energy.base import EnergySource, foreign_reason
 from sweeper.energy.health import CircuitBreaker
 from sweeper.errors import (
     ChainUnavailable,
+    ForeignOrderNumber,
     LedgerUnavailable,
     PermanentError,
     PolicyRefused,
@@ -50,6 +51,11 @@ RECLAIM_SETTLE_S = 600.0
 """After this long an order's delegation can no longer land (its transaction expired): nothing to reclaim."""
 MAX_BANDWIDTH_WAIT_S = 1800.0
 """A sweep waiting for its free bandwidth looks again at least this often (a source may come back)."""
+FOREIGN_COLLISION = "foreign_collision"
+"""Detail prefix of an order row whose number named another deployment's (or a restored ledger's) order:
+nothing was ordered under it, and its source may be asked again under a fresh number."""
+TX_EXPIRY_S = 60.0
+"""A transfer signed now may still be mined this long after (its expiration): the energy must outlast it."""
 
 _LEDGER_STATUS = {
     OrderStatus.PENDING: OrderRequestStatus.PENDING,
@@ -208,6 +214,8 @@ class Procurement:
             max_percent=self.caps.max_percent_of_amount,
             trx_per_token=asset.trx_per_token,
             excluded=excluded,
+            need_energy=need.energy,
+            need_seconds=self.caps.order_timeout_seconds + TX_EXPIRY_S,
         )
 
     def rank_bandwidth(
@@ -276,7 +284,11 @@ class Procurement:
         """The next source after a failed order: untried ones first, then all again, within the budget."""
         orders = self.ledger.orders_for_sweep(s.id)
         over_budget = len(orders) >= self.caps.max_orders_per_sweep
-        tried = frozenset(self.sources) if over_budget else frozenset(o.source for o in orders)
+        tried = (
+            frozenset(self.sources)
+            if over_budget
+            else frozenset(o.source for o in orders if not (o.detail or "").startswith(FOREIGN_COLLISION))
+        )
         choice = self.choose(s, asset, need, amount=s.amount, exclude=tried)
         if isinstance(choice, Exhausted) and not over_budget:
             # Every source was tried once; ask them all again (breakers still keep sick ones out).
@@ -335,6 +347,9 @@ class Procurement:
                 )
         except (ChainUnavailable, LedgerUnavailable):
             raise  # our own side is down: the order stays REQUESTED and is asked again, idempotently
+        except ForeignOrderNumber as exc:
+            self._collision(s, record, str(exc))
+            return False
         except SweeperError as exc:
             # The source answered (or was never reached): no order exists under this number.
             self._unhealthy(record.source, exc)
@@ -342,8 +357,18 @@ class Procurement:
             log.warning("energy.refused", sweep_id=s.id, source=record.source, reason=exc.reason)
             return False
         failpoints.hit(failpoints.AFTER_ORDER_SENT)
+        if order.found:
+            why = foreign_reason(order, s.address, None, record.created_at.timestamp())
+            if why:
+                self._collision(s, record, f"{record.source}: order {record.order_no} is not ours: {why}")
+                return False
         self._store(record, order)
         return True
+
+    def _collision(self, s: Sweep, record: OrderRecord, why: str) -> None:
+        """Our number names someone else's order: record it (nothing was ordered) and move on to a new one."""
+        self._fail(record, f"{FOREIGN_COLLISION}: {why}", refused=True)
+        log.warning("energy.foreign_order", sweep_id=s.id, source=record.source, order_no=record.order_no)
 
     def check(self, s: Sweep, record: OrderRecord) -> str | None:
         """Ask the source about a live order; the reason it failed or timed out, or None while pending."""
@@ -399,11 +424,15 @@ class Procurement:
                     final = source.status(order_of(record, s.address))
                 except SweeperError:
                     final = None
+            cost = None
+            if final is not None:
+                cost = final.net_cost_sun if final.refunded_sun else (final.cost_sun or None)
             self.ledger.update_order(
                 record.source,
                 record.order_no,
                 status=OrderRequestStatus.DELIVERED,
-                cost_sun=(final.cost_sun or None) if final is not None else None,
+                cost_sun=cost,
+                refunded_sun=(final.refunded_sun or None) if final is not None else None,
             )
         self._healthy_again(record.source)
         return True
@@ -485,20 +514,36 @@ class Procurement:
     # -- helpers ------------------------------------------------------------------------------------
 
     def _next_number(self, s: Sweep) -> str:
-        return f"sw{s.id}a{s.attempt}o{self.ledger.count_orders(s.id) + 1}"
+        """``sw<deployment>s<sweep>a<attempt>o<n>``: at most 32 letters and digits (docs/PROVIDERS.md §5)."""
+        n = self.ledger.count_orders(s.id) + 1
+        return f"sw{self.ledger.deployment_id()}s{s.id}a{s.attempt}o{n}"
 
     @property
     def _sick_wait(self) -> float:
         return self.caps.poll_seconds * SICK_WAIT_FACTOR
 
     def _store(self, record: OrderRecord, order: EnergyOrder) -> None:
+        """What the source said: status, its id, and the cost net of any refund (charged − refunded)."""
+        if order.charge_mismatch and not record.charge_mismatch:
+            breaker = self.breakers.get(record.source)
+            if breaker is not None:
+                breaker.trip()
+            log.warning(
+                "energy.charge_mismatch",
+                source=record.source,
+                order_no=record.order_no,
+                charged_sun=order.cost_sun,
+                quoted_sun=record.quoted_sun,
+            )
         self.ledger.update_order(
             record.source,
             record.order_no,
             status=_LEDGER_STATUS[order.status],
             provider_order_id=order.provider_order_id,
-            cost_sun=order.cost_sun or None,
+            cost_sun=order.net_cost_sun if order.refunded_sun else (order.cost_sun or None),
             detail=order.detail or None,
+            refunded_sun=order.refunded_sun or None,
+            charge_mismatch=True if order.charge_mismatch else None,
         )
 
     def _fail(self, record: OrderRecord, detail: str, *, refused: bool = False) -> None:

@@ -9,7 +9,7 @@ again; it never orders twice blindly. When the outcome cannot be known it return
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from tronpy.keys import is_base58check_address
@@ -17,7 +17,9 @@ from tronpy.keys import is_base58check_address
 from sweeper.errors import (
     AccountNotActivated,
     DuplicateOrderNumber,
+    ForeignOrderNumber,
     InvalidAddress,
+    LookupUnsupported,
     ProviderInvalidRequest,
     ProviderUnavailable,
     ResponseLost,
@@ -124,6 +126,22 @@ def check_address(address: str, what: str = "address") -> str:
     return address
 
 
+ADOPT_CLOCK_SKEW_S = 120.0
+"""How much earlier than our record a provider may date an order that is still ours (clock skew)."""
+
+
+def foreign_reason(found: EnergyOrder, address: str, energy: int | None, not_before: float | None) -> str:
+    """Why an order found under our number is not this step's ("" when it is): address, energy, time."""
+    if found.receive_address and found.receive_address != address:
+        return f"it delivers to {found.receive_address}, not {address}"
+    if energy is not None and found.energy and found.energy < energy:
+        return f"it is for {found.energy} energy, this step needs {energy}"
+    if not_before is not None and found.created_at is not None:
+        if found.created_at < not_before - ADOPT_CLOCK_SKEW_S:
+            return "it was created before this step recorded the number"
+    return ""
+
+
 def place_once(
     source: str,
     order_no: str,
@@ -133,30 +151,51 @@ def place_once(
     lookup: Callable[[], EnergyOrder | None],
     place: Callable[[], EnergyOrder],
     look_first: bool = True,
+    expect_energy: int | None = -1,
 ) -> EnergyOrder:
     """Look up, then place; resolve a lost answer or a duplicate number by looking up again.
 
-    What no lookup can settle comes back as an ``UNKNOWN`` order: it may exist, so nobody orders again.
+    An order found under our number is adopted only if its address and energy are this step's (the caller
+    checks its time against the ledger); otherwise :class:`ForeignOrderNumber` says the number is taken.
+    A lookup the provider does not support (``LookupUnsupported``) is skipped before placing; after a lost
+    answer it leaves the outcome unknown. What no lookup can settle comes back as an ``UNKNOWN`` order: it
+    may exist, so nobody orders again.
     """
+    wanted = energy if expect_energy == -1 else expect_energy
+
+    def adopt(found: EnergyOrder, *, ours_may_exist: bool = False) -> EnergyOrder:
+        why = foreign_reason(found, address, wanted, None)
+        if not why:
+            return replace(found, found=True)
+        if ours_may_exist:  # our own request may have created a second order: only the chain can tell
+            return unknown(f"a foreign order holds the number ({why})")
+        raise ForeignOrderNumber(f"{source}: order {order_no} exists but is not ours: {why}")
+
+    def unknown(cause: str) -> EnergyOrder:
+        return EnergyOrder(
+            source=source,
+            order_no=order_no,
+            receive_address=address,
+            energy=energy,
+            status=OrderStatus.UNKNOWN,
+            detail=f"{source}: order {order_no} may exist ({cause}); wait for energy on chain",
+        )
+
     if look_first:
-        existing = lookup()
+        try:
+            existing = lookup()
+        except LookupUnsupported:
+            existing = None
         if existing is not None:
-            return existing
+            return adopt(existing)
     try:
         return place()
     except (ResponseLost, DuplicateOrderNumber) as exc:
-        cause = exc.reason
+        cause, lost = exc.reason, isinstance(exc, ResponseLost)
     try:
         found = lookup()
-    except ProviderUnavailable:
+    except (ProviderUnavailable, LookupUnsupported):
         found = None
     if found is not None:
-        return found
-    return EnergyOrder(
-        source=source,
-        order_no=order_no,
-        receive_address=address,
-        energy=energy,
-        status=OrderStatus.UNKNOWN,
-        detail=f"{source}: order {order_no} may exist ({cause}); wait for energy on chain",
-    )
+        return adopt(found, ours_may_exist=lost)
+    return unknown(cause)

@@ -69,6 +69,11 @@ class CircuitBreaker:
         self._opened_at = None
         self._trial_out = False
 
+    def trip(self) -> None:
+        """Open now, whatever the count: the source did something its quotes cannot be trusted after."""
+        self._opened_at = self._clock()
+        self._trial_out = False
+
     def record_failure(self, exc: BaseException | None = None) -> None:
         """Count a failure; non-transient errors (bad request, auth) do not open the circuit."""
         if exc is not None and not isinstance(exc, TransientError):

@@ -132,6 +132,8 @@ class OrderRecord:
     quoted_sun: int | None = None
     refused_at: datetime | None = None
     reclaimed_at: datetime | None = None
+    refunded_sun: int | None = None
+    charge_mismatch: bool | None = None
 
     @property
     def activate(self) -> bool:

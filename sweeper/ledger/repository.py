@@ -24,6 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sweeper.errors import StateConflict
 from sweeper.ledger.addresses import add_addresses, check_address_shape
+from sweeper.ledger.deployment import new_deployment_id
 from sweeper.ledger.engine import READ_ONLY
 from sweeper.ledger.errors import LedgerUnavailable
 from sweeper.ledger.records import (
@@ -48,6 +49,7 @@ ORDERS: Table = Base.metadata.tables["energy_orders"]
 TXS: Table = Base.metadata.tables["chain_transactions"]
 CALLBACKS: Table = Base.metadata.tables["callback_events"]
 CURSORS: Table = Base.metadata.tables["scanner_cursor"]
+DEPLOYMENT: Table = Base.metadata.tables["deployment"]
 
 MUTABLE_SWEEP_FIELDS = frozenset(
     {
@@ -79,6 +81,7 @@ class Ledger:
         # PostgreSQL reads run as single autocommit statements: under READ COMMITTED every statement takes
         # its own snapshot inside a transaction as well, so BEGIN and ROLLBACK only cost two round trips.
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
+        self._deployment: str | None = None
 
     # -- transactions -------------------------------------------------------------------------------
 
@@ -97,6 +100,27 @@ class Ledger:
     def _insert(self, table: Table) -> Any:
         """An INSERT that understands ``on_conflict_do_nothing`` on both dialects."""
         return pg_insert(table) if self._postgres else sqlite_insert(table)
+
+    def deployment_id(self) -> str:
+        """This deployment's identifier, created once (by the first migration that knows it) and kept.
+
+        A ledger whose tables were made without migrations gets one here, insert-or-get, so two workers
+        racing agree on the stored one.
+        """
+        if self._deployment is None:
+            query = select(DEPLOYMENT.c.deployment_id).where(DEPLOYMENT.c.slot == 1)
+            with self._read() as conn:
+                found = conn.execute(query).scalar_one_or_none()
+            if found is None:
+                with self._write() as conn:
+                    conn.execute(
+                        self._insert(DEPLOYMENT)
+                        .values(slot=1, deployment_id=new_deployment_id(), created_at=self._clock())
+                        .on_conflict_do_nothing()
+                    )
+                    found = conn.execute(query).scalar_one()
+            self._deployment = str(found)
+        return self._deployment
 
     def ping(self) -> None:
         """Raise LedgerUnavailable unless the database answers."""
@@ -498,10 +522,13 @@ class Ledger:
         cost_sun: int | None = None,
         detail: str | None = None,
         refused: bool = False,
+        refunded_sun: int | None = None,
+        charge_mismatch: bool | None = None,
     ) -> bool:
         """Set an order's status (only if still ``from_status``, when given) and what the provider said.
 
         ``refused`` records that the source refused it outright (or it was never sent): it cost nothing.
+        ``cost_sun`` is net of ``refunded_sun`` (what the provider gave back).
         """
         values: dict[str, Any] = {"status": status.value, "updated_at": self._clock()}
         if refused:
@@ -510,6 +537,8 @@ class Ledger:
             ("provider_order_id", provider_order_id),
             ("cost_sun", cost_sun),
             ("detail", detail),
+            ("refunded_sun", refunded_sun),
+            ("charge_mismatch", charge_mismatch),
         ):
             if value is not None:
                 values[name] = value

@@ -158,6 +158,20 @@ class EnergyOrderRow(Base):
     """When the source refused the order outright (or it was never sent): it cost nothing."""
     reclaimed_at: Mapped[datetime | None]
     """When what the order delegated (our own stake) was taken back, or found to need no taking back."""
+    refunded_sun: Mapped[int | None]
+    """What the provider gave back (a refunded or partly filled order); ``cost_sun`` is already net of it."""
+    charge_mismatch: Mapped[bool | None] = mapped_column(Boolean)
+    """The provider charged far from what its quote said (the source's breaker was opened for it)."""
+
+
+class DeploymentRow(Base):
+    """The one row naming this deployment; its id is part of every provider order number."""
+
+    __tablename__ = "deployment"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deployment_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
 
 
 class CallbackEventRow(Base):

@@ -21,13 +21,13 @@ def test_the_migrated_schema_matches_the_models(ledger: Ledger) -> None:
         diff = compare_metadata(context, Base.metadata)
 
     assert diff == []
-    assert current_revision(ledger.engine) == "0003_uint256_amounts"
+    assert current_revision(ledger.engine) == "0004_deployment_id"
 
 
 def test_upgrade_is_idempotent(ledger: Ledger) -> None:
     upgrade(ledger.engine)
 
-    assert current_revision(ledger.engine) == "0003_uint256_amounts"
+    assert current_revision(ledger.engine) == "0004_deployment_id"
 
 
 def test_a_fresh_sqlite_file_migrates_from_a_plain_url_and_downgrades_cleanly(sqlite_url: str) -> None:

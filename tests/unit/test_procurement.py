@@ -29,7 +29,11 @@ def test_the_cheapest_source_is_chosen_under_a_number_of_the_sweep_and_attempt()
     s = opened(h)
     choice = h.flow.procurement.choose(s, h.flow.assets.get(USDT_CONTRACT), NEED, amount=s.amount)
     assert isinstance(choice, Ordered)
-    assert choice.quote.source == "cheap" and choice.order_no == f"sw{s.id}a0o1" and choice.step == "energy"
+    assert (
+        choice.quote.source == "cheap"
+        and choice.order_no == f"sw{h.ledger.deployment_id()}s{s.id}a0o1"
+        and choice.step == "energy"
+    )
 
 
 def test_each_left_out_source_has_a_typed_reason():

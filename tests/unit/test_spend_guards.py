@@ -293,7 +293,7 @@ def test_a_second_worker_never_calls_the_source_again_while_the_first_may_still_
     h.flow.advance(sid)
     assert h.run(sid) == "CONFIRMED"
 
-    assert h.sources["cheap"].paid == [f"sw{sid}a0o1"]
+    assert h.sources["cheap"].paid == [f"sw{h.ledger.deployment_id()}s{sid}a0o1"]
 
 
 def test_an_order_a_dead_worker_left_requested_is_asked_again_by_only_one_of_two_workers():
@@ -339,7 +339,7 @@ def test_our_delegated_stake_is_taken_back_whatever_the_end(end):
     assert _end(h, sid, end) == end
 
     stake = h.sources["stake"]
-    assert stake.reclaimed == [f"sw{sid}a0o1"] and stake.delegated == {}
+    assert stake.reclaimed == [f"sw{h.ledger.deployment_id()}s{sid}a0o1"] and stake.delegated == {}
     assert [o.reclaimed_at is not None for o in h.ledger.orders_for_sweep(sid)] == [True]
 
 
@@ -353,7 +353,7 @@ def test_stake_a_failed_reclaim_left_delegated_is_taken_back_by_reconcile():
     assert h.sources["stake"].reclaimed == []
 
     assert h.flow.reclaim_ended() == 1
-    assert h.sources["stake"].reclaimed == [f"sw{sid}a0o1"]
+    assert h.sources["stake"].reclaimed == [f"sw{h.ledger.deployment_id()}s{sid}a0o1"]
     assert h.flow.reclaim_ended() == 0  # settled: never asked again
 
 
