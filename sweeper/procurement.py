@@ -523,7 +523,7 @@ class Procurement:
         return self.caps.poll_seconds * SICK_WAIT_FACTOR
 
     def _store(self, record: OrderRecord, order: EnergyOrder) -> None:
-        """What the source said: status, its id, and the cost net of any refund (charged − refunded)."""
+        """What the source said: status, its id, and the cost net of any refund (charged - refunded)."""
         if order.charge_mismatch and not record.charge_mismatch:
             breaker = self.breakers.get(record.source)
             if breaker is not None:

@@ -136,9 +136,9 @@ def foreign_reason(found: EnergyOrder, address: str, energy: int | None, not_bef
         return f"it delivers to {found.receive_address}, not {address}"
     if energy is not None and found.energy and found.energy < energy:
         return f"it is for {found.energy} energy, this step needs {energy}"
-    if not_before is not None and found.created_at is not None:
-        if found.created_at < not_before - ADOPT_CLOCK_SKEW_S:
-            return "it was created before this step recorded the number"
+    created = found.created_at
+    if not_before is not None and created is not None and created < not_before - ADOPT_CLOCK_SKEW_S:
+        return "it was created before this step recorded the number"
     return ""
 
 
