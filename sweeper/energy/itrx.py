@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address, place_once
@@ -16,6 +17,7 @@ from sweeper.energy.signing import compact_json, itrx_signature
 from sweeper.errors import (
     DuplicateOrderNumber,
     InvalidAddress,
+    LookupUnsupported,
     OrderNotFound,
     ProviderAuthError,
     ProviderError,
@@ -23,6 +25,7 @@ from sweeper.errors import (
     ProviderInvalidRequest,
     ProviderOutOfResources,
     ProviderUnavailable,
+    ResponseLost,
     SweeperError,
 )
 from sweeper.models import ENERGY_TRANSFER_TO_HOLDER, EnergyOrder, OrderStatus, Quote
@@ -49,7 +52,10 @@ MESSAGE_ERRORS: tuple[tuple[tuple[str, ...], type[SweeperError]], ...] = (
         ProviderOutOfResources,
     ),
     (("未激活", "not activated", "inactive"), AddressNotActivated),
-    (("重复", "duplicate", "already used", "already exists"), DuplicateOrderNumber),
+    (
+        ("重复", "已存在", "已使用", "已经存在", "已被使用", "duplicate", "already used", "already exist"),
+        DuplicateOrderNumber,
+    ),
     (
         (
             "签名",
@@ -69,6 +75,47 @@ MESSAGE_ERRORS: tuple[tuple[tuple[str, ...], type[SweeperError]], ...] = (
     (("地址", "invalid address", "valid tron address"), InvalidAddress),
     (("找不到订单", "order not found"), OrderNotFound),
 )
+
+
+QUERY_PATH = "/api/v1/frontend/order/query"
+PRICE_PATH = "/api/v1/frontend/order/price"
+ORDER_PATHS = frozenset({"/api/v1/frontend/order", "/api/v1/frontend/order/collect-manual"})
+REFUSALS: tuple[type[SweeperError], ...] = (
+    ProviderInsufficientBalance,
+    ProviderOutOfResources,
+    AddressNotActivated,
+    DuplicateOrderNumber,
+    ProviderAuthError,
+    InvalidAddress,
+)
+"""Answers to an order that name a refusal before anything was created (§2.2): everything else may exist."""
+CST = timezone(timedelta(hours=8))
+"""``create_time`` carries +08:00; a time without a zone is read in it too."""
+
+
+def _may_exist(exc: SweeperError) -> bool:
+    if isinstance(exc, REFUSALS):
+        return False
+    # HTTP 400 field validation refuses before anything is created; a free-text ``detail`` may not.
+    return not (type(exc) is ProviderInvalidRequest and "detail" not in exc.reason)
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def created_at(value: object) -> float | None:
+    """``create_time`` (ISO 8601, +08:00 in the docs) as Unix seconds; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)).timestamp()
 
 
 def status_of(code: object) -> OrderStatus:
@@ -104,7 +151,7 @@ def error_for_reply(reply: Reply) -> SweeperError | None:
         if "detail" in data:
             error = error_for_message(1, str(data["detail"]))
             if type(error) is ProviderError:
-                return ProviderInvalidRequest(f"itrx: {data['detail']}")
+                return ProviderInvalidRequest(f"itrx: {data['detail']}", reason="provider_detail")
             return error
         text = "; ".join(f"{k}: {v}" for k, v in data.items())
         fields = set(data)
@@ -114,7 +161,7 @@ def error_for_reply(reply: Reply) -> SweeperError | None:
                 return AddressNotActivated(f"itrx: {text}")
             return InvalidAddress(f"itrx: {text}")
         if "out_trade_no" in fields and any(
-            w in text.lower() for w in ("exist", "duplicate", "used", "重复")
+            w in text.lower() for w in ("exist", "duplicate", "used", "重复", "已存在", "已使用")
         ):
             return DuplicateOrderNumber(f"itrx: {text}")
         return ProviderInvalidRequest(f"itrx: {text}")
@@ -139,6 +186,7 @@ class ItrxClient(RentalSource):
         callback_url: str | None = None,
         clock: Callable[[], float] = time.time,
         name: str = "itrx",
+        lookup_by_out_trade_no: bool = True,
     ) -> None:
         self.name = name
         self._http = http
@@ -147,6 +195,7 @@ class ItrxClient(RentalSource):
         self.period = period
         self.use_collect_manual = use_collect_manual
         self.callback_url = callback_url
+        self.lookup_by_out_trade_no = lookup_by_out_trade_no
         self._clock = clock
         self._market: tuple[float, dict[str, Any]] | None = None
 
@@ -154,16 +203,27 @@ class ItrxClient(RentalSource):
         return f"ItrxClient(name={self.name!r}, base_url={self._http.base_url!r})"
 
     # -- transport -------------------------------------------------------------------------------
-    def _answer(self, reply: Reply) -> dict[str, Any]:
-        error = error_for_reply(reply)
-        if error is not None:
-            raise error
-        data = reply.json()
-        if not isinstance(data, dict):
-            raise ProviderUnavailable(f"itrx: unreadable answer (HTTP {reply.status_code})")
-        errno = data.get("errno", 0)
-        if errno not in (0, None):
-            raise error_for_message(int(errno), str(data.get("message", "")))
+    def _answer(self, reply: Reply, *, order: bool = False) -> dict[str, Any]:
+        """The answer's fields, or its typed error.
+
+        After an *order* (``order``), an answer that names no known refusal (``errno`` with free text, a
+        ``detail`` that is not about credentials, an unreadable body) leaves the order possibly created:
+        :class:`ResponseLost`, resolved by lookup or energy on chain (docs/PROVIDERS.md §2.2).
+        """
+        try:
+            error = error_for_reply(reply)
+            if error is not None:
+                raise error
+            data = reply.json()
+            if not isinstance(data, dict):
+                raise ProviderUnavailable(f"itrx: unreadable answer (HTTP {reply.status_code})")
+            errno = data.get("errno", 0)
+            if errno not in (0, None):
+                raise error_for_message(int(errno), str(data.get("message", "")))
+        except SweeperError as exc:
+            if order and _may_exist(exc):
+                raise ResponseLost(f"{exc} (the order may exist)", reason="order_may_exist") from None
+            raise
         inner = data.get("data")
         return inner if isinstance(inner, dict) else data
 
@@ -181,7 +241,7 @@ class ItrxClient(RentalSource):
             "Content-Type": "application/json",
         }
         reply = self._http.request("POST", path, idempotent=False, content=text.encode(), headers=headers)
-        return self._answer(reply)
+        return self._answer(reply, order=path in ORDER_PATHS)
 
     # -- reads -----------------------------------------------------------------------------------
     def market(self) -> dict[str, Any]:
@@ -211,35 +271,75 @@ class ItrxClient(RentalSource):
         minimum = int(self.market().get("minimum_order_energy") or 0)
         return max(energy, minimum)
 
+    def _collect_price(self, energy: int, to: str | None, activate: bool) -> dict[str, Any] | None:
+        """The price of collect-manual for a transfer to ``to`` if it fits (covers ``energy``), else None.
+
+        The provider sizes collect-manual's energy itself for one USDT transfer to ``to`` (§2.3); when that
+        is less than the measured need (a margin, another token) the plain order of the exact amount is used.
+        """
+        if to is None or not self._collect(energy, to, activate):
+            return None
+        data = self._get(PRICE_PATH, {"period": self.period, "to_address": to})
+        return data if int(data.get("energy_amount") or 0) >= energy else None
+
     def quote(self, address: str, energy: int, *, to: str | None = None, activate: bool = False) -> Quote:
         check_address(address)
-        params: dict[str, str | int] = {"period": self.period}
-        if to is not None and self._collect(energy, check_address(to, "to"), activate):
-            params["to_address"] = to
-        else:
-            params["energy_amount"] = self._order_energy(energy)
-        data = self._get("/api/v1/frontend/order/price", params)
+        if to is not None:
+            check_address(to, "to")
+        data = self._collect_price(energy, to, activate)
+        amount = int((data or {}).get("energy_amount") or 0)
+        if data is None:
+            amount = self._order_energy(energy)
+            data = self._get(PRICE_PATH, {"period": self.period, "energy_amount": amount})
         return Quote(
             source=self.name,
-            energy=int(data.get("energy_amount") or params.get("energy_amount") or energy),
+            energy=int(data.get("energy_amount") or amount),
             cost_sun=int(data["total_price"]),
             duration=self.period,
             activation_sun=ACTIVATION_SUN if activate else 0,
         )
 
+    def _scene_energy(self, scene: object, fallback: int) -> int:
+        """The energy collect-manual delegated for the scene it reports (index-data's USDT needs)."""
+        key = {1: "usdt_energy_need_old", 2: "usdt_energy_need_new"}.get(_int_or_none(scene) or 0)
+        value = self.market().get(key) if key else None
+        return _int_or_none(value) or fallback
+
     def lookup(self, order_no: str) -> EnergyOrder | None:
+        """The order under our ``out_trade_no``; ``LookupUnsupported`` where the deployment cannot do it.
+
+        Only the newest docs accept ``out_trade_no`` on order/query (OQ-I6): a deployment that wants
+        ``serial`` (HTTP 400 naming it) or has no such route (404) cannot look our numbers up.
+        """
+        if not self.lookup_by_out_trade_no:
+            raise LookupUnsupported(f"itrx: lookup by out_trade_no is switched off ({order_no})")
+        params = {"out_trade_no": order_no}
+        reply = self._http.request(
+            "GET", QUERY_PATH, idempotent=True, params=params, headers={"API-KEY": self._api_key}
+        )
+        data = reply.json()
+        if reply.status_code == 404 or (
+            reply.status_code == 400 and isinstance(data, dict) and "serial" in data and "detail" not in data
+        ):
+            raise LookupUnsupported(
+                f"itrx: this deployment cannot look orders up by out_trade_no ({order_no})"
+            )
         try:
-            data = self._get("/api/v1/frontend/order/query", {"out_trade_no": order_no})
+            found = self._answer(reply)
         except OrderNotFound:
             return None
-        return self._from_query(order_no, data)
+        return self._from_query(order_no, found)
 
     def status(self, order: EnergyOrder) -> EnergyOrder:
+        """The order by its serial (from the reply or a callback); by our number where that works."""
         if order.provider_order_id:
-            data = self._get("/api/v1/frontend/order/query", {"serial": order.provider_order_id})
-        else:
-            data = self._get("/api/v1/frontend/order/query", {"out_trade_no": order.order_no})
-        return self._from_query(order.order_no, data, order)
+            data = self._get(QUERY_PATH, {"serial": order.provider_order_id})
+            return self._from_query(order.order_no, data, order)
+        try:
+            found = self.lookup(order.order_no)
+        except LookupUnsupported:
+            return order  # no serial, no lookup: callbacks or energy on chain will tell
+        return found if found is not None else order
 
     def _from_query(
         self, order_no: str, data: Mapping[str, Any], prior: EnergyOrder | None = None
@@ -258,6 +358,8 @@ class ItrxClient(RentalSource):
             cost_sun=int(data.get("amount") or (prior.cost_sun if prior else 0)),
             delegate_txid=str(txid) if txid else None,
             detail=f"itrx status {data.get('status')}",
+            refunded_sun=int(data.get("refund_amount") or 0),
+            created_at=created_at(data.get("create_time")),
         )
 
     # -- the order -------------------------------------------------------------------------------
@@ -280,9 +382,11 @@ class ItrxClient(RentalSource):
         body: dict[str, Any] = {"receive_address": address, "out_trade_no": order_no}
         if self.callback_url:
             body["callback_url"] = self.callback_url
-        if self._collect(energy, to, activate):
+        collect = self._collect_price(energy, to, activate)
+        if collect is not None:
             path = "/api/v1/frontend/order/collect-manual"
             body.update(scene=0, to_address=to)
+            energy = int(collect.get("energy_amount") or energy)
         else:
             path = "/api/v1/frontend/order"
             energy = self._order_energy(energy)
@@ -290,6 +394,10 @@ class ItrxClient(RentalSource):
             if activate:
                 body["active"] = 1
         data = self._post(path, body)
+        detail = "order"
+        if collect is not None:
+            energy = self._scene_energy(data.get("scene"), energy)
+            detail = f"collect-manual scene {data.get('scene')}"
         return EnergyOrder(
             source=self.name,
             order_no=order_no,
@@ -298,7 +406,8 @@ class ItrxClient(RentalSource):
             status=OrderStatus.PENDING,
             provider_order_id=str(data.get("serial") or "") or None,
             cost_sun=int(data.get("amount") or 0),
-            detail="collect-manual" if path.endswith("collect-manual") else "order",
+            detail=detail,
+            created_at=self._clock(),
         )
 
 
@@ -318,6 +427,8 @@ class ItrxSettings(BaseModel):
     period: str = "1H"
     use_collect_manual: bool = True
     callbacks: bool = True
+    lookup_by_out_trade_no: bool = True
+    """False for a deployment whose order/query knows ``serial`` only (docs/PROVIDERS.md OQ-I6)."""
 
 
 def build_itrx(settings: ItrxSettings, context: BuildContext) -> ItrxClient:
@@ -329,6 +440,7 @@ def build_itrx(settings: ItrxSettings, context: BuildContext) -> ItrxClient:
         use_collect_manual=settings.use_collect_manual,
         callback_url=context.callback_url,
         name=context.name,
+        lookup_by_out_trade_no=settings.lookup_by_out_trade_no,
     )
 
 

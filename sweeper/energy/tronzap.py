@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address, place_once
@@ -24,6 +25,7 @@ from sweeper.errors import (
     ProviderInsufficientBalance,
     ProviderInvalidRequest,
     ProviderUnavailable,
+    ResponseLost,
     SweeperError,
 )
 from sweeper.models import EnergyOrder, OrderStatus, Quote
@@ -46,6 +48,13 @@ ERRORS: dict[int, type[SweeperError]] = {
     500: ProviderUnavailable,  # internal_server_error
 }
 
+ORDER_PATH = "/v1/transaction/new"
+MAY_EXIST = frozenset({35, 500})
+"""Codes after which a ``/v1/transaction/new`` may have created the transaction (docs/PROVIDERS.md §4.2)."""
+MAX_EXTERNAL_ID = 32
+"""Our own bound: the docs give no limit for ``external_id`` (OQ-Z4); their example is
+``my-external-id-123``, so numbers stay short letters, digits and dashes."""
+
 STATUSES = {
     "new": OrderStatus.PENDING,
     "pending": OrderStatus.PENDING,
@@ -57,15 +66,29 @@ STATUSES = {
 def error_for_code(code: int, key: str, message: str) -> SweeperError:
     """The typed error for a ``code`` other than 0; a reused external_id is a duplicate order number."""
     text = f"tronzap: {code} {key}: {message}".rstrip(": ")
+    error: SweeperError
     if (
         code == 2
         and key.endswith(".external_id")
         and any(w in message.lower() for w in ("exist", "used", "dupl"))
     ):
-        return DuplicateOrderNumber(text)
-    if code == 25:
-        return ProviderInvalidRequest(text, reason="already_activated")
-    return ERRORS.get(code, ProviderError)(text)
+        error = DuplicateOrderNumber(text)
+    elif code == 25:
+        error = ProviderInvalidRequest(text, reason="already_activated")
+    else:
+        error = ERRORS.get(code, ProviderError)(text)
+    return error
+
+
+def created_at(value: object) -> float | None:
+    """``created_at`` (ISO 8601, ``Z`` or an offset) as Unix seconds; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def sun(value: object) -> int:
@@ -114,20 +137,32 @@ class TronzapClient(RentalSource):
         reply = self._http.request(
             "POST", path, idempotent=idempotent, content=text.encode(), headers=headers
         )
-        return self._answer(reply)
+        return self._answer(reply, order=path == ORDER_PATH)
 
-    def _answer(self, reply: Reply) -> Any:
+    def _answer(self, reply: Reply, *, order: bool = False) -> Any:
+        """The ``result`` of a ``code`` 0 answer, whatever the HTTP status; else the typed error.
+
+        After an *order* (``order``), code 500 or 35, a code outside the catalogue or an unreadable answer
+        leave the transaction possibly created: :class:`ResponseLost`, resolved by lookup, never by
+        ordering elsewhere (docs/PROVIDERS.md §4.2).
+        """
         data = reply.json()
         if not isinstance(data, dict) or "code" not in data:
             if reply.status_code in (401, 403):
                 raise ProviderAuthError(f"tronzap: HTTP {reply.status_code}")
             if 400 <= reply.status_code < 500:
                 raise ProviderInvalidRequest(f"tronzap: HTTP {reply.status_code}")
-            raise ProviderUnavailable(f"tronzap: unreadable answer (HTTP {reply.status_code})")
+            error: type[ProviderUnavailable] = ResponseLost if order else ProviderUnavailable
+            raise error(f"tronzap: unreadable answer (HTTP {reply.status_code})")
         code = int(data["code"])
-        if code != 0:
-            raise error_for_code(code, str(data.get("key") or ""), str(data.get("error") or ""))
-        return data.get("result")
+        if code == 0:
+            return data.get("result")
+        key, message = str(data.get("key") or ""), str(data.get("error") or "")
+        if order and (code in MAY_EXIST or code not in ERRORS):
+            raise ResponseLost(
+                f"tronzap: {code} {key}: {message} (the transaction may exist)", reason="order_may_exist"
+            )
+        raise error_for_code(code, key, message)
 
     def services(self) -> dict[str, Any]:
         result = self._call("/v1/services", {}, idempotent=True)
@@ -196,12 +231,17 @@ class TronzapClient(RentalSource):
             cost_sun=sun(charged) if charged not in (None, "") else (prior.cost_sun if prior else 0),
             delegate_txid=str(tx.get("hash") or "") or None,
             detail=f"tronzap {tx.get('service') or 'transaction'} {status}",
+            created_at=created_at(tx.get("created_at")),
         )
 
     def order(
         self, order_no: str, address: str, energy: int, *, to: str | None = None, activate: bool = False
     ) -> EnergyOrder:
         check_address(address)
+        if not order_no or len(order_no) > MAX_EXTERNAL_ID or not order_no.replace("-", "").isalnum():
+            raise ProviderInvalidRequest(
+                f"tronzap: external_id must be 1..{MAX_EXTERNAL_ID} letters, digits or '-'"
+            )
         return place_once(
             self.name,
             order_no,
@@ -225,7 +265,8 @@ class TronzapClient(RentalSource):
             if activate:
                 params["activate_address"] = True
             body.update(service="energy", params=params)
-        return self._from_transaction(order_no, self._call("/v1/transaction/new", body, idempotent=False))
+        result = self._call(ORDER_PATH, body, idempotent=False)
+        return self._from_transaction(order_no, result)
 
 
 # -- registration ----------------------------------------------------------------------------------------

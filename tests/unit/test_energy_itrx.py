@@ -162,10 +162,15 @@ def test_a_lost_answer_with_no_order_found_is_an_unknown_outcome():
 
 def test_a_quote_for_a_sweep_asks_the_price_for_the_destination():
     fake = FakeItrx()
-    quote = client(fake).quote(ADDR, 130_285, to=DEST)
+    quote = client(fake).quote(ADDR, 64_285, to=DEST)
     assert quote.energy == 65000 and quote.cost_sun == 60 * 65000 and quote.source == "itrx"
     activation = client(fake).quote(ADDR, 40_000, activate=True)
     assert activation.activation_sun == 1_500_000 and activation.energy == 40_000
+
+
+def test_a_collect_price_for_less_than_the_need_gives_way_to_a_plain_order_of_the_need():
+    quote = client(FakeItrx()).quote(ADDR, 130_285, to=DEST)
+    assert quote.energy == 130_285 and quote.cost_sun == 60 * 130_285
 
 
 def test_balance_comes_from_index_data_and_an_empty_answer_means_a_bad_key():
