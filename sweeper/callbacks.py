@@ -2,18 +2,25 @@
 
 A callback carries ``TIMESTAMP`` and ``SIGNATURE`` headers; the signature is HMAC-SHA256 over
 ``TIMESTAMP&json`` of the body with sorted keys. Whether itrx uses compact or Python-default separators
-is unknown, so both are accepted. The timestamp must be within a tolerance of now, the comparison is
-constant-time, and replays are caught by the receiver storing :func:`event_key` under a unique index.
+is unknown (its Python receiver sample verifies the spaced form, the PHP/Java ones the compact form), so
+both are accepted, and the raw body as sent. The docs show numbers as digit strings (``'32000'``), and the
+content type is not stated: digit strings count as numbers and a form body is read like a JSON one — a
+signature must still match one canonical form of exactly what was received (docs/PROVIDERS.md §2.5).
+The timestamp must be within a tolerance of now, the comparison is constant-time, and replays are caught
+by the receiver storing :func:`event_key` under a unique index.
 Nothing in a callback can name a destination: it only tells us which order to look at again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sweeper.energy.signing import compact_json, itrx_signature, spaced_json
 from sweeper.errors import CallbackRejected
@@ -76,10 +83,57 @@ def _text(payload: Mapping[str, Any], name: str, *, required: bool = False) -> s
 
 
 def _int(payload: Mapping[str, Any], name: str) -> int:
+    """A number field, given as a JSON number or as a decimal string (``"32000"``, ``"32170.00504"``)."""
     value = payload.get(name)
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if not number.is_finite():
+            raise CallbackRejected(f"callback field {name!r} is not a number", reason="malformed")
+        return int(number)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise CallbackRejected(f"callback field {name!r} is not a number", reason="malformed")
     return int(value)
+
+
+NUMBER_FIELDS = frozenset({"energy_amount", "pay_amount", "status"})
+"""The callback fields the docs' body example shows as numbers (docs/PROVIDERS.md §2.5)."""
+
+
+def _numbers(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload with the number fields' strings as numbers: what a sender that signed numbers used."""
+    out = dict(payload)
+    for key in NUMBER_FIELDS & set(payload):
+        value = payload[key]
+        if not isinstance(value, str):
+            continue
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            out[key] = int(text)
+        else:
+            with contextlib.suppress(InvalidOperation):
+                out[key] = float(text) if Decimal(text).is_finite() else value
+    return out
+
+
+def _payload(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    """The callback's fields from a JSON body, or from a form body (``application/x-www-form-urlencoded``)."""
+    kind = (_header(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            raise CallbackRejected("callback form body is malformed", reason="malformed") from None
+        return dict(pairs)
+    try:
+        payload = json.loads(body)  # floats round-trip exactly through repr, as the signer wrote them
+    except ValueError:
+        raise CallbackRejected("callback body is not JSON", reason="malformed") from None
+    if not isinstance(payload, dict):
+        raise CallbackRejected("callback body is not a JSON object", reason="malformed")
+    return payload
 
 
 def parse_itrx_callback(
@@ -102,14 +156,13 @@ def parse_itrx_callback(
         raise CallbackRejected("TIMESTAMP is outside the accepted window", reason="stale")
     if len(body) > MAX_BODY_BYTES:
         raise CallbackRejected("callback body is too large", reason="malformed")
-    try:
-        payload = json.loads(body)  # floats round-trip exactly through repr, as the signer wrote them
-    except ValueError:
-        raise CallbackRejected("callback body is not JSON", reason="malformed") from None
-    if not isinstance(payload, dict):
-        raise CallbackRejected("callback body is not a JSON object", reason="malformed")
+    payload = _payload(headers, body)
     raw = body.decode("utf-8", errors="replace")
-    if not verify_itrx_signature(secret, timestamp, payload, signature, raw):
+    ok = verify_itrx_signature(secret, timestamp, payload, signature, raw)
+    numeric = _numbers(payload)
+    if numeric != payload:  # strings the sender may have signed as numbers: one more pair of forms
+        ok |= verify_itrx_signature(secret, timestamp, numeric, signature)
+    if not ok:
         raise CallbackRejected("callback signature does not match", reason="bad_signature")
     code = _int(payload, "status")
     return CallbackEvent(

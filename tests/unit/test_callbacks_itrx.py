@@ -100,7 +100,13 @@ def _signed(payload: dict) -> tuple[bytes, str]:
 
 @pytest.mark.parametrize(
     "change",
-    [{"serial": None}, {"status": "40"}, {"receive_address": 7}, {"energy_amount": None}, {"status": True}],
+    [
+        {"serial": None},
+        {"status": "forty"},
+        {"receive_address": 7},
+        {"energy_amount": None},
+        {"status": True},
+    ],
 )
 def test_a_correctly_signed_but_malformed_event_is_rejected(change):
     body, sig = _signed({**PAYLOAD, **change})
@@ -128,3 +134,27 @@ def test_the_same_event_redelivered_later_has_the_same_key_and_a_different_one_d
     assert event_key(first) == event_key(later)
     body, sig = _signed({**PAYLOAD, "status": 41})
     assert event_key(parse(body, sig)) != event_key(first)
+
+
+STRINGS = {k: (str(v) if isinstance(v, int | float) else v) for k, v in PAYLOAD.items()}
+"""The payload with numbers as strings, as the docs' own request example writes ``'32000'``."""
+
+
+@pytest.mark.parametrize("signed", [STRINGS, PAYLOAD])
+def test_numbers_given_as_strings_are_read_whichever_form_was_signed(signed):
+    sig = itrx_signature(SECRET, "1700000000", compact_json(signed))
+    event = parse(json.dumps(STRINGS).encode(), sig)
+    assert event.status is OrderStatus.DELIVERED and event.energy == 32000 and event.delegated_energy == 32170
+
+
+def test_a_form_body_is_read_and_verified_like_a_json_one():
+    from urllib.parse import urlencode
+
+    headers = {"timestamp": "1700000000", "Signature": COMPACT_SIG}
+    form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    event = parse_itrx_callback(form, urlencode(STRINGS).encode(), secret=SECRET, now=NOW)
+    assert event.serial == PAYLOAD["serial"] and event.status_code == 40
+    forged = urlencode(dict(STRINGS, receive_address="TPP5NBKiMX8AjS4fyao2Nj6AhFFCqDXgWS")).encode()
+    with pytest.raises(CallbackRejected) as info:
+        parse_itrx_callback(form, forged, secret=SECRET, now=NOW)
+    assert info.value.reason == "bad_signature"
