@@ -6,7 +6,9 @@ Choices where the document is silent (docs/PROVIDERS.md §7 compares them with t
 - every answer is HTTP 200 with the `{"code", "msg", "data"}` envelope; timestamps are ±300 s (600002);
 - an unactivated receiver is refused up front with 10001 (no charge, `outTradeNo` not consumed);
 - the order answer carries the charge under both `amount` (field table) and `price` (example);
-- price = unit price(period) * energy, in sun; maximum order 10,000,000 energy;
+- the listed `prices[].price` is not sun per energy: the charge follows the document's only priced
+  example (65,000 energy for `1H`, listed at 36, charged 860,000 sun), i.e. `ceil(listed * energy *
+  860,000 / (36 * 65,000))` sun; maximum order 10,000,000 energy;
 - statuses: WAIT_DELEGATE (paid) → PENDING (delegating / delegated) → FINISHED (reclaimed after the
   period); ABORT (delegation failed, refunded) or BREAK_OFF (forced `break_off`, refunded).
 """
@@ -55,6 +57,15 @@ MESSAGES = {
     600007: "订单不存在",
     600008: "IP不在白名单中",
 }
+
+
+DOC_CHARGE = (860_000, 36 * 65_000)
+"""The document's example: 860,000 sun charged where the listed price times the energy is 36 × 65,000."""
+
+
+def charge(listed: int, energy: int) -> int:
+    """Sun charged for ``energy`` at the listed price, scaled as in the document's example (rounded up)."""
+    return -(-listed * energy * DOC_CHARGE[0] // DOC_CHARGE[1])
 
 
 def _error(code: int, msg: str | None = None) -> JSONResponse:
@@ -137,7 +148,7 @@ class Ea888fee:
             return _error(600004)
         if not self.chain.account_exists(receiver):
             return _error(10001, "receiveAddress未激活")
-        cost = self.prices[period] * energy
+        cost = charge(self.prices[period], energy)
         if cost > self.account.balance:
             return _error(600005)
         if energy > self.chain.energy_available(self.pool):
@@ -157,6 +168,10 @@ class Ea888fee:
         self.book.add(order)
         if self.faults.take_drop_response():
             return Response(status_code=504)
+        after = self.faults.take_error_after_order()
+        if after is not None:
+            code = as_int(after)
+            return _error(code if code in MESSAGES and code != 200 else 10001)
         return _ok({"orderNo": order.id, "amount": cost, "price": cost, "balance": self.account.balance})
 
     def _invalid(self, params: dict[str, Any]) -> Response | None:

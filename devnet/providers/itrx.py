@@ -8,6 +8,11 @@ Choices where the documents are silent, written here because clients are tested 
 - price: `total = unit price(period) * energy + 600,000 sun below 50,000 energy (+1.5 TRX activation)`;
 - collect-manual scenes: 1 = recipient holds USDT (65,000 energy), 2 = it holds none (131,000); scene 0
   picks by `to_address`'s USDT balance (1 when no `to_address`), charged at the 1H unit price;
+- order/query by `out_trade_no` (newest docs) unless `query_by_out_trade_no` is switched off, then only
+  `serial` (HTTP 400 `{"serial": ["This field is required."]}`, as the docs repository's version);
+- a reused `out_trade_no` is refused before anything is charged: errno 1 `out_trade_no已存在` (the wording
+  is undocumented; clients recognise 重复/已存在/已使用 and English equivalents);
+- `error_after_order` creates and charges the order, then answers errno 1 with a free-text message;
 - order statuses: 20 paid → 30 delegating → 40 done (callback 40); failures 41 (refunded; callback 41),
   43 (forced `break_off`) or 0 (forced `timeout`); a 1H delegation whose energy is ≥ 90 % used is
   reclaimed at the next block (approximation of "reclaimed as soon as consumed").
@@ -126,6 +131,9 @@ class Itrx(ItrxReads):
         kind: str,
         extra: dict[str, Any],
     ) -> Response:
+        ref = str(body["out_trade_no"]) if body.get("out_trade_no") else None
+        if ref is not None and self.book.by_ref(ref):
+            return errno_reply(1, "out_trade_no已存在")
         activated = self.chain.account_exists(receiver)
         if not activated and not activate:
             return errno_reply(1, "receive_address is not activated")
@@ -154,6 +162,8 @@ class Itrx(ItrxReads):
         self.book.add(order)
         if self.faults.take_drop_response():
             return Response(status_code=504)
+        if self.faults.take_error_after_order() is not None:
+            return errno_reply(1, "系统繁忙,请稍后再试")
         reply = {"errno": 0, "serial": order.id, "amount": cost, "balance": self.account.balance}
         if kind == "collect":
             reply["scene"] = extra["scene"]

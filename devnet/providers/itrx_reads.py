@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from devnet.providers.common import Account, as_int, is_tron_address
 from devnet.providers.orders import DELEGATING, FAILED, PAID, Order, OrderBook
+from devnet.providers.state import ProviderFaults
 
 MIN_ORDER_ENERGY = 32_000
 MAX_ORDER_ENERGY = 100_000_000
@@ -44,6 +45,7 @@ class ItrxReads:
     """The GET endpoints; they need only the account, the order book, the chain, the pool and prices."""
 
     account: Account
+    faults: ProviderFaults
     book: OrderBook
     chain: Any
     pool: str
@@ -56,6 +58,8 @@ class ItrxReads:
         if not self._key_ok(request):
             return detail("API not found")
         serial, ref = request.query_params.get("serial"), request.query_params.get("out_trade_no")
+        if not serial and not self.faults.query_by_out_trade_no:
+            return field_errors(serial="This field is required.")  # a deployment without the newer query
         if not serial and not ref:
             return field_errors(serial="serial or out_trade_no is required.")
         if serial:

@@ -11,6 +11,11 @@ specific ones come from two places, the shared `Faults` (`error_code`, `insuffic
                        delivery time, without delegating, and are refunded
     callback_style     "compact" (default) or "spaced" (Python's default separators) for itrx callbacks
     callback_url       the account's default callback URL (itrx's /buyer/me setting)
+    error_after_order  create (and charge) the next order(s), then answer this error code anyway: a
+                       TronZap body code under HTTP 200, an itrx `errno`, an ea888fee `code`
+    query_by_out_trade_no  itrx only; false = a deployment whose order/query knows `serial` only and
+                       answers HTTP 400 `{"serial": ["This field is required."]}` otherwise (a mode: kept
+                       by DELETE, like callback_style and callback_url)
     balance            set the account balance in sun
 
 Every switch with a count is consumed one order at a time; a count of None means "until cleared".
@@ -40,6 +45,8 @@ class Switches:
     order_outcome: str | None = None
     callback_style: str = "compact"
     callback_url: str | None = None
+    error_after_order: int | str | None = None
+    query_by_out_trade_no: bool = True
     count: int | None = None
 
 
@@ -62,6 +69,8 @@ class ProviderFaults:
             raise ValueError(f"callbacks must be one of {', '.join(CALLBACK_MODES)}")
         if values.get("order_outcome") not in (None, *OUTCOMES):
             raise ValueError(f"order_outcome must be one of {', '.join(OUTCOMES)}")
+        if "query_by_out_trade_no" in values and not isinstance(values["query_by_out_trade_no"], bool):
+            raise ValueError("query_by_out_trade_no must be true or false")
         if values.get("callback_style") not in (None, "compact", "spaced"):
             raise ValueError("callback_style must be 'compact' or 'spaced'")
         with self._lock:
@@ -70,8 +79,16 @@ class ProviderFaults:
 
     def clear(self) -> None:
         with self._lock:
-            style, url = self.switches.callback_style, self.switches.callback_url
-            self.switches = Switches(callback_style=style, callback_url=url)
+            self.switches = self._modes()
+
+    def _modes(self) -> Switches:
+        """Fresh switches that keep the account's modes (callback style and URL, query mode)."""
+        old = self.switches
+        return Switches(
+            callback_style=old.callback_style,
+            callback_url=old.callback_url,
+            query_by_out_trade_no=old.query_by_out_trade_no,
+        )
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -85,6 +102,15 @@ class ProviderFaults:
 
     def take_insufficient(self) -> bool:
         return bool(self._take("insufficient_resources"))
+
+    def take_error_after_order(self) -> int | str | None:
+        """The error to answer after creating this order, consuming one use of its count."""
+        value = self._take("error_after_order")
+        return value if isinstance(value, int | str) else None
+
+    @property
+    def query_by_out_trade_no(self) -> bool:
+        return self.switches.query_by_out_trade_no
 
     def take_drop_response(self) -> bool:
         return bool(self._take("drop_response"))
@@ -119,10 +145,7 @@ class ProviderFaults:
                 if self.switches.count is not None:
                     self.switches.count -= 1
                     if self.switches.count <= 0:
-                        self.switches = Switches(
-                            callback_style=self.switches.callback_style,
-                            callback_url=self.switches.callback_url,
-                        )
+                        self.switches = self._modes()
                 return value
             shared = self._shared()
             value = _field(shared, name, None)

@@ -1,15 +1,19 @@
 """The TronZap account API (docs/PROVIDERS.md §4), served at the root of its own port.
 
 Choices where the documents are silent or leave room (docs/PROVIDERS.md §7 compares them):
-- every endpoint is POST; `X-Signature` is checked over the exact raw body bytes; errors are HTTP 200
-  `{"code","key","request_id","error"}` except code 500, which also answers HTTP 500;
-- energy tiers: duration 1 h and 24 h, 32,000 to 5,000,000 energy; activation costs 1.4 TRX;
+- every endpoint is POST; `X-Signature` is checked over the exact raw body bytes; every error, code 500
+  included, is HTTP 200 `{"code","key","request_id","error"}` (its error catalogue's
+  `http_status_on_error: 200`); `error_after_order` creates the transaction and still answers the code;
+- energy: duration 1 h only ("Currently only 1 hour is supported"; anything else is code 12
+  `invalid_duration.duration` "Duration must be equal to 1"), 60,000 to 5,000,000 energy ("minimum 60000
+  for energy"); activation costs 1.4 TRX;
 - the amount is read from `params.amounts.energy`, then `params.amount`, then `params.energy_amount`;
   `/v1/calculate` also takes the deprecated `energy`, `/v1/transaction/check` the legacy `transaction_id`;
 - bandwidth cannot be delegated on the devnet: `bandwidth`/`resource_bundle` orders answer code 2 (or 50
   for a bad bandwidth amount); `/v1/services` lists no bandwidth tiers;
 - statuses: new → pending (delegation or activation sent) → success (mined; `hash` set) or failed;
-  a repeated `external_id` creates another transaction, and check by `external_id` returns the latest.
+  a repeated `external_id` creates another transaction, and check by `external_id` returns the earliest
+  (the earlier transaction, as a reused number finds it).
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ from devnet.providers.orders import DELEGATING, FAILED, PAID, Order, OrderBook
 from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
 from devnet.providers.state import ProviderFaults, admin_endpoint
 
-MIN_ENERGY, MAX_ENERGY = 32_000, 5_000_000
+MIN_ENERGY, MAX_ENERGY = 60_000, 5_000_000
+DURATIONS = (1,)
+"""Hours TronZap rents energy for today."""
 ACTIVATION_PRICE_SUN = 1_400_000
 ACTIVATION_TRANSFER_SUN = 1
 USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
@@ -52,7 +58,7 @@ ERRORS = {
     6: ("insufficient_funds", "Insufficient funds"),
     10: ("invalid_tron_address", "Invalid TRON address"),
     11: ("invalid_energy_amount", "Invalid energy amount"),
-    12: ("invalid_duration", "Duration must be equal to 1 (1 hour)"),
+    12: ("invalid_duration", "Duration must be equal to 1"),
     20: ("transaction_not_found", "Transaction not found"),
     21: ("cannot_stop_subscription", "Cannot stop a subscription with a transaction limit"),
     24: ("address_not_activated", "Address is not activated"),
@@ -72,7 +78,7 @@ def _error(code: int, sub: str | None = None, message: str | None = None) -> JSO
         "request_id": str(uuid.uuid4()),
         "error": message or default,
     }
-    return JSONResponse(body, status_code=500 if code == 500 else 200)
+    return JSONResponse(body, status_code=200)
 
 
 def _ok(result: Any) -> JSONResponse:
@@ -80,8 +86,9 @@ def _ok(result: Any) -> JSONResponse:
 
 
 def _durations(prices: dict[str, int]) -> dict[int, int]:
-    """Tier duration in hours → unit price in sun per energy."""
-    return {int(period.rstrip("H")): price for period, price in prices.items() if period.endswith("H")}
+    """Tier duration in hours → unit price in sun per energy (only the durations TronZap offers)."""
+    tiers = {int(period.rstrip("H")): price for period, price in prices.items() if period.endswith("H")}
+    return {hours: price for hours, price in tiers.items() if hours in DURATIONS}
 
 
 def _amounts(params: dict[str, Any]) -> dict[str, Any]:
@@ -293,6 +300,10 @@ class Tronzap:
         self.book.add(order)
         if self.faults.take_drop_response():
             return Response(status_code=504)
+        after = self.faults.take_error_after_order()
+        if after is not None:
+            code = as_int(after)
+            return _error(code if code in ERRORS else 500)
         return _ok(self._describe(order, amount_as_string=False))
 
     async def check(self, request: Request) -> Response:
@@ -307,7 +318,7 @@ class Tronzap:
             order = self.book.get(str(order_id))
         else:
             matches = self.book.by_ref(str(external_id))
-            order = matches[-1] if matches else None
+            order = matches[0] if matches else None
         if order is None:
             return _error(20)
         return _ok(self._describe(order, amount_as_string=True))

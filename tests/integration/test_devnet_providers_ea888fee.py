@@ -119,7 +119,8 @@ def test_the_docs_order_and_info_curls_pass_with_their_pretty_printed_bodies(dev
     )
     placed = call(devnet.ea888fee_url, "/v1/order", params, body=curl_body)
     assert placed["code"] == 200
-    assert placed["data"]["amount"] == placed["data"]["price"] == 45 * 65_000
+    # the document's example scale: listed 36 for 65,000 energy charges 860,000 sun
+    assert placed["data"]["amount"] == placed["data"]["price"] == -(-45 * 65_000 * 860_000 // (36 * 65_000))
     order_no = placed["data"]["orderNo"]
     found = call(
         devnet.ea888fee_url, "/v1/order/info", {"orderNo": order_no}, body=f'{{\n"orderNo":"{order_no}"\n}}'

@@ -239,12 +239,28 @@ def test_an_order_delegates_real_energy_and_both_lookups_report_it_complete(devn
     assert get(devnet.itrx_url, "/api/v1/frontend/index-data").json()["balance"] == placed["balance"]
 
 
-def test_a_repeated_out_trade_no_simply_creates_another_order(devnet):
+def test_a_repeated_out_trade_no_is_refused_before_anything_is_charged(devnet):
     receiver = new_activated(devnet)
     first = order(devnet, receiver, out_trade_no="same")
     second = order(devnet, receiver, out_trade_no="same")
-    assert first["serial"] != second["serial"]
-    assert second["balance"] == first["balance"] - second["amount"]
+    assert second["errno"] == 1 and "已存在" in second["message"] and "serial" not in second
+    assert first["serial"]
+
+
+def test_without_out_trade_no_queries_the_deployment_wants_a_serial(devnet):
+    receiver = new_activated(devnet)
+    placed = order(devnet, receiver, out_trade_no="mode-1")
+    set_faults(devnet, query_by_out_trade_no=False)
+    try:
+        httpx.delete(f"{devnet.itrx_url}/devnet/provider-faults").raise_for_status()  # a mode survives
+        query = f"{devnet.itrx_url}/api/v1/frontend/order/query"
+        headers = {"API-KEY": API_KEY}
+        by_ref = httpx.get(query, params={"out_trade_no": "mode-1"}, headers=headers)
+        assert by_ref.status_code == 400 and by_ref.json() == {"serial": ["This field is required."]}
+        by_serial = httpx.get(query, params={"serial": placed["serial"]}, headers=headers).json()
+        assert by_serial["order_no"] == placed["serial"]
+    finally:
+        set_faults(devnet, query_by_out_trade_no=True)
 
 
 def test_collect_manual_delivers_65k_to_a_usdt_holder_destination_and_131k_otherwise(devnet):
