@@ -18,7 +18,8 @@ from sweeper.chain import Chain, TronChain
 from sweeper.energy.base import EnergySource
 from sweeper.errors import SweeperError
 from sweeper.models import SUN_PER_TRX, Quote
-from sweeper.policy import energy_needed
+from sweeper.policy import Excluded, energy_needed, short_of_need
+from sweeper.procurement import TX_EXPIRY_S
 from tasks.cli_output import Column, fitted_table, out_console, print_json
 from tasks.sources import build_http_client, build_sources
 
@@ -114,7 +115,11 @@ def quotes(
     ] = "USDT",  # noqa: S107
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
-    """Every configured source's price for this sweep's energy, cheapest first; errors shown per row."""
+    """Every configured source's price for this sweep's energy, cheapest first; errors shown per row.
+
+    A quote for less energy, or a shorter rental, than the sweep needs is listed last with the reason
+    procurement excludes it for (``policy.short_of_need``): it is never chosen.
+    """
     settings = _settings(frozenset({"destination"}) if to else frozenset())
     contract = _token_contract(settings, token)
     destination = to or settings.destination_of(contract)
@@ -129,7 +134,9 @@ def quotes(
             priced.append(source.quote(address, needed, to=destination, activate=activate))
         except SweeperError as exc:
             failed.append((name, f"{exc.reason}: {exc}"))
-    priced.sort(key=lambda q: q.total_sun)
+    seconds = settings.order_timeout_seconds + TX_EXPIRY_S
+    short = {q.source: short_of_need(q, needed, seconds) for q in priced}
+    priced.sort(key=lambda q: (short[q.source] is not None, q.total_sun))
     if as_json:
         print_json(
             {
@@ -146,6 +153,7 @@ def quotes(
                         "activation_sun": q.activation_sun,
                         "total_sun": q.total_sun,
                         "duration": q.duration,
+                        **_exclusion(short[q.source]),
                     }
                     for q in priced
                 ],
@@ -162,7 +170,14 @@ def quotes(
         Column("note", wrap=True),
     )
     rows = [
-        [q.source, f"{q.energy:,}", _trx(q.cost_sun), _trx(q.activation_sun), _trx(q.total_sun), q.duration]
+        [
+            q.source,
+            f"{q.energy:,}",
+            _trx(q.cost_sun),
+            _trx(q.activation_sun),
+            _trx(q.total_sun),
+            _note(q, short),
+        ]
         for q in priced
     ]
     rows += [[name, "", "", "", "", error] for name, error in failed]
@@ -171,6 +186,16 @@ def quotes(
     out.print(fitted_table(title, columns, rows, out.width), highlight=False)
     if note:
         out.print(f"[yellow]{escape(note)}[/]", highlight=False)
+
+
+def _exclusion(why: Excluded | None) -> dict[str, str | None]:
+    return {"excluded": why.why.name.lower() if why else None, "why": str(why) if why else None}
+
+
+def _note(quote: Quote, short: dict[str, Excluded | None]) -> str:
+    """The quote's duration, or why procurement would never choose it."""
+    why = short[quote.source]
+    return quote.duration if why is None else f"[red]excluded ({why.why.name.lower()}): {escape(str(why))}[/]"
 
 
 @energy_app.command("balances")

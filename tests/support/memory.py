@@ -448,8 +448,11 @@ class MemorySource(RentalSource):
         activation: bool = True,
         activation_sun: int = 1_500_000,
         minimum: int = 0,
+        maximum: int | None = None,
     ) -> None:
         self.name = name
+        self.maximum = maximum
+        """Quotes never exceed this (a provider that sizes the energy itself, like collect-manual)."""
         self.capabilities = Capabilities(activation=activation, lookup=True)
         self.chain = chain
         self.price = price
@@ -487,6 +490,8 @@ class MemorySource(RentalSource):
         if activate and not self.capabilities.activation:
             raise ProviderInvalidRequest(f"{self.name} cannot activate")
         amount = max(energy, self.minimum)
+        if self.maximum is not None:
+            amount = min(amount, self.maximum)
         return Quote(
             self.name, amount, amount * self.price, activation_sun=self.activation_sun if activate else 0
         )

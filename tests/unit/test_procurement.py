@@ -96,3 +96,36 @@ def test_the_cost_counts_rented_energy_and_burned_trx_once():
     h.ledger.store_signed_tx(s.id, TxKind.TRANSFER, SignedTx("aa" * 32, "{}", 0))
     h.ledger.mark_tx("aa" * 32, h.ledger.get_tx("aa" * 32).status, fee_sun=345_000)
     assert h.flow.procurement.cost(s, 0) == 2_000_000 + 345_000
+
+
+def test_a_quote_for_less_energy_than_the_need_is_never_chosen_however_cheap():
+    h = heart(prices={"short": 10, "full": 60})
+    h.sources["short"].maximum = 65_000  # sizes the order itself, for one transfer to a holder
+    s = opened(h)
+    need = ResourceNeed(energy=130_285, required_energy=130_285)
+    asset = h.flow.assets.get(USDT_CONTRACT)
+    ranking = h.flow.procurement.rank(s, asset, need, amount=s.amount)
+    assert [q.source for q in ranking.accepted] == ["full"]
+    (left_out,) = ranking.excluded
+    assert left_out.source == "short" and left_out.why is Exclusion.TOO_LITTLE_ENERGY
+    assert "65000 energy, the sweep needs 130285" in str(left_out)
+    choice = h.flow.procurement.choose(s, asset, need, amount=s.amount)
+    assert isinstance(choice, Ordered) and choice.quote.source == "full"
+
+
+def test_a_rental_shorter_than_the_sweep_needs_is_left_out():
+    from sweeper.models import Quote
+    from sweeper.policy import rank
+
+    quotes = [Quote("minute", 70_000, 1, duration="1M"), Quote("hour", 70_000, 9, duration="1H")]
+    ranking = rank(
+        quotes,
+        {"minute", "hour"},
+        amount_units=10**8,
+        max_sun_per_sweep=10**9,
+        max_percent=5,
+        need_energy=65_000,
+        need_seconds=240,
+    )
+    assert [q.source for q in ranking.accepted] == ["hour"]
+    assert ranking.excluded[0].why is Exclusion.TOO_SHORT
