@@ -260,6 +260,36 @@ class LedgerCollector(Collector):
             unknown.add_metric([source], found.get((source, OrderRequestStatus.UNKNOWN), 0))
         yield errors
         yield unknown
+        yield from self._charges()
+
+    def _charges(self) -> Iterator[Metric]:
+        """Per source: what quotes said, what was charged and refunded, and charges far from the quote."""
+        families = {
+            "quoted": CounterMetricFamily(
+                "sweeper_energy_quoted_sun",
+                "Sun the chosen quotes said orders would cost.",
+                labels=["source"],
+            ),
+            "charged": CounterMetricFamily(
+                "sweeper_energy_charged_sun",
+                "Sun providers charged for orders, before refunds.",
+                labels=["source"],
+            ),
+            "refunded": CounterMetricFamily(
+                "sweeper_energy_refunded_sun", "Sun providers gave back (refunded orders).", labels=["source"]
+            ),
+            "mismatches": CounterMetricFamily(
+                "sweeper_energy_charge_mismatches",
+                "Orders charged further from the price list than the tolerance (breaker opened).",
+                labels=["source"],
+            ),
+        }
+        for c in stats.source_charges(self.ledger):
+            families["quoted"].add_metric([c.source], c.quoted_sun)
+            families["charged"].add_metric([c.source], c.charged_sun)
+            families["refunded"].add_metric([c.source], c.refunded_sun)
+            families["mismatches"].add_metric([c.source], c.mismatches)
+        yield from families.values()
 
     def _guards(self) -> Iterator[Metric]:
         """The spend guards: the kill switch, energy spend, budget crossings, quarantined addresses."""

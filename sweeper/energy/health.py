@@ -39,9 +39,12 @@ class CircuitBreaker:
         self._consecutive = 0
         self._opened_at: float | None = None
         self._trial_out = False
+        self._held_until = float("-inf")
 
     @property
     def state(self) -> BreakerState:
+        if self._clock() < self._held_until:
+            return BreakerState.OPEN
         if self._opened_at is None:
             return BreakerState.CLOSED
         if self._clock() - self._opened_at >= self.reset_seconds:
@@ -70,8 +73,10 @@ class CircuitBreaker:
         self._trial_out = False
 
     def trip(self) -> None:
-        """Open now, whatever the count: the source did something its quotes cannot be trusted after."""
+        """Open now for ``reset_seconds``, whatever the count and whatever succeeds meanwhile: the source
+        did something its quotes cannot be trusted after (charged far from them)."""
         self._opened_at = self._clock()
+        self._held_until = self._opened_at + self.reset_seconds
         self._trial_out = False
 
     def record_failure(self, exc: BaseException | None = None) -> None:

@@ -109,6 +109,42 @@ def order_counts(
     return [(source, OrderRequestStatus(status), int(n)) for source, status, n in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class SourceCharges:
+    """What one source's orders were quoted, charged and refunded (sun), and how many charged off-quote."""
+
+    source: str
+    quoted_sun: int
+    charged_sun: int
+    refunded_sun: int
+    mismatches: int
+
+    @property
+    def cost_sun(self) -> int:
+        """What the source really took: charged minus refunded."""
+        return self.charged_sun - self.refunded_sun
+
+
+def source_charges(ledger: Ledger) -> list[SourceCharges]:
+    """Per source, over orders with a known cost: quoted, charged (cost + refund), refunded, mismatches."""
+    refunded = func.coalesce(ORDERS.c.refunded_sun, 0)
+    query = (
+        select(
+            ORDERS.c.source,
+            func.coalesce(func.sum(ORDERS.c.quoted_sun), 0),
+            func.coalesce(func.sum(ORDERS.c.cost_sun + refunded), 0),
+            func.coalesce(func.sum(refunded), 0),
+            func.coalesce(func.sum(case((ORDERS.c.charge_mismatch.is_(True), 1), else_=0)), 0),
+        )
+        .where(ORDERS.c.cost_sun.is_not(None), ORDERS.c.refused_at.is_(None))
+        .group_by(ORDERS.c.source)
+        .order_by(ORDERS.c.source)
+    )
+    with ledger._read() as conn:
+        rows = conn.execute(query).all()
+    return [SourceCharges(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+
 def order_sources(ledger: Ledger) -> list[str]:
     """Every source that has ever been sent an order."""
     query = select(ORDERS.c.source).distinct().order_by(ORDERS.c.source)

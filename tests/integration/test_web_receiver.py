@@ -464,6 +464,27 @@ def test_metrics_are_read_from_the_ledger_at_scrape_time(ledger: Ledger) -> None
     assert again[("sweeper_sweeps", (C, ("state", "ENERGY_ORDERED"), ("token", "USDT")))] == 2
 
 
+def test_metrics_show_charged_quoted_refunded_and_mismatched_sun_per_source(ledger: Ledger) -> None:
+    sweep = open_ordered_sweep(ledger, "refunded", "sw1a0o1")
+    ledger.record_order_request(sweep.id, "energy", "itrx", "sw1a0o2", 65_000, quoted_sun=3_900_000)
+    ledger.update_order(
+        "itrx", "sw1a0o2", status=OrderRequestStatus.FAILED, cost_sun=400_000, refunded_sun=3_500_000
+    )
+    ledger.record_order_request(sweep.id, "energy", "ea888fee", "sw1a0o3", 65_000, quoted_sun=860_000)
+    ledger.update_order(
+        "ea888fee", "sw1a0o3", status=OrderRequestStatus.DELIVERED, cost_sun=2_340_000, charge_mismatch=True
+    )
+
+    found = samples(Receiver(ledger).client.get("/metrics").text)
+
+    assert found[("sweeper_energy_charged_sun_total", (("source", "itrx"),))] == 3_900_000
+    assert found[("sweeper_energy_refunded_sun_total", (("source", "itrx"),))] == 3_500_000
+    assert found[("sweeper_energy_quoted_sun_total", (("source", "ea888fee"),))] == 860_000
+    assert found[("sweeper_energy_charged_sun_total", (("source", "ea888fee"),))] == 2_340_000
+    assert found[("sweeper_energy_charge_mismatches_total", (("source", "ea888fee"),))] == 1
+    assert found[("sweeper_energy_charge_mismatches_total", (("source", "itrx"),))] == 0
+
+
 def test_metrics_show_the_kill_switch_spend_budget_crossings_and_quarantined_addresses(
     ledger: Ledger,
 ) -> None:

@@ -69,3 +69,15 @@ def test_a_failed_trial_opens_the_circuit_again_and_a_good_one_closes_it():
     assert breaker.allow()
     breaker.record_success()
     assert breaker.state is BreakerState.CLOSED and breaker.healthy
+
+
+def test_a_trip_holds_the_breaker_open_for_its_reset_time_even_if_a_call_succeeds():
+    from sweeper.energy.health import BreakerState, CircuitBreaker
+
+    now = [0.0]
+    breaker = CircuitBreaker("ea888fee", failures=3, reset_seconds=60, clock=lambda: now[0])
+    breaker.trip()
+    breaker.record_success()  # the order it tripped on was still delivered
+    assert breaker.state is BreakerState.OPEN and not breaker.healthy
+    now[0] = 61.0
+    assert breaker.healthy
