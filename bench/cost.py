@@ -6,6 +6,8 @@ Every figure is measured on the devnet chain (its own process), none is computed
   of them as soon as a provider's two modules exist; the policy picks) sweeps
   deposits on activated addresses and on never-activated ones; its cost is what the ledger records
   (what the providers charged plus TRX burned on chain).
+- **charged vs quoted**: per source, what the chosen quotes said and what the provider charged (and
+  refunded) for the same orders, from the ledger: a ratio far from 1 means the quote's unit is wrong.
 - **floor**: just before each sweep, every rental provider is asked for a quote for that sweep's energy
   (and the activation where one is needed); that sweep's floor is the lowest total, and the reported
   floor is their mean.
@@ -188,6 +190,7 @@ def run() -> dict[str, Any]:
             floor_holder, floor_new = floors[0], floors_new[0]
             swept = _sweep_all(rt, activated)
             swept_new = _sweep_all(rt, fresh)
+            out["charged_vs_quoted"] = _charged_vs_quoted(rt.ledger)
         finally:
             rt.close()
         ok = [s for s in swept if s.state is SweepState.CONFIRMED]
@@ -266,6 +269,23 @@ def run() -> dict[str, Any]:
         finally:
             chain.close()
     return out
+
+
+def _charged_vs_quoted(ledger: Any) -> dict[str, dict[str, Any]]:
+    """Per source: what the chosen quotes said, what the provider charged, refunded and really took."""
+    from sweeper.ledger.stats import source_charges
+
+    return {
+        c.source: {
+            "quoted_sun": c.quoted_sun,
+            "charged_sun": c.charged_sun,
+            "refunded_sun": c.refunded_sun,
+            "cost_sun": c.cost_sun,
+            "charged_over_quoted": round(c.charged_sun / c.quoted_sun, 4) if c.quoted_sun else None,
+            "mismatches": c.mismatches,
+        }
+        for c in source_charges(ledger)
+    }
 
 
 def _flat_top_up(

@@ -138,6 +138,17 @@ def rows(results: dict[str, Any]) -> list[Row]:
                 new_mean <= new_floor * 1.02,
             )
         )
+        for source, c in sorted((cost.get("charged_vs_quoted") or {}).items()):
+            ratio = c.get("charged_over_quoted")
+            out.append(
+                Row(
+                    f"4. charged vs quoted, {source}",
+                    "charged within 20 % of the quote",
+                    f"charged {trx(c['charged_sun'])} (refunded {trx(c['refunded_sun'])}) for "
+                    f"{trx(c['quoted_sun'])} quoted" + (f" (×{ratio:g})" if ratio is not None else ""),
+                    ratio is None or abs(ratio - 1) <= 0.2,
+                )
+            )
     memory = results.get("memory")
     if memory:
         for run in memory["runs"]:
