@@ -88,7 +88,8 @@ REFUSALS: tuple[type[SweeperError], ...] = (
     ProviderAuthError,
     InvalidAddress,
 )
-"""Answers to an order that name a refusal before anything was created (§2.2): everything else may exist."""
+"""Answers to an order that name a refusal before anything was created (docs/PROVIDERS.md §2.2);
+after any other answer the order may exist."""
 CST = timezone(timedelta(hours=8))
 """``create_time`` carries +08:00; a time without a zone is read in it too."""
 
@@ -274,8 +275,9 @@ class ItrxClient(RentalSource):
     def _collect_price(self, energy: int, to: str | None, activate: bool) -> dict[str, Any] | None:
         """The price of collect-manual for a transfer to ``to`` if it fits (covers ``energy``), else None.
 
-        The provider sizes collect-manual's energy itself for one USDT transfer to ``to`` (§2.3); when that
-        is less than the measured need (a margin, another token) the plain order of the exact amount is used.
+        The provider sizes collect-manual's energy itself for one USDT transfer to ``to``
+        (docs/PROVIDERS.md §2.3); when that is less than the measured need (a margin, another token) the
+        plain order of the exact amount is used.
         """
         if to is None or not self._collect(energy, to, activate):
             return None
