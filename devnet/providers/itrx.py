@@ -113,7 +113,7 @@ class Itrx(ItrxReads):
             if code == 403:
                 return detail("You do not have permission to perform this action.", 403)
             code = 1 if code is None else code
-            return errno_reply(code, "找不到订单" if code == 404 else "devnet forced error")
+            return errno_reply(code, "找不到订单" if code == 404 else "参数错误 (devnet forced error)")
         if self.faults.take_insufficient():
             return errno_reply(1, "platform energy insufficient")
         return None

@@ -73,6 +73,7 @@ MESSAGE_ERRORS: tuple[tuple[tuple[str, ...], type[SweeperError]], ...] = (
         ProviderAuthError,
     ),
     (("地址", "invalid address", "valid tron address"), InvalidAddress),
+    (("参数错误", "参数不正确", "参数有误", "invalid param", "parameter error"), ProviderInvalidRequest),
     (("找不到订单", "order not found"), OrderNotFound),
 )
 

@@ -330,7 +330,7 @@ def test_tronzap_internal_error_on_an_order_is_resolved_by_lookup_and_then_unkno
 
 @pytest.mark.parametrize(
     ("code", "error"),
-    [(400, ProviderInvalidRequest), (403, ProviderAuthError)],
+    [(400, ProviderInvalidRequest), (403, ProviderAuthError), (1, ProviderInvalidRequest)],
 )
 def test_itrx_forced_errors_yield_typed_errors(code, error, itrx, node, http):
     fault(node, http, "itrx", error_code=code, count=1)
@@ -339,11 +339,19 @@ def test_itrx_forced_errors_yield_typed_errors(code, error, itrx, node, http):
     assert type(info.value) is error
 
 
-@pytest.mark.parametrize("code", [1, 404])
-def test_itrx_errno_with_no_known_refusal_leaves_the_order_unknown(code, itrx, node, http):
+def test_itrx_errno_with_no_known_refusal_leaves_the_order_unknown(itrx, node, http):
     """errno text outside the known refusals may follow a created order (docs/PROVIDERS.md §2.2)."""
-    fault(node, http, "itrx", error_code=code, count=1)
+    fault(node, http, "itrx", error_code=404, count=1)
     assert itrx.order(order_no("err"), new_address(node, http, sun=TRX), 65_000).status is OrderStatus.UNKNOWN
+
+
+def test_itrx_free_text_after_a_created_order_is_resolved_by_lookup_to_that_order(itrx, node, http):
+    address, number = new_address(node, http, sun=TRX), order_no("made")
+    before = account_balance(node, http, "itrx")
+    fault(node, http, "itrx", error_after_order=1, count=1)
+    order = itrx.order(number, address, 65_000)
+    assert order.found and order.provider_order_id and order.receive_address == address
+    assert before - account_balance(node, http, "itrx") == order.cost_sun  # one order, not two
 
 
 def test_itrx_out_of_energy_insufficient_balance_and_bad_credentials_are_typed(itrx, node, http):
