@@ -99,6 +99,8 @@ class CallbackReceiver:
         if event.receive_address != sweep.address:
             log.warning("callback.address_mismatch", receive_address=event.receive_address, **context)
             return _error(400, "address_mismatch", "receive_address is not the order's deposit address")
+        if event.serial:  # an order whose answer was lost can now be followed by the provider's id
+            self.ledger.note_provider_order_id(provider, event.out_trade_no, event.serial)
         key = event_key(event)
         payload = body.decode("utf-8", errors="replace")
         if not self.ledger.record_callback(provider, key, payload, order_no=event.out_trade_no):

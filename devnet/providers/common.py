@@ -31,11 +31,13 @@ EA888FEE_API_SECRET = "1864fb62564c8e516ecad98b001918b1feddf3d6e5ab93b1de20f7cdb
 TRONZAP_API_TOKEN = "your_api_token"
 TRONZAP_API_SECRET = "your_api_secret"
 
-# Default unit prices in sun per energy, deliberately different per provider so a cost policy has a
-# cheapest choice: ea888fee is cheapest for 1H (but its minimum order is 65,000), tronzap next, itrx last.
+# Default unit prices, deliberately different per provider so a cost policy has a cheapest choice:
+# ea888fee is cheapest for 1H (but its minimum order is 65,000), tronzap next, itrx last. They are sun per
+# energy except ea888fee's, which are listed in its own unit: it charges 860,000 / (36 * 65,000) ≈ 0.3675
+# sun per energy per listed unit (its document's example), so its listed 122 costs about 44.8 sun.
 DEFAULT_PRICES: dict[str, dict[str, int]] = {
     "itrx": {"1H": 60, "1D": 90, "3D": 80, "30D": 70},
-    "ea888fee": {"1H": 45, "1D": 100},
+    "ea888fee": {"1H": 122, "1D": 272},
     "tronzap": {"1H": 52, "24H": 85},
 }
 DEFAULT_BALANCE_SUN = 10_000_000 * SUN_PER_TRX

@@ -548,6 +548,21 @@ class Ledger:
         with self._write() as conn:
             return bool(conn.execute(update(ORDERS).where(*where).values(**values)).rowcount == 1)
 
+    def note_provider_order_id(self, source: str, order_no: str, provider_order_id: str) -> bool:
+        """Keep the provider's own id for an order that has none yet (its answer was lost); True if set.
+
+        A verified callback names it (itrx ``serial``), so the order can be followed where the provider
+        cannot look our number up; an id already known is never replaced.
+        """
+        where = [
+            ORDERS.c.source == source,
+            ORDERS.c.order_no == order_no,
+            ORDERS.c.provider_order_id.is_(None),
+        ]
+        with self._write() as conn:
+            result = conn.execute(update(ORDERS).where(*where).values(provider_order_id=provider_order_id))
+            return bool(result.rowcount == 1)
+
     def claim_order(self, record: OrderRecord) -> bool:
         """Take a REQUESTED order to call its source again: True only for the one caller whose
         compare-and-set on the ``updated_at`` it read wins (a lost lock must not mean two calls)."""

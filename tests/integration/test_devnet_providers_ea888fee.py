@@ -99,7 +99,7 @@ def test_the_docs_balance_curl_runs_against_the_devnet_with_only_the_url_and_tim
     ).json()
     assert reply["code"] == 200 and reply["msg"] == "成功"
     assert reply["data"]["minimumOrderEnergy"] == 65_000
-    assert {"period": "1H", "price": 45} in reply["data"]["prices"]
+    assert {"period": "1H", "price": 122} in reply["data"]["prices"]
     assert reply["data"]["platformAvailEnergy"] > 0 and reply["data"]["balance"] > 0
 
 
@@ -120,7 +120,7 @@ def test_the_docs_order_and_info_curls_pass_with_their_pretty_printed_bodies(dev
     placed = call(devnet.ea888fee_url, "/v1/order", params, body=curl_body)
     assert placed["code"] == 200
     # the document's example scale: listed 36 for 65,000 energy charges 860,000 sun
-    assert placed["data"]["amount"] == placed["data"]["price"] == -(-45 * 65_000 * 860_000 // (36 * 65_000))
+    assert placed["data"]["amount"] == placed["data"]["price"] == -(-122 * 65_000 * 860_000 // (36 * 65_000))
     order_no = placed["data"]["orderNo"]
     found = call(
         devnet.ea888fee_url, "/v1/order/info", {"orderNo": order_no}, body=f'{{\n"orderNo":"{order_no}"\n}}'

@@ -266,7 +266,7 @@ def test_ea888fee_dropped_answer_is_an_unknown_outcome_and_the_retry_does_not_or
     assert ea.order(number, address, 65_000).status is OrderStatus.UNKNOWN
     # 600004: the first order exists
     assert ea.order(number, address, 65_000).status is OrderStatus.UNKNOWN
-    assert before - account_balance(node, http, "ea888fee") == -(-45 * 65_000 * 860_000 // (36 * 65_000))
+    assert before - account_balance(node, http, "ea888fee") == -(-122 * 65_000 * 860_000 // (36 * 65_000))
     assert wait_for_energy(chain, address, 65_000) == 65_000  # the caller waits for it on chain
 
 

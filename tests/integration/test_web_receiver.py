@@ -126,6 +126,27 @@ def test_a_valid_callback_is_recorded_once_and_enqueues_advance_for_its_sweep(
     assert ledger.get_sweep(sweep.id) == before
 
 
+def test_a_callback_gives_an_order_without_an_id_its_serial_and_never_replaces_one(ledger: Ledger) -> None:
+    sweep = open_ordered_sweep(ledger)
+    receiver = Receiver(ledger)
+    assert receiver.post(*signed(payload(sweep.address))).status_code == 200
+    order = ledger.get_order("itrx", ORDER_NO)
+    assert order is not None and order.provider_order_id == "886294f5204ac2fc1430f5a7d9215a80"
+    assert not ledger.note_provider_order_id("itrx", ORDER_NO, "another")
+
+
+def test_a_form_body_with_numbers_as_strings_is_accepted(ledger: Ledger) -> None:
+    from urllib.parse import urlencode
+
+    sweep = open_ordered_sweep(ledger)
+    fields = {k: str(v) for k, v in payload(sweep.address).items()}
+    _body, headers = signed(fields)
+    form = urlencode(fields).encode()
+    headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    response = Receiver(ledger).post(form, headers)
+    assert (response.status_code, response.json()) == (200, {})
+
+
 def test_the_same_callback_again_is_a_duplicate_and_enqueues_nothing_more(ledger: Ledger) -> None:
     sweep = open_ordered_sweep(ledger)
     receiver = Receiver(ledger)
