@@ -5,8 +5,9 @@ name, port offset, builder, the sample credentials it accepts and its default pr
 docs/PROVIDERS.md: same paths, methods, signing, envelopes, error codes and statuses, and they delegate
 real energy on the devnet chain from a staked pool account per provider. Default prices (sun per energy)
 differ so a cost policy has a cheapest choice: ea888fee 1H about 45 (listed as 122 in its own unit;
-minimum 65,000 energy), TronZap 1H 52, itrx 1H 60; see `common.DEFAULT_PRICES`. The sample credentials printed in the providers' documents are
-accepted, so their sample code runs against the devnet with only the URL changed.
+minimum 65,000 energy), TronZap 1H 52, itrx 1H 60; see `common.DEFAULT_PRICES`. The sample
+credentials printed in the providers' documents are accepted, so their sample code runs against the
+devnet with only the URL changed.
 """
 
 from __future__ import annotations
