@@ -147,7 +147,7 @@ def test_refunded_orders_cost_what_was_really_paid(
 def test_an_ea888fee_charge_far_from_its_quote_opens_its_breaker_and_is_flagged(
     devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    unit = {"SWEEPER_ENERGY__EA888FEE__PRICE_UNIT_SUN": "1"}  # sun per energy: not what it charges
+    unit = {"SWEEPER_ENERGY__EA888FEE__PRICE_UNIT_SUN": "0.2"}  # not what it charges (≈ 0.3675)
     with stack(devnet, tmp_path, monkeypatch, order="ea888fee,tronzap", extra=unit) as (rt, _):
         first, second = add_deposits(rt, 2)
         deposit(devnet, first)
@@ -156,5 +156,5 @@ def test_an_ea888fee_charge_far_from_its_quote_opens_its_breaker_and_is_flagged(
         (after,) = rt.ledger.orders_for_sweep(sweep_one(rt, second))
     assert flagged.source == "ea888fee" and flagged.charge_mismatch is True
     assert flagged.quoted_sun is not None and flagged.cost_sun is not None
-    assert flagged.cost_sun < flagged.quoted_sun / 2  # charged on the document's scale
+    assert flagged.cost_sun > flagged.quoted_sun * 1.2  # charged on the document's scale
     assert after.source == "tronzap"  # ea888fee's breaker is open: its quotes cannot be trusted
