@@ -107,3 +107,17 @@ def test_balances_need_no_destination_and_speak_json(env):
     balances = {row["source"]: row for row in json.loads(result.output)["balances"]}
     assert balances["itrx"]["balance_sun"] == 10_000_000 * 1_000_000
     assert balances["tronzap"]["balance_sun"] is None and "provider_auth" in balances["tronzap"]["error"]
+
+
+def test_quotes_show_why_a_rental_too_short_for_the_sweep_would_never_be_chosen(node, env):
+    _, deposit = generate_key()
+    httpx.post(node.node_url + "devnet/fund", json={"address": deposit, "sun": 1_000_000}).raise_for_status()
+    long_wait = {**env, "SWEEPER_ORDER_TIMEOUT_SECONDS": "7200"}  # the energy must outlast two hours
+    result = CliRunner().invoke(energy_app, ["quotes", "--address", deposit, "--json"], env=long_wait)
+    assert result.exit_code == 0, result.output
+    quotes = json.loads(result.output)["quotes"]
+    hourly = [q for q in quotes if q["duration"] == "1H"]
+    assert {q["source"] for q in hourly} >= {"itrx", "ea888fee"}
+    assert all(q["excluded"] == "too_short" and "the sweep needs 7260 s" in q["why"] for q in hourly)
+    kept = [q["excluded"] is None for q in quotes]
+    assert kept == sorted(kept, reverse=True)  # excluded quotes are listed last
