@@ -192,16 +192,43 @@ def _empty_is_unset(value: Any) -> Any:
 
 
 class KeySettings(BaseModel):
+    """Where keys come from. In the production shape only the signer service (``sweeper signer``) sets
+    the mnemonic and keystore; workers set ``remote_signer_url`` and the signer's HMAC key instead."""
+
     mnemonic: SecretStr | None = None
     mnemonic_file: str | None = None
     passphrase: SecretStr | None = None
     keystore_file: str | None = None
+    """A Web3 secret storage file, or (deprecated, still read) a ``sweeper-keystore`` file."""
+    keystore_dir: str | None = None
+    """A directory of Web3 secret storage files, one key each (gas wallet, stake owner)."""
     keystore_password: SecretStr | None = None
+    keystore_password_file: str | None = None
     remote_signer_url: AnyHttpUrl | None = None
 
     _v_unset = field_validator("mnemonic_file", "keystore_file", "remote_signer_url", mode="before")(
         classmethod(lambda cls, v: _empty_is_unset(v))
     )
+
+
+class SignerSettings(BaseModel):
+    """The signer service (``sweeper signer``) and how workers authenticate to it (docs/SECURITY.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8701, ge=1, le=65535)
+    hmac_key: SecretStr | None = None
+    hmac_key_file: str | None = None
+    """A file holding the shared request key (at least 32 bytes); preferred to ``hmac_key``."""
+    request_window_seconds: float = Field(30.0, gt=0, le=300)
+    """A request's timestamp must be this close to the service's clock; nonces are kept twice as long."""
+    max_expiration_seconds: float = Field(120.0, gt=0, le=86_400)
+    """A transaction may expire at most this long after the time it was built at."""
+    max_clock_skew_seconds: float = Field(300.0, gt=0)
+    """A transaction's build time (the head block's) must be this close to the service's clock."""
+    rate_per_address: int = Field(60, ge=0)
+    """Signatures touching one watched address per ``rate_window_seconds``; 0: no limit."""
+    rate_window_seconds: float = Field(3600.0, gt=0)
+    timeout: float = Field(10.0, gt=0)
 
 
 def _default_tokens() -> list[TokenSettings]:
@@ -230,6 +257,7 @@ class Settings(BaseSettings):
     energy: EnergySettings = Field(default_factory=EnergySettings)
     budget: BudgetSettings = BudgetSettings()
     keys: KeySettings = KeySettings()
+    signer: SignerSettings = SignerSettings()
     confirmations: int = Field(19, ge=0, le=1000)
     dry_run: bool = False
     sweep_leftover_trx: bool = False

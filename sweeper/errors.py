@@ -16,6 +16,7 @@ cannot be known (``OrderStatus.UNKNOWN``), no energy source fitting (procurement
     │   ├── LedgerUnavailable               database unreachable, locked, or aborted the transaction
     │   ├── JournalConflict                 a different signed transaction is stored under this key
     │   ├── SignerUnavailable               the remote signer cannot be reached
+    │   │   └── SigningThrottled            the signer's per-address rate limit holds this address now
     │   └── LockBusy                        another worker holds the address lock
     └── PermanentError                      stop, record the reason, alert
         ├── ConfigError                     invalid configuration (one message per problem)
@@ -45,6 +46,7 @@ cannot be known (``OrderStatus.UNKNOWN``), no energy source fitting (procurement
         ├── KeystoreError                   the keystore file is missing, malformed or tampered with
         │   └── WrongPassword               the keystore password does not open the file
         └── SignerRejected                  the remote signer refused, or answered with a bad signature
+            └── SigningRefused              the signing policy refuses this transaction (``reason`` says why)
 
 Messages name addresses, files and orders, never keys, mnemonics, passwords or API secrets.
 """
@@ -138,6 +140,12 @@ class SignerUnavailable(TransientError):
     """Raised when the remote signer cannot be reached, times out or fails server-side."""
 
     reason = "signer_unavailable"
+
+
+class SigningThrottled(SignerUnavailable):
+    """Raised when the signer's per-address rate limit refuses a signature for now."""
+
+    reason = "signing_throttled"
 
 
 class LockBusy(TransientError):
@@ -330,3 +338,9 @@ class SignerRejected(PermanentError):
     """Raised when the remote signer refuses to sign or returns a signature that is not the address's."""
 
     reason = "signer_rejected"
+
+
+class SigningRefused(SignerRejected):
+    """Raised when the signing policy refuses a transaction; ``reason`` is the policy's slug."""
+
+    reason = "signing_refused"

@@ -25,6 +25,7 @@ import structlog
 
 from sweeper import failpoints
 from sweeper.assets import Asset, AssetBook, EnergyPolicy, Refusal
+from sweeper.chain.intent import for_sweep
 from sweeper.chain.port import Chain
 from sweeper.decisions import Decision, Move, Proceed, Step, Wait, skip
 from sweeper.energy.base import EnergySource
@@ -220,7 +221,8 @@ class Flow:
                 if not sweep.is_open:
                     return Step(sweep_id, sweep.state, None, sweep.reason or "", self._opened_after(sweep))
                 try:
-                    wait = self._apply(sweep, self._handlers[sweep.state](sweep))
+                    with for_sweep(sweep.id):  # the signer's audit line names the sweep
+                        wait = self._apply(sweep, self._handlers[sweep.state](sweep))
                 except PermanentError as exc:
                     current = self._sweep(sweep_id)
                     wait = self._apply(current, self._failure(current, exc)) if current.is_open else None

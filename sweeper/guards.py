@@ -7,7 +7,7 @@ into its own decisions (a sweep that cannot finish FAILS having paid nothing; a 
   (destinations, gas wallet, stake owner: sweeping them into themselves pays energy forever), and not
   while it is quarantined after a failure, until an operator releases it.
 - **Can this sweep finish?** (:meth:`Guards.preflight`, before the first order) The address has a signer
-  that signs (a remote signer is asked to sign a probe that can never be a transaction), and the
+  that can sign (the signer service answers an authenticated can-sign probe; nothing is signed), and the
   destination is the configured one and not the address itself.
 - **May it spend now?** (:meth:`Guards.gate` before quoting, :meth:`Guards.admit` with the quote,
   :meth:`Guards.paused` right before the paid call) Not while the operator's kill switch is on; not
@@ -20,7 +20,6 @@ budget by at most one order each; the kill switch is read again right before eve
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,19 +36,10 @@ from sweeper.ledger.repository import Ledger
 
 log = structlog.get_logger("sweeper.guards")
 
-PROBE_PREFIX = b"\xffsweeper signer probe: this is not a transaction\x00"
-"""What the can-you-sign probe hashes. A txid is sha256 of a protobuf ``Transaction.raw``; a first byte of
-0xFF makes the first tag's wire type 7, which no protobuf parser accepts, so no node can take the probe's
-signature for a transaction's (docs/TRON.md, signer probe)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR_S = 3600.0
 MAX_HOLD_S = 3600.0
 """A held sweep looks again at least this often, so a raised budget takes effect within the hour."""
-
-
-def probe_digest(address: str) -> bytes:
-    """The 32 bytes a signer is asked to sign to prove it holds ``address``'s key."""
-    return hashlib.sha256(PROBE_PREFIX + address.encode()).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +111,7 @@ class Guards:
             signer = self.keyring.signer_for(s.address)
             if signer.address != s.address:
                 return Refusal("unknown_key", f"the keyring answered for {s.address} with {signer.address}")
-            signer.sign_digest(probe_digest(s.address))
+            signer.probe()
         except UnknownKey as exc:
             return Refusal("unknown_key", f"no signer for {s.address} ({exc}); nothing was ordered")
         except SignerRejected as exc:

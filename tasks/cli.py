@@ -127,7 +127,7 @@ def devnet(
 
 def _mount() -> None:
     """Mount the sub-commands; each module registers its own."""
-    from tasks import cli_doctor, cli_guards, cli_ops, cli_status
+    from tasks import cli_doctor, cli_guards, cli_ops, cli_signer, cli_status
     from tasks.cli_addresses import addresses_app
     from tasks.cli_energy import energy_app
 
@@ -137,6 +137,7 @@ def _mount() -> None:
     cli_guards.register(app)
     cli_ops.register(app)
     cli_doctor.register(app)
+    cli_signer.register(app)
 
 
 _mount()

@@ -6,6 +6,7 @@ stake and burn, get address-only signers). Which sources exist is read from the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from rich.markup import escape
 
 from config.settings import InvalidSettings, Settings, load_settings
 from sweeper.chain import Chain, TronChain
+from sweeper.chain.intent import Intent
 from sweeper.energy.base import EnergySource
 from sweeper.errors import SweeperError
 from sweeper.models import SUN_PER_TRX, Quote
@@ -40,7 +42,10 @@ class AddressOnly:
     def address(self) -> str:
         return self._address
 
-    def sign_digest(self, digest: bytes) -> bytes:
+    def sign_transaction(self, raw_data: Mapping[str, Any], intent: Intent) -> bytes:
+        raise SweeperError("read-only command: nothing may be signed here")
+
+    def probe(self) -> None:
         raise SweeperError("read-only command: nothing may be signed here")
 
 

@@ -23,13 +23,13 @@ from sweeper.energy import quote_cache
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
 from sweeper.energy.journal import TxJournal
-from sweeper.errors import ConfigError
 from sweeper.flow import Flow, FlowConfig
-from sweeper.keys import ChainedKeyring, Keyring, KeystoreKeyring, MnemonicKeyring, RemoteKeyring
+from sweeper.keys import Keyring
 from sweeper.ledger.engine import create_engine_for
 from sweeper.ledger.repository import Ledger
 from sweeper.locks import AddressLocks, LocalLocks
 from sweeper.models import Token
+from tasks.custody import build_keyring, mnemonic_index, mnemonic_of  # noqa: F401 - re-exported
 from tasks.locks import FileLocks, RedisLocks
 from tasks.sources import build_http_client, build_sources
 
@@ -53,59 +53,15 @@ class Runtime:
 
     def close(self) -> None:
         self.http.close()
+        close = getattr(self.keyring, "close", None)
+        if close is not None:
+            close()  # the signer client's own HTTP connections
         self.ledger.engine.dispose()
 
 
 def secret_values(settings: Settings) -> list[str]:
     """Every configured secret (each ``SecretStr`` in the settings), so the log redactor can mask it."""
     return find_secrets(settings)
-
-
-def mnemonic_of(settings: Settings) -> str | None:
-    """The deposit mnemonic, from its file (preferred) or the secret variable.
-
-    A configured file that cannot be read is an error, never silently "no mnemonic": every deposit
-    would then fail only after its energy was bought.
-    """
-    k = settings.keys
-    if k.mnemonic_file:
-        try:
-            return Path(k.mnemonic_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                [f"SWEEPER_KEYS__MNEMONIC_FILE: cannot read {k.mnemonic_file} ({exc.strerror or exc})"]
-            ) from None
-    if k.mnemonic is not None:
-        return k.mnemonic.get_secret_value().strip()
-    return None
-
-
-def build_keyring(settings: Settings, ledger: Ledger, http: httpx.Client) -> Keyring:
-    """Mnemonic-derived deposit keys, then imported keystore keys, then a remote signer."""
-    rings: list[Keyring] = []
-    phrase = mnemonic_of(settings)
-    if phrase:
-        passphrase = settings.keys.passphrase.get_secret_value() if settings.keys.passphrase else ""
-        rings.append(MnemonicKeyring(phrase, passphrase, index_of=lambda a: mnemonic_index(ledger, a)))
-    if settings.keys.keystore_file:
-        password = settings.keys.keystore_password
-        rings.append(
-            KeystoreKeyring(settings.keys.keystore_file, password.get_secret_value() if password else "")
-        )
-    if settings.keys.remote_signer_url is not None:
-        rings.append(RemoteKeyring(str(settings.keys.remote_signer_url), http))
-    return ChainedKeyring(*rings)
-
-
-def mnemonic_index(ledger: Ledger, address: str) -> int | None:
-    """The derivation index the ledger recorded for a deposit address (key_ref ``mnemonic:<i>``)."""
-    row = ledger.get_address(address)
-    if row is None or not row.key_ref.startswith("mnemonic:"):
-        return None
-    try:
-        return int(row.key_ref.split(":", 1)[1])
-    except ValueError:
-        return None
 
 
 def journal(ledger: Ledger, source: str) -> TxJournal:
@@ -178,7 +134,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         reference_address=settings.destination_of(settings.tokens[0].contract),
     )
     ledger = Ledger(create_engine_for(settings.database_url, pool_pre_ping=settings.database_pre_ping))
-    keyring = build_keyring(settings, ledger, http)
+    keyring = build_keyring(settings, ledger, clock_ms=lambda: chain.head_block().timestamp_ms)
     sources = quote_cache.cached(
         build_sources(settings, http, chain, keyring.signer_for, journal_for=lambda n: journal(ledger, n)),
         settings.energy.quote_cache_seconds,

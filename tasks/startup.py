@@ -5,7 +5,9 @@ goes on, one line per problem; each reads a file or the ledger, which is why set
 not do it:
 
 - the configured mnemonic (file or variable) cannot be read or is not a valid BIP39 phrase;
-- the configured keystore file cannot be opened with its password;
+- the configured keystore (Web3 secret storage files, or the deprecated format) cannot be opened with
+  its password, is accessible to group or others, or uses a weak KDF;
+- a signer service is configured but so are keys of this process's own, or no request key;
 - addresses are watched but no key source is configured at all, or mnemonic-derived addresses are
   watched without a mnemonic;
 - a secret still holds a placeholder from ``.env.example`` (``change-me``).
@@ -25,10 +27,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from config.settings import Settings
 from sweeper.errors import ConfigError, SweeperError
-from sweeper.keys import KeystoreKeyring, MnemonicKeyring
+from sweeper.keys import MnemonicKeyring
 from sweeper.ledger.engine import create_engine_for
 from sweeper.ledger.migrate import current_revision
 from sweeper.ledger.repository import Ledger
+from tasks.custody import hmac_key, holds_keys, keystore_keyrings
 
 PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "change_me", "replace-me", "your-secret-here"})
 """Values ``.env.example`` ships (or that look like them): a secret still set to one was never filled in."""
@@ -45,11 +48,16 @@ class Readiness:
 def readiness(settings: Settings) -> Readiness:
     """Every start-up problem of ``settings``, one line each."""
     found = Readiness(problems=[*placeholder_secrets(settings), *loopback_in_container(settings)])
+    has_remote = settings.keys.remote_signer_url is not None
+    if has_remote:
+        _check_remote(settings, found)
     has_mnemonic = _check_mnemonic(settings, found)
     has_keystore = _check_keystore(settings, found)
-    has_remote = settings.keys.remote_signer_url is not None
-    _check_ledger(
-        settings, found, has_mnemonic=has_mnemonic, any_keys=has_mnemonic or has_keystore or has_remote
+    _check_ledger(  # with a signer service, the service holds (and checks) the mnemonic
+        settings,
+        found,
+        has_mnemonic=has_mnemonic or has_remote,
+        any_keys=has_mnemonic or has_keystore or has_remote,
     )
     return found
 
@@ -117,15 +125,33 @@ def _check_mnemonic(settings: Settings, found: Readiness) -> bool:
 
 def _check_keystore(settings: Settings, found: Readiness) -> bool:
     keys = settings.keys
-    if not keys.keystore_file:
+    if not (keys.keystore_file or keys.keystore_dir):
         return False
-    password = keys.keystore_password.get_secret_value() if keys.keystore_password else ""
     try:
-        KeystoreKeyring(keys.keystore_file, password)
+        keystore_keyrings(settings)
     except SweeperError as exc:  # KeystoreError, WrongPassword: they name the file, never the password
-        found.problems.append(f"SWEEPER_KEYS__KEYSTORE_FILE: {exc}")
+        var = "SWEEPER_KEYS__KEYSTORE_FILE" if keys.keystore_file else "SWEEPER_KEYS__KEYSTORE_DIR"
+        found.problems.append(f"{var}: {exc}")
         return False
     return True
+
+
+def _check_remote(settings: Settings, found: Readiness) -> None:
+    """A process that asks the signer service holds no key of its own, and can authenticate."""
+    if holds_keys(settings):
+        found.problems.append(
+            "SWEEPER_KEYS__REMOTE_SIGNER_URL is set and so are keys (mnemonic or keystore): with a signer "
+            "service only the signer holds keys; remove them from this process's environment"
+        )
+    try:
+        key = hmac_key(settings)
+    except ConfigError as exc:
+        found.problems.extend(exc.problems)
+        return
+    if key is None:
+        found.problems.append(
+            "SWEEPER_KEYS__REMOTE_SIGNER_URL needs SWEEPER_SIGNER__HMAC_KEY_FILE (the signer's request key)"
+        )
 
 
 def _check_ledger(settings: Settings, found: Readiness, *, has_mnemonic: bool, any_keys: bool) -> None:

@@ -5,24 +5,35 @@ Addresses are base58check (``T…``) strings; amounts are ints in base units (su
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from sweeper.chain.intent import Intent
 from sweeper.models import BlockRef, BroadcastOutcome, ChainParameters, Receipt, Resources, SignedTx
 
 
 @runtime_checkable
 class Signer(Protocol):
-    """Holds one key and signs transaction ids; the chain adapter never sees private keys."""
+    """Signs one address's transactions it can read; the chain adapter never sees private keys.
+
+    A signer is handed the *unsigned* transaction, never a bare hash: it recomputes the txid from
+    ``raw_data`` and signs only what the signing policy allows (``sweeper/custody/policy.py``).
+    """
 
     @property
     def address(self) -> str:
         """The base58 address of the key."""
         ...
 
-    def sign_digest(self, digest: bytes) -> bytes:
-        """Return 65 bytes r||s||v (v in {0, 1}): a recoverable secp256k1 signature of the 32-byte txid."""
+    def sign_transaction(self, raw_data: Mapping[str, Any], intent: Intent) -> bytes:
+        """65 bytes r||s||v (v in {0, 1}) over the txid of ``raw_data``; ``SigningRefused`` when the
+        policy does not allow it."""
+        ...
+
+    def probe(self) -> None:
+        """Prove, without signing anything, that this key can be used: ``UnknownKey``,
+        ``SignerRejected`` or ``SignerUnavailable`` otherwise."""
         ...
 
 

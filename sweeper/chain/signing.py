@@ -1,7 +1,8 @@
 """Signing a built tronpy transaction with a ``Signer``: the adapter holds no private keys.
 
 Before the signer is asked, the txid the node returned is checked against our own hash of the raw data;
-after, the signature is checked to recover the owner's address. Both failures are permanent.
+the signer gets the raw data itself (it recomputes the txid and applies the signing policy); after, the
+signature is checked to recover the owner's address over our txid. Both failures are permanent.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from tronpy.keys import Signature
 
 from sweeper.chain import txid as local_txid
 from sweeper.chain.addresses import to_base58, to_hex
+from sweeper.chain.intent import Intent
 from sweeper.chain.port import Signer
 from sweeper.errors import BadTransactionSignature, ChainRejected, InvalidAddress
 from sweeper.models import SignedTx
 
 
-def sign(txn: Any, signer: Signer, *, now_ms: int | None = None) -> SignedTx:
+def sign(txn: Any, signer: Signer, intent: Intent, *, now_ms: int | None = None) -> SignedTx:
     """Append ``signer``'s signature to tronpy ``Transaction`` ``txn`` and return it ready to store.
 
-    ``now_ms`` is the chain time it was built at (the head block's timestamp); without it, our clock.
+    The signer is handed the unsigned raw data and ``intent``, never a bare hash. ``now_ms`` is the
+    chain time it was built at (the head block's timestamp); without it, our clock.
     """
     raw: dict[str, Any] = txn._raw_data
     expected = local_txid.txid(raw)
@@ -42,7 +45,7 @@ def sign(txn: Any, signer: Signer, *, now_ms: int | None = None) -> SignedTx:
         if owner_hex not in allowed:
             raise BadTransactionSignature(f"{signer.address} is not a key of the owner permission")
     digest = bytes.fromhex(expected)
-    signature = signer.sign_digest(digest)
+    signature = signer.sign_transaction(raw, intent)
     if len(signature) != 65:
         raise BadTransactionSignature(f"signer returned {len(signature)} bytes, expected 65")
     if _recover(digest, signature) != signer.address:

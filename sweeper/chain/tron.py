@@ -22,6 +22,7 @@ from sweeper.chain import txid as local_txid
 from sweeper.chain.addresses import ZERO_ADDRESS, abi_word, to_hex, validate
 from sweeper.chain.balances import BalanceReader
 from sweeper.chain.errors import from_node_code, translating
+from sweeper.chain.intent import TRX_ASSET, Intent, IntentKind, current_sweep
 from sweeper.chain.logs import contract_lookup, transfers_in
 from sweeper.chain.port import Signer, TokenTransfer
 from sweeper.chain.receipts import parse_receipt
@@ -168,13 +169,13 @@ class TronChain:
         }
         with translating("build token transfer"):
             builder = TransactionBuilder(inner, client=self._tron).fee_limit(fee_limit_sun)
-        return self._build_and_sign(builder, owner)
+        return self._build_and_sign(builder, owner, _intent("trc20_transfer", contract, amount, to))
 
     def build_trx_transfer(self, owner: Signer, to: str, amount_sun: int) -> SignedTx:
         _positive(amount_sun)
         with translating("build trx transfer"):
             builder = self._tron.trx.transfer(validate(owner.address), validate(to), amount_sun)
-        return self._build_and_sign(builder, owner)
+        return self._build_and_sign(builder, owner, _intent("trx_transfer", TRX_ASSET, amount_sun, to))
 
     def build_delegate_energy(self, owner: Signer, receiver: str, balance_sun: int) -> SignedTx:
         return self._delegation(owner, receiver, balance_sun, "ENERGY", undo=False)
@@ -195,9 +196,10 @@ class TronChain:
         build = self._tron.trx.undelegate_resource if undo else self._tron.trx.delegate_resource
         with translating("build undelegate" if undo else "build delegate"):
             builder = build(validate(owner.address), validate(receiver), balance_sun, resource=resource)
-        return self._build_and_sign(builder, owner)
+        intent = _intent("undelegate" if undo else "delegate", TRX_ASSET, balance_sun, receiver)
+        return self._build_and_sign(builder, owner, intent)
 
-    def _build_and_sign(self, builder: Any, owner: Signer) -> SignedTx:
+    def _build_and_sign(self, builder: Any, owner: Signer, intent: Intent) -> SignedTx:
         head = self.head_block()
         # Chain time, not ours: a worker whose clock runs fast or slow still builds a valid transaction.
         builder._raw_data["timestamp"] = head.timestamp_ms
@@ -207,7 +209,7 @@ class TronChain:
         if txn._permission is None and not self.is_activated(owner.address):
             raise AccountNotActivated(f"owner {owner.address} is not activated")
         self._reference = self._reference or owner.address
-        return signing.sign(txn, owner, now_ms=head.timestamp_ms)
+        return signing.sign(txn, owner, intent, now_ms=head.timestamp_ms)
 
     # --- broadcasting and receipts --------------------------------------------------------------
 
@@ -418,3 +420,8 @@ def _node_text(message: Any) -> str:
         return bytes.fromhex(str(message)).decode()
     except ValueError:
         return str(message)
+
+
+def _intent(kind: IntentKind, asset: str, amount: int, to: str) -> Intent:
+    """What the signer is told this transaction does (it checks the raw data says the same)."""
+    return Intent(kind, asset, amount, to, current_sweep())

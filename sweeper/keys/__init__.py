@@ -1,8 +1,10 @@
 """Signers: where private keys live, and the only code that touches them.
 
 - ``MnemonicKeyring``: deposit addresses from a BIP39 phrase on m/44'/195'/0'/0/i (wallet-compatible).
-- ``KeystoreKeyring``: imported keys (hot wallet, gas wallet, stake owner) in a scrypt + AES-GCM file.
-- ``RemoteKeyring`` / ``RemoteSigner``: keys held by a signing service over HTTP.
+- ``Web3Keyring``: imported keys (gas wallet, stake owner) in standard Web3 secret storage files.
+- ``KeystoreKeyring``: deprecated, the project's own scrypt + AES-GCM multi-key file (still read).
+- ``RemoteKeyring`` / ``RemoteSigner``: keys held by the signer service (``sweeper signer``), over an
+  authenticated HTTP client of their own.
 - ``ChainedKeyring``: several of the above behind one ``Keyring``.
 
 Secrets are passed in as strings by the delivery layer (this package reads no environment) and never
@@ -22,7 +24,8 @@ from sweeper.keys.hd import MnemonicKeyring, bip44_path
 from sweeper.keys.keyring import ChainedKeyring, Keyring
 from sweeper.keys.keystore import KeystoreKeyring
 from sweeper.keys.local import LocalSigner
-from sweeper.keys.remote import RemoteKeyring, RemoteSigner
+from sweeper.keys.remote import RemoteKeyring, RemoteSigner, SignerClient
+from sweeper.keys.web3 import Web3Keyring
 
 __all__ = [
     "ChainedKeyring",
@@ -35,9 +38,11 @@ __all__ = [
     "RemoteKeyring",
     "RemoteSigner",
     "Signer",
+    "SignerClient",
     "SignerRejected",
     "SignerUnavailable",
     "UnknownKey",
+    "Web3Keyring",
     "WrongPassword",
     "bip44_path",
 ]

@@ -1,4 +1,8 @@
-"""A password-encrypted JSON file of imported private keys (hot wallet, gas wallet, stake owner, …).
+"""Deprecated: the project's own keystore format; new keystores are Web3 secret storage (``web3.py``).
+
+Still read (``SWEEPER_KEYS__KEYSTORE_FILE`` pointing at a ``sweeper-keystore`` file), never removed; the
+signer warns at start-up. A password-encrypted JSON file of imported private keys (gas wallet, stake
+owner, …), refused like a standard keyfile when its group or others may access it.
 
 One scrypt-derived key opens the file; each private key is sealed with AES-256-GCM under a fresh nonce,
 with its address as associated data so entries cannot be swapped between addresses unnoticed::
@@ -26,6 +30,7 @@ from Crypto.Protocol.KDF import scrypt
 
 from sweeper.keys.errors import KeystoreError, UnknownKey, WrongPassword
 from sweeper.keys.local import LocalSigner, address_of, is_private_key
+from sweeper.keys.web3 import refuse_loose_permissions
 
 FORMAT = "sweeper-keystore"
 VERSION = 1
@@ -71,6 +76,7 @@ class KeystoreKeyring:
     def __init__(self, path: str | os.PathLike[str], password: str) -> None:
         """Open an existing keystore; ``WrongPassword`` if the password does not decrypt it."""
         self._path = Path(path)
+        refuse_loose_permissions(self._path)
         try:
             doc = json.loads(self._path.read_text(encoding="utf-8"))
         except FileNotFoundError:

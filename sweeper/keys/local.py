@@ -5,10 +5,14 @@ The key lives in a name-mangled slot: it never appears in ``repr``/``str``, ``va
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Mapping
+from typing import Any, NoReturn
 
 from coincurve import PrivateKey, PublicKey
 from tronpy.keys import public_key_to_base58check_addr
+
+from sweeper.chain import txid as local_txid
+from sweeper.chain.intent import Intent
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -53,8 +57,17 @@ class LocalSigner:
     def address(self) -> str:
         return self._address
 
+    def sign_transaction(self, raw_data: Mapping[str, Any], intent: Intent) -> bytes:
+        """The signature of ``raw_data``'s txid, computed here. No policy: the signer service and the
+        embedded demo wrap this in ``sweeper.custody.PolicySigner``."""
+        return self.sign_digest(bytes.fromhex(local_txid.txid(raw_data)))
+
+    def probe(self) -> None:
+        """A key held in this process can always sign."""
+
     def sign_digest(self, digest: bytes) -> bytes:
-        """65 bytes r||s||v (v in {0, 1}, low s) over the 32-byte digest as-is."""
+        """65 bytes r||s||v (v in {0, 1}, low s) over the 32-byte digest as-is (only after a txid was
+        computed from readable raw data: ``sign_transaction``)."""
         if len(digest) != 32:
             raise ValueError("the digest to sign must be 32 bytes")
         signature: bytes = PrivateKey(self.__key).sign_recoverable(digest, hasher=None)

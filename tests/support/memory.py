@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 from sweeper.chain import size
 from sweeper.chain.addresses import abi_word
 from sweeper.chain.logs import TRANSFER_TOPIC
+from sweeper.chain.txid import txid as txid_of
 from sweeper.energy.base import Capabilities, RentalSource
 from sweeper.energy.burn import BurnSource
 from sweeper.energy.journal import MemoryJournal
@@ -397,20 +398,30 @@ def _address(owner: object) -> str:
 class MemorySigner:
     """Knows its address; its "signature" is a fixed-size stand-in the in-memory chain never checks.
 
-    ``refuse`` makes it answer like a remote signer that will not sign (``SignerRejected``), ``away``
-    like one that cannot be reached now (``SignerUnavailable``); ``signed`` counts what it signed.
+    ``refuse`` makes it answer like a signer service that will not sign (``SignerRejected``), ``away``
+    like one that cannot be reached now (``SignerUnavailable``); ``probes`` counts the can-sign probes,
+    ``signed`` the txids it signed.
     """
 
     address: str
     refuse: bool = False
     away: bool = False
+    probes: int = 0
     signed: list[bytes] = field(default_factory=list)
 
-    def sign_digest(self, digest: bytes) -> bytes:
+    def _answer(self) -> None:
         if self.away:
             raise SignerUnavailable("the signing service is down")
         if self.refuse:
             raise SignerRejected(f"the signing service refuses to sign for {self.address}")
+
+    def probe(self) -> None:
+        self._answer()
+        self.probes += 1
+
+    def sign_transaction(self, raw_data: Mapping[str, Any], intent: object) -> bytes:
+        self._answer()
+        digest = bytes.fromhex(txid_of(raw_data))
         self.signed.append(digest)
         return (digest * 3)[:65]
 

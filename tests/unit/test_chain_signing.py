@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from tronpy import proto
 from tronpy.keys import PrivateKey
 
 from sweeper.chain import Signer, TronChain
+from sweeper.chain.intent import Intent, for_sweep
 from sweeper.errors import (
     AccountNotActivated,
     BadTransactionSignature,
@@ -32,13 +34,19 @@ class KeySigner:
 
     def __init__(self, key: PrivateKey) -> None:
         self._key = key
+        self.intents: list[Intent] = []
 
     @property
     def address(self) -> str:
         return str(self._key.public_key.to_base58check_address())
 
-    def sign_digest(self, digest: bytes) -> bytes:
+    def sign_transaction(self, raw_data: Mapping[str, Any], intent: Intent) -> bytes:
+        self.intents.append(intent)
+        digest = bytes.fromhex(proto.calculate_txid_from_raw_data(dict(raw_data)))  # tronpy's own encoder
         return bytes(self._key.sign_msg_hash(digest).to_bytes())
+
+    def probe(self) -> None:
+        return None
 
 
 HEAD_TIME_MS = int(time.time() * 1000) + 3_600_000  # a node whose head runs an hour ahead of this machine
@@ -112,6 +120,19 @@ def test_a_token_transfer_is_built_signed_and_stored_with_txid_and_expiration(si
     assert node.paths == ["wallet/getnowblock", "wallet/getnodeinfo", "wallet/getsignweight"]
 
 
+def test_the_signer_is_handed_the_raw_data_and_the_intent_naming_the_sweep(signer: KeySigner) -> None:
+    node = ScriptedNode(PrivateKey(bytes.fromhex("88" * 32)).public_key.to_hex_address())
+    chain = _chain(node)
+    with for_sweep(42):
+        chain.build_token_transfer(USDT, signer, RECIPIENT, 25_000_000, fee_limit_sun=30_000_000)
+    chain.build_trx_transfer(signer, RECIPIENT, 7_000_000)
+
+    assert signer.intents == [
+        Intent("trc20_transfer", USDT, 25_000_000, RECIPIENT, 42),
+        Intent("trx_transfer", "TRX", 7_000_000, RECIPIENT, None),
+    ]
+
+
 def test_a_stored_transaction_is_broadcast_exactly_as_it_was_signed(signer: KeySigner) -> None:
     node = ScriptedNode(PrivateKey(bytes.fromhex("88" * 32)).public_key.to_hex_address())
     chain = _chain(node)
@@ -141,7 +162,8 @@ def test_a_signer_outside_the_owner_permission_is_refused(signer: KeySigner) -> 
 
 def test_a_signer_that_signs_with_another_key_is_caught_before_broadcast(signer: KeySigner) -> None:
     class WrongKey(KeySigner):
-        def sign_digest(self, digest: bytes) -> bytes:
+        def sign_transaction(self, raw_data: Mapping[str, Any], intent: Intent) -> bytes:
+            digest = bytes.fromhex(proto.calculate_txid_from_raw_data(dict(raw_data)))
             return bytes(PrivateKey(bytes.fromhex("77" * 32)).sign_msg_hash(digest).to_bytes())
 
     node = ScriptedNode(PrivateKey(bytes.fromhex("88" * 32)).public_key.to_hex_address())

@@ -11,6 +11,7 @@ import traceback
 
 import httpx
 import pytest
+from eth_keyfile.keyfile import create_keyfile_json, decode_keyfile_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mnemonic import Mnemonic
@@ -18,8 +19,11 @@ from tronpy import Tron
 from tronpy.hdwallet import key_from_seed, seed_from_mnemonic
 
 from devnet import crypto
+from sweeper.chain.intent import Intent
 from sweeper.chain.port import Signer
-from sweeper.errors import PermanentError, TransientError
+from sweeper.chain.txid import txid
+from sweeper.custody.auth import Verifier
+from sweeper.errors import PermanentError, SigningRefused, SigningThrottled, TransientError
 from sweeper.keys import (
     ChainedKeyring,
     InvalidMnemonic,
@@ -30,12 +34,14 @@ from sweeper.keys import (
     MnemonicKeyring,
     RemoteKeyring,
     RemoteSigner,
+    SignerClient,
     SignerRejected,
     SignerUnavailable,
     UnknownKey,
     WrongPassword,
     bip44_path,
 )
+from sweeper.keys.web3 import MIN_SCRYPT_N, Web3Keyring, write_keyfile
 
 pytestmark = pytest.mark.unit
 
@@ -216,14 +222,58 @@ def test_missing_foreign_and_existing_files_are_refused(keystore_path, tmp_path)
     with pytest.raises(KeystoreError, match="does not exist"):
         KeystoreKeyring(keystore_path, PASSWORD)
     (tmp_path / "v3.json").write_text(json.dumps({"version": 3, "crypto": {}}))
+    (tmp_path / "v3.json").chmod(0o600)
     with pytest.raises(KeystoreError, match="not a sweeper-keystore"):
         KeystoreKeyring(tmp_path / "v3.json", PASSWORD)
     (tmp_path / "junk.json").write_text("{not json")
+    (tmp_path / "junk.json").chmod(0o600)
     with pytest.raises(KeystoreError, match="unreadable"):
         KeystoreKeyring(tmp_path / "junk.json", PASSWORD)
     KeystoreKeyring.create(keystore_path, PASSWORD, scrypt_n=FAST_SCRYPT)
     with pytest.raises(KeystoreError, match="already exists"):
         KeystoreKeyring.create(keystore_path, PASSWORD, scrypt_n=FAST_SCRYPT)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o620])
+def test_a_keystore_file_the_group_or_others_may_access_is_refused(keystore_path, tmp_path, mode):
+    KeystoreKeyring.create(keystore_path, PASSWORD, scrypt_n=FAST_SCRYPT)
+    keystore_path.chmod(mode)
+    with pytest.raises(KeystoreError, match="group or others"):
+        KeystoreKeyring(keystore_path, PASSWORD)
+    write_keyfile(tmp_path / "gas.json", PRIV_88, PASSWORD, scrypt_n=MIN_SCRYPT_N)
+    (tmp_path / "gas.json").chmod(mode)
+    with pytest.raises(KeystoreError, match="group or others"):
+        Web3Keyring([tmp_path / "gas.json"], PASSWORD)
+
+
+def test_a_web3_keyfile_round_trips_is_owner_only_and_is_what_eth_keyfile_reads(tmp_path):
+    path = tmp_path / "gas.json"
+    assert write_keyfile(path, PRIV_88, PASSWORD, scrypt_n=MIN_SCRYPT_N) == ADDR_88
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    doc = json.loads(path.read_text())
+    assert (
+        doc["version"] == 3 and doc["crypto"]["kdf"] == "scrypt" and doc["crypto"]["kdfparams"]["n"] >= 2**17
+    )
+    assert PRIV_88.hex() not in path.read_text()
+    assert decode_keyfile_json(doc, PASSWORD.encode()) == PRIV_88  # the standard library reads it back
+    ring = Web3Keyring([path], PASSWORD)
+    assert ring.addresses() == [ADDR_88]
+    assert crypto.recover_address(DIGEST, ring.signer_for(ADDR_88).sign_digest(DIGEST)) == ADDR_88
+    with pytest.raises(UnknownKey):
+        ring.signer_for(crypto.priv_to_address(key(3)))
+    with pytest.raises(WrongPassword) as info:
+        Web3Keyring([path], "guess")
+    assert "guess" not in str(info.value)
+    assert PASSWORD not in repr(ring) and PRIV_88.hex() not in repr(ring)
+
+
+def test_a_web3_keyfile_with_a_weak_kdf_is_refused(tmp_path):
+    weak = create_keyfile_json(PRIV_88, PASSWORD.encode(), kdf="pbkdf2", iterations=1000)
+    path = tmp_path / "weak.json"
+    path.write_text(json.dumps(weak))
+    path.chmod(0o600)
+    with pytest.raises(KeystoreError, match="weak"):
+        Web3Keyring([path], PASSWORD)
 
 
 def test_importing_an_invalid_private_key_is_refused(keystore_path):
@@ -237,54 +287,84 @@ def test_importing_an_invalid_private_key_is_refused(keystore_path):
 # -- remote signer ------------------------------------------------------------------------------
 
 
+HMAC_KEY = b"k" * 32
+RAW = {  # a TRX transfer from ADDR_88, as the adapter builds it (hex addresses)
+    "contract": [
+        {
+            "parameter": {
+                "value": {"owner_address": "41" + "11" * 20, "to_address": "41" + "22" * 20, "amount": 5},
+                "type_url": "type.googleapis.com/protocol.TransferContract",
+            },
+            "type": "TransferContract",
+        }
+    ],
+    "ref_block_bytes": "261b",
+    "ref_block_hash": "9e6e8091f5bd92dc",
+    "expiration": 1_700_000_060_000,
+    "timestamp": 1_700_000_000_000,
+}
+INTENT = Intent("trx_transfer", "TRX", 5, "TBWQhs6N9tsvvfcTKqhGVKGatRVmvEnR9v", 7)
+TXID = bytes.fromhex(txid(RAW))
+
+
 class SigningService:
-    """A real in-memory signing service speaking the remote protocol, served through httpx."""
+    """An in-memory stand-in for ``sweeper signer`` speaking its protocol (HMAC checked), through httpx."""
 
     def __init__(self, *signers: LocalSigner, status: int = 200, answer: object = None) -> None:
         self.signers = {s.address: s for s in signers}
         self.status, self.answer = status, answer
-        self.requests: list[dict[str, str]] = []
+        self.requests: list[dict[str, object]] = []
+        self.verifier = Verifier(HMAC_KEY)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        assert request.method == "POST" and request.url.path == "/signer/sign"
+        assert request.method == "POST" and request.url.path in ("/signer/v1/sign", "/signer/v1/can-sign")
+        self.verifier.verify(
+            "POST", request.url.path.removeprefix("/signer"), request.headers, request.content
+        )
         body = json.loads(request.content)
         self.requests.append(body)
         if self.status != 200:
-            return httpx.Response(self.status, json={"error": "no"})
+            return httpx.Response(self.status, json={"reason": "no"})
         if self.answer is not None:
             return httpx.Response(200, json=self.answer)
         signer = self.signers.get(body["address"])
         if signer is None:
-            return httpx.Response(404, json={"error": "unknown address"})
-        signature = signer.sign_digest(bytes.fromhex(body["digest"]))
-        return httpx.Response(200, json={"signature": signature.hex()})
+            return httpx.Response(404, json={"reason": "unknown_key"})
+        if request.url.path.endswith("can-sign"):
+            return httpx.Response(200, json={"address": signer.address, "holds": True})
+        signature = signer.sign_transaction(body["raw_data"], Intent.from_json(body["intent"]))
+        return httpx.Response(200, json={"txid": txid(body["raw_data"]), "signature": signature.hex()})
 
 
 def remote(service: SigningService) -> RemoteKeyring:
-    return RemoteKeyring(
-        "http://signer.internal/signer/", httpx.Client(transport=httpx.MockTransport(service))
-    )
+    client = SignerClient("http://signer.internal/signer/", HMAC_KEY, transport=httpx.MockTransport(service))
+    return RemoteKeyring(client)
 
 
-def test_a_remote_signature_is_returned_after_it_recovers_to_the_address():
+def test_a_remote_signature_over_the_raw_data_is_returned_after_it_recovers_to_the_address():
     service = SigningService(LocalSigner(PRIV_88))
     signer = remote(service).signer_for(ADDR_88)
-    signature = signer.sign_digest(DIGEST)
-    assert crypto.recover_address(DIGEST, signature) == ADDR_88
-    assert service.requests == [{"address": ADDR_88, "digest": DIGEST.hex()}]
+    signature = signer.sign_transaction(RAW, INTENT)
+    assert crypto.recover_address(TXID, signature) == ADDR_88
+    assert service.requests == [{"address": ADDR_88, "raw_data": RAW, "intent": INTENT.to_json()}]
+    signer.probe()  # the authenticated can-sign probe: nothing is signed
+    assert service.requests[-1] == {"address": ADDR_88}
 
 
 def test_a_remote_v_of_27_or_28_is_normalised_to_0_or_1():
-    sig = LocalSigner(PRIV_88).sign_digest(DIGEST)
+    sig = LocalSigner(PRIV_88).sign_digest(TXID)
     tronweb_style = "0x" + (sig[:64] + bytes([sig[64] + 27])).hex()
-    signer = remote(SigningService(answer={"signature": tronweb_style})).signer_for(ADDR_88)
-    assert signer.sign_digest(DIGEST) == sig
+    service = SigningService(answer={"txid": TXID.hex(), "signature": tronweb_style})
+    assert remote(service).signer_for(ADDR_88).sign_transaction(RAW, INTENT) == sig
 
 
-def test_a_remote_signature_by_another_key_is_rejected():
-    service = SigningService(answer={"signature": LocalSigner(key(1)).sign_digest(DIGEST).hex()})
+def test_a_remote_signature_by_another_key_or_over_another_txid_is_rejected():
+    other_key = {"txid": TXID.hex(), "signature": LocalSigner(key(1)).sign_digest(TXID).hex()}
     with pytest.raises(SignerRejected, match="not TJzX"):
-        remote(service).signer_for(ADDR_88).sign_digest(DIGEST)
+        remote(SigningService(answer=other_key)).signer_for(ADDR_88).sign_transaction(RAW, INTENT)
+    other_tx = {"txid": "00" * 32, "signature": LocalSigner(PRIV_88).sign_digest(b"\0" * 32).hex()}
+    with pytest.raises(SignerRejected, match="not TJzX"):
+        remote(SigningService(answer=other_tx)).signer_for(ADDR_88).sign_transaction(RAW, INTENT)
 
 
 @pytest.mark.parametrize(
@@ -292,8 +372,9 @@ def test_a_remote_signature_by_another_key_is_rejected():
     [
         (SigningService(), UnknownKey),
         (SigningService(status=503), SignerUnavailable),
-        (SigningService(status=429), SignerUnavailable),
-        (SigningService(status=403), SignerRejected),
+        (SigningService(status=429), SigningThrottled),
+        (SigningService(status=403), SigningRefused),
+        (SigningService(status=401), SignerRejected),
         (SigningService(answer={"signature": "zz"}), SignerRejected),
         (SigningService(answer={"sig": "00" * 65}), SignerRejected),
         (SigningService(answer=["not", "an", "object"]), SignerRejected),
@@ -301,19 +382,22 @@ def test_a_remote_signature_by_another_key_is_rejected():
 )
 def test_remote_failures_map_into_the_error_tree(service, error):
     with pytest.raises(error):
-        remote(service).signer_for(ADDR_88).sign_digest(DIGEST)
+        remote(service).signer_for(ADDR_88).sign_transaction(RAW, INTENT)
 
 
 def test_an_unreachable_remote_signer_is_transient():
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    signer = RemoteSigner(
-        ADDR_88, "http://signer.internal", httpx.Client(transport=httpx.MockTransport(refuse))
-    )
+    client = SignerClient("http://signer.internal", HMAC_KEY, transport=httpx.MockTransport(refuse))
     with pytest.raises(SignerUnavailable) as info:
-        signer.sign_digest(DIGEST)
+        RemoteSigner(ADDR_88, client).sign_transaction(RAW, INTENT)
     assert isinstance(info.value, TransientError)
+
+
+def test_a_request_key_shorter_than_32_bytes_is_refused():
+    with pytest.raises(ValueError, match="32 bytes"):
+        SignerClient("http://signer.internal", b"short")
 
 
 # -- composition and protocols ------------------------------------------------------------------

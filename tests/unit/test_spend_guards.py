@@ -7,12 +7,9 @@ thinks it ordered. The figures in docs/RELIABILITY.md ("money drains") come from
 from __future__ import annotations
 
 import pytest
-from google.protobuf import empty_pb2
-from google.protobuf.message import DecodeError
 from structlog.testing import capture_logs
 
 from sweeper.errors import ChainUnavailable, SignerUnavailable
-from sweeper.guards import PROBE_PREFIX, probe_digest
 from sweeper.ledger.controls import SpendControls
 from sweeper.ledger.records import OrderRequestStatus
 from sweeper.models import SweepState, Token
@@ -116,16 +113,15 @@ def test_a_signer_that_cannot_be_reached_makes_the_sweep_wait_having_paid_nothin
     assert paid(h) == 1
 
 
-def test_the_probe_a_signer_is_asked_to_sign_can_never_be_a_transaction():
+def test_the_preflight_probe_asks_whether_the_signer_can_sign_and_signs_nothing():
     h = heart()
     h.deposit(A, 50 * USDT)
     sid = h.open(A)
-    assert h.run(sid) == "CONFIRMED"
+    h.flow.advance(sid)  # preflight, then the order: nothing is built, so nothing may have been signed
 
     signer = h.keyring.signers[A]
-    assert signer.signed[0] == probe_digest(A)  # the probe comes before anything is ordered or signed
-    with pytest.raises(DecodeError):  # a txid hashes a protobuf Transaction.raw; the probe's preimage is none
-        empty_pb2.Empty().ParseFromString(PROBE_PREFIX + A.encode())
+    assert signer.probes == 1 and signer.signed == []  # no blind digest is ever handed to a signer
+    assert paid(h) == 1
 
 
 # -- our own wallets ---------------------------------------------------------------------------------
