@@ -32,9 +32,11 @@ class ProcessGroup:
     workdir: Path
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, argv: list[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed when the child is reaped
-        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **(self.env if env is None else env), "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(  # noqa: S603 - argv is built here from constants
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd(), start_new_session=True
         )
@@ -108,6 +110,13 @@ class ProcessGroup:
         )
         user, _, password = basic_auth.partition(":")
         wait_http(f"http://127.0.0.1:{port}/healthcheck", proc, auth=(user, password))
+        return proc
+
+    def signer(self, port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        """The signer service with an environment of its own: the only child given the keys."""
+        argv = [sys.executable, "-m", "tasks.cli", "signer", "--host", "127.0.0.1", "--port", str(port)]
+        proc = self._spawn("signer", argv, env)
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         return proc
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
