@@ -11,7 +11,7 @@ TEST_WORKERS ?= 3
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock interop demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory bench-levers bench-hosts devnet worker beat flower web services compose-check clean
+.PHONY: help install lock interop demo test test-unit test-integration test-e2e test-chaos lint format bench bench-scan bench-rescan bench-e2e bench-cost bench-memory bench-levers bench-hosts devnet worker beat flower signer web services compose-check clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -115,8 +115,11 @@ worker: install ## Run a Celery worker (queues scan, sweep, callbacks)
 beat: install ## Run Celery beat (one per deployment)
 	$(BIN)/celery -A tasks.app beat -l INFO
 
-flower: install ## Run Flower (set FLOWER_BASIC_AUTH=user:password)
-	$(BIN)/celery -A tasks.app flower --basic-auth=$${FLOWER_BASIC_AUTH:-admin:admin}
+flower: install ## Run Flower on 127.0.0.1, operator tasks only (FLOWER_BASIC_AUTH=user:password required)
+	$(BIN)/sweeper flower
+
+signer: install ## Run the signer service on 127.0.0.1 (the only process given keys; docs/SECURITY.md)
+	$(BIN)/sweeper signer
 
 web: install ## Run the callback receiver (/callbacks/{provider}, /healthz, /metrics, /console)
 	$(BIN)/sweeper web

@@ -127,7 +127,7 @@ def devnet(
 
 def _mount() -> None:
     """Mount the sub-commands; each module registers its own."""
-    from tasks import cli_doctor, cli_guards, cli_ops, cli_signer, cli_status
+    from tasks import cli_doctor, cli_guards, cli_ops, cli_signer, cli_status, flower
     from tasks.cli_addresses import addresses_app
     from tasks.cli_energy import energy_app
 
@@ -138,6 +138,7 @@ def _mount() -> None:
     cli_ops.register(app)
     cli_doctor.register(app)
     cli_signer.register(app)
+    flower.register(app)
 
 
 _mount()

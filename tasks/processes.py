@@ -94,20 +94,9 @@ class ProcessGroup:
         return proc
 
     def flower(self, port: int, basic_auth: str) -> subprocess.Popen[bytes]:
-        proc = self._spawn(
-            "flower",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tasks.app",
-                "flower",
-                f"--port={port}",
-                "--address=127.0.0.1",
-                f"--basic-auth={basic_auth}",
-            ],
-        )
+        """``sweeper flower`` (locked down: operator tasks only, no worker control) on 127.0.0.1."""
+        argv = [sys.executable, "-m", "tasks.cli", "flower", "--address", "127.0.0.1", "--port", str(port)]
+        proc = self._spawn("flower", argv, {**self.env, "FLOWER_BASIC_AUTH": basic_auth})
         user, _, password = basic_auth.partition(":")
         wait_http(f"http://127.0.0.1:{port}/healthcheck", proc, auth=(user, password))
         return proc

@@ -1,11 +1,17 @@
 """End to end through Flower: an operator applies sweeper tasks over Flower's REST API (basic auth).
 
+Flower is started as ``sweeper flower`` (locked down): only the operator tasks can be applied, every
+worker control command is disabled, and it refuses to start without real credentials.
+
 One deployment for the module (devnet, a worker, a real Flower process, Redis as broker and result
 backend); each test uses deposit addresses of its own.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +30,17 @@ pytestmark = pytest.mark.e2e
 
 REDIS_DB = 11  # this suite's own broker and result database
 USER, PASSWORD = "operator", "flower-e2e-password"
+CONTROL = [
+    "/api/worker/shutdown/{worker}",
+    "/api/worker/pool/restart/{worker}",
+    "/api/worker/pool/grow/{worker}",
+    "/api/worker/pool/autoscale/{worker}",
+    "/api/worker/queue/cancel-consumer/{worker}",
+    "/api/task/rate-limit/{worker}",
+    "/api/task/timeout/{worker}",
+    "/api/task/send-task/celery.backend_cleanup",
+    "/api/task/revoke/0",
+]
 SETTLE_TIMEOUT = 90.0
 
 
@@ -185,3 +202,42 @@ def test_flower_lists_the_workers_tasks_though_workers_start_without_task_events
         return task_id in tasks or None
 
     wait_for(listed, 60, "Flower to list a task from the worker's own events")
+
+
+@pytest.mark.parametrize(
+    "task", ["sweeper.advance", "sweeper.reconcile", "celery.backend_cleanup", "celery.ping"]
+)
+def test_only_the_operator_tasks_can_be_applied_through_flower(deployment: Deployment, task: str) -> None:
+    for path in ("async-apply", "apply"):
+        response = httpx.post(
+            f"{deployment.flower_url}/api/task/{path}/{task}", json={}, auth=(USER, PASSWORD), timeout=30
+        )
+        assert response.status_code == 403, (path, task, response.text)
+
+
+def test_worker_control_commands_are_disabled_and_the_worker_keeps_running(deployment: Deployment) -> None:
+    url = f"{deployment.flower_url}/api/workers?refresh=1"
+    (worker,) = httpx.get(url, auth=(USER, PASSWORD), timeout=30).json()  # the real worker's name
+    for path in CONTROL:
+        url = deployment.flower_url + path.format(worker=worker)
+        response = httpx.post(
+            url, data={"rate": "1/h", "soft": "1", "n": "1"}, auth=(USER, PASSWORD), timeout=30
+        )
+        assert response.status_code == 403, (path, response.text)
+    assert deployment.processes.children["w1"].poll() is None
+    test_sweep_address_applied_through_flower_sweeps_the_deposit(deployment)  # still served, at full rate
+
+
+def test_flower_refuses_to_start_with_default_credentials() -> None:
+    env = {**os.environ, "FLOWER_BASIC_AUTH": "admin:admin"}  # the old Makefile default (unit: every case)
+    done = subprocess.run(
+        [sys.executable, "-m", "tasks.cli", "flower", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "flower refused to start" in done.stderr
+    assert "admin:admin" not in done.stderr  # credentials are never echoed
