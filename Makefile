@@ -125,7 +125,7 @@ web: install ## Run the callback receiver (/callbacks/{provider}, /healthz, /met
 	$(BIN)/sweeper web
 
 compose-check: ## Validate docker-compose.yml (needs the docker compose client only)
-	if docker compose version >/dev/null 2>&1; then SWEEPER_ENV_FILE=.env.example docker compose config -q; else SWEEPER_ENV_FILE=.env.example docker-compose config -q; fi
+	if docker compose version >/dev/null 2>&1; then FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-check:config-only} SWEEPER_ENV_FILE=.env.example docker compose config -q; else FLOWER_BASIC_AUTH=$${FLOWER_BASIC_AUTH:-check:config-only} SWEEPER_ENV_FILE=.env.example docker-compose config -q; fi
 
 clean: ## Remove caches and the virtualenv
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info tests/interop/node_modules

@@ -15,9 +15,10 @@ from typing import Any
 import structlog
 
 from config.settings import Settings
+from sweeper.chain.port import Signer
 from sweeper.custody.guarded import PolicyKeyring
 from sweeper.custody.policy import PolicyConfig, SigningPolicy
-from sweeper.errors import ConfigError, KeystoreError
+from sweeper.errors import ConfigError, KeystoreError, SignerRejected
 from sweeper.keys import (
     ChainedKeyring,
     Keyring,
@@ -166,6 +167,13 @@ def signing_policy(
     return SigningPolicy(policy_config(settings), watched, clock_ms)
 
 
+class NoSigning:
+    """The keyring of a process given neither keys nor the signer's request key (the receiver)."""
+
+    def signer_for(self, address: str) -> Signer:
+        raise SignerRejected(f"this process may not sign (no SWEEPER_SIGNER__HMAC_KEY_FILE) for {address}")
+
+
 def build_keyring(settings: Settings, ledger: Ledger, clock_ms: Callable[[], int]) -> Keyring:
     """A worker's keyring: the signer service's client, or (no service) local keys behind the policy.
 
@@ -175,9 +183,7 @@ def build_keyring(settings: Settings, ledger: Ledger, clock_ms: Callable[[], int
     url = settings.keys.remote_signer_url
     if url is not None:
         key = hmac_key(settings)
-        if key is None:
-            raise ConfigError(
-                ["SWEEPER_KEYS__REMOTE_SIGNER_URL needs SWEEPER_SIGNER__HMAC_KEY_FILE (the request key)"]
-            )
+        if key is None:  # the receiver: it never signs, so it is given no request key
+            return NoSigning()
         return RemoteKeyring(SignerClient(str(url), key, timeout=settings.signer.timeout))
     return PolicyKeyring(local_keyring(settings, ledger), signing_policy(settings, ledger, clock_ms))

@@ -45,12 +45,16 @@ class Readiness:
     warnings: list[str] = field(default_factory=list)
 
 
-def readiness(settings: Settings) -> Readiness:
-    """Every start-up problem of ``settings``, one line each."""
+def readiness(settings: Settings, *, signs: bool = True) -> Readiness:
+    """Every start-up problem of ``settings``, one line each.
+
+    ``signs=False`` for a process that never signs (the callback receiver): with a signer service it
+    needs no request key, so it is given none.
+    """
     found = Readiness(problems=[*placeholder_secrets(settings), *loopback_in_container(settings)])
     has_remote = settings.keys.remote_signer_url is not None
     if has_remote:
-        _check_remote(settings, found)
+        _check_remote(settings, found, signs=signs)
     has_mnemonic = _check_mnemonic(settings, found)
     has_keystore = _check_keystore(settings, found)
     _check_ledger(  # with a signer service, the service holds (and checks) the mnemonic
@@ -82,9 +86,9 @@ def loopback_in_container(settings: Settings) -> Iterator[str]:
             )
 
 
-def refuse_unless_ready(settings: Settings) -> Readiness:
+def refuse_unless_ready(settings: Settings, *, signs: bool = True) -> Readiness:
     """Raise ``ConfigError`` (one problem per line) unless ``settings`` may start a spending process."""
-    found = readiness(settings)
+    found = readiness(settings, signs=signs)
     if found.problems:
         raise ConfigError(found.problems)
     return found
@@ -136,7 +140,7 @@ def _check_keystore(settings: Settings, found: Readiness) -> bool:
     return True
 
 
-def _check_remote(settings: Settings, found: Readiness) -> None:
+def _check_remote(settings: Settings, found: Readiness, *, signs: bool) -> None:
     """A process that asks the signer service holds no key of its own, and can authenticate."""
     if holds_keys(settings):
         found.problems.append(
@@ -148,7 +152,7 @@ def _check_remote(settings: Settings, found: Readiness) -> None:
     except ConfigError as exc:
         found.problems.extend(exc.problems)
         return
-    if key is None:
+    if key is None and signs:
         found.problems.append(
             "SWEEPER_KEYS__REMOTE_SIGNER_URL needs SWEEPER_SIGNER__HMAC_KEY_FILE (the signer's request key)"
         )

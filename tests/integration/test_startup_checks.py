@@ -104,11 +104,36 @@ def test_mnemonic_derived_addresses_without_a_mnemonic_are_refused(
     base: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     watch(base, DepositAddress(tron_address("derived"), "mnemonic:0"))
-    env = {**base, "SWEEPER_KEYS__REMOTE_SIGNER_URL": "http://127.0.0.1:1/"}
+    env = {**base, "SWEEPER_KEYS__KEYSTORE_FILE": ""}
 
     assert readiness(settings(monkeypatch, env)).problems == [
-        "watched addresses were derived from a mnemonic but no mnemonic is configured: "
-        "set SWEEPER_KEYS__MNEMONIC_FILE"
+        "1 addresses are watched but no key is configured: set SWEEPER_KEYS__MNEMONIC_FILE, "
+        "SWEEPER_KEYS__KEYSTORE_FILE or SWEEPER_KEYS__REMOTE_SIGNER_URL"
+    ]
+
+
+def test_with_a_signer_service_a_worker_needs_its_request_key_and_holds_no_key(
+    base: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    watch(base, DepositAddress(tron_address("derived"), "mnemonic:0"))
+    remote = {**base, "SWEEPER_KEYS__REMOTE_SIGNER_URL": "http://127.0.0.1:1/"}
+    assert readiness(settings(monkeypatch, remote)).problems == [
+        "SWEEPER_KEYS__REMOTE_SIGNER_URL needs SWEEPER_SIGNER__HMAC_KEY_FILE (the signer's request key)"
+    ]
+    assert readiness(settings(monkeypatch, remote), signs=False).problems == []  # the receiver
+
+    key = tmp_path / "hmac"
+    key.write_text("r" * 40)
+    worker = {**remote, "SWEEPER_SIGNER__HMAC_KEY_FILE": str(key)}
+    assert readiness(settings(monkeypatch, worker)).problems == []  # the service holds the mnemonic
+    phrase = tmp_path / "mnemonic.txt"
+    phrase.write_text(DEVNET_MNEMONIC)
+    both = {**worker, "SWEEPER_KEYS__MNEMONIC_FILE": str(phrase)}
+    [problem] = readiness(settings(monkeypatch, both)).problems
+    assert problem.startswith("SWEEPER_KEYS__REMOTE_SIGNER_URL is set and so are keys")
+    key.write_text("short")
+    assert readiness(settings(monkeypatch, {**worker, "SWEEPER_KEYS__MNEMONIC_FILE": ""})).problems == [
+        "SWEEPER_SIGNER__HMAC_KEY(_FILE): the key must be at least 32 bytes"
     ]
 
 
