@@ -8,13 +8,14 @@ through the same ``SigningPolicy`` the service uses.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from config.settings import Settings
+from sweeper.chain.intent import Intent
 from sweeper.chain.port import Signer
 from sweeper.custody.guarded import PolicyKeyring
 from sweeper.custody.policy import PolicyConfig, SigningPolicy
@@ -168,10 +169,30 @@ def signing_policy(
 
 
 class NoSigning:
-    """The keyring of a process given neither keys nor the signer's request key (the receiver)."""
+    """The keyring of a process given neither keys nor the signer's request key (the receiver): its
+    signers know their address (sources are built with them) and refuse to sign."""
 
     def signer_for(self, address: str) -> Signer:
-        raise SignerRejected(f"this process may not sign (no SWEEPER_SIGNER__HMAC_KEY_FILE) for {address}")
+        return _Refusing(address)
+
+
+class _Refusing:
+    def __init__(self, address: str) -> None:
+        self._address = address
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def sign_transaction(self, raw_data: Mapping[str, Any], intent: Intent) -> bytes:
+        raise SignerRejected(
+            f"this process may not sign (no SWEEPER_SIGNER__HMAC_KEY_FILE) for {self._address}"
+        )
+
+    def probe(self) -> None:
+        raise SignerRejected(
+            f"this process may not sign (no SWEEPER_SIGNER__HMAC_KEY_FILE) for {self._address}"
+        )
 
 
 def build_keyring(settings: Settings, ledger: Ledger, clock_ms: Callable[[], int]) -> Keyring:
