@@ -1,7 +1,8 @@
 """End to end through Flower: an operator applies sweeper tasks over Flower's REST API (basic auth).
 
-Flower is started as ``sweeper flower`` (locked down): only the operator tasks can be applied, every
-worker control command is disabled, and it refuses to start without real credentials.
+Flower is started as ``sweeper flower`` (locked down): only the operator tasks can be applied and every
+worker control command is disabled (that it refuses to start without real credentials is checked in
+tests/unit/test_flower_lockdown.py).
 
 One deployment for the module (devnet, a worker, a real Flower process, Redis as broker and result
 backend); each test uses deposit addresses of its own.
@@ -9,9 +10,6 @@ backend); each test uses deposit addresses of its own.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,18 +224,3 @@ def test_worker_control_commands_are_disabled_and_the_worker_keeps_running(deplo
         assert response.status_code == 403, (path, response.text)
     assert deployment.processes.children["w1"].poll() is None
     test_sweep_address_applied_through_flower_sweeps_the_deposit(deployment)  # still served, at full rate
-
-
-def test_flower_refuses_to_start_with_default_credentials() -> None:
-    env = {**os.environ, "FLOWER_BASIC_AUTH": "admin:admin"}  # the old Makefile default (unit: every case)
-    done = subprocess.run(
-        [sys.executable, "-m", "tasks.cli", "flower", "--port", str(free_port())],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "flower refused to start" in done.stderr
-    assert "admin:admin" not in done.stderr  # credentials are never echoed

@@ -10,7 +10,7 @@ from flower.api.tasks import TaskApply, TaskAsyncApply, TaskSend
 from flower.urls import handlers as stock
 
 import tasks
-from tasks.flower import OPERATOR_TASKS, credential_problems, locked_handlers
+from tasks.flower import OPERATOR_TASKS, credential_problems, locked_handlers, run
 
 pytestmark = pytest.mark.unit
 
@@ -58,3 +58,16 @@ def test_apply_is_limited_and_every_control_command_is_disabled() -> None:
         ):
             assert target is disabled, pattern
     assert TaskSend not in table.values()
+
+
+@pytest.mark.parametrize("value", [None, "admin:admin", "admin:change-me"])
+def test_flower_does_not_start_without_real_credentials(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv("FLOWER_BASIC_AUTH", raising=False)
+    else:
+        monkeypatch.setenv("FLOWER_BASIC_AUTH", value)
+    assert run("127.0.0.1", 5555, []) == 2  # returns before Flower (or the Celery app) is even imported
+    err = capsys.readouterr().err
+    assert "flower refused to start" in err and (value is None or value not in err)
