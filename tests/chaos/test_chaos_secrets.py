@@ -209,7 +209,7 @@ def test_a_whole_run_leaves_no_secret_in_logs_task_messages_the_ledger_or_test_o
             )
             assert forged.status_code == 401
             garbage = httpx.post(
-                f"{flower}/api/task/async-apply/sweeper.advance",
+                f"{flower}/api/task/async-apply/sweeper.retry",  # an operator task (tasks/flower.py)
                 json={"args": ["not-an-id"]},
                 auth=(FLOWER_USER, FLOWER_PASSWORD),
                 timeout=30,
