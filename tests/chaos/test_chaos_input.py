@@ -104,10 +104,8 @@ class Deployment:
         return answer
 
     def run(self, task: str, body: Any) -> dict[str, Any]:
-        """Apply ``task`` through Flower and return its JSON result (the task must not crash)."""
-        response = self.apply(task, body)
-        assert response.status_code == 200, response.text
-        answer = self.result(response.json()["task-id"])
+        """Apply ``task`` (``send``) and return its JSON result (the task must not crash)."""
+        answer = self.result(self.send(task, body))
         assert answer["state"] == "SUCCESS", (task, body, answer)
         result: dict[str, Any] = answer["result"]
         return result
