@@ -8,10 +8,8 @@ Keys are reached through the ``Signer`` interface only, so a remote signer is ch
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,11 +20,11 @@ from sqlalchemy import select
 
 from config.settings import Settings
 from sweeper.chain import TronChain
+from sweeper.chain.intent import Intent
 from sweeper.detect.scanner import CURSOR
 from sweeper.energy.base import EnergySource
 from sweeper.errors import ChainUnavailable, ProviderAuthError, SweeperError
 from sweeper.keys import Keyring
-from sweeper.keys.local import recover_address
 from sweeper.ledger import Ledger, create_engine_for
 from sweeper.ledger.migrate import current_revision
 from sweeper.ledger.tables import Base
@@ -199,7 +197,10 @@ class AddressOnly:
     def address(self) -> str:
         return self._address
 
-    def sign_digest(self, digest: bytes) -> bytes:
+    def sign_transaction(self, raw_data: Mapping[str, Any], intent: Intent) -> bytes:
+        raise SweeperError("doctor signs nothing for a provider")
+
+    def probe(self) -> None:
         raise SweeperError("doctor signs nothing for a provider")
 
 
@@ -249,25 +250,24 @@ def _check_source(name: str, source: EnergySource, destination: str | None) -> I
 # --- keys and wallets ---------------------------------------------------------------------------------
 
 
-def sample_signature(keyring: Keyring, address: str) -> str | None:
-    """Sign a random digest through ``address``'s Signer and verify it; None if it checks out."""
+def can_sign(keyring: Keyring, address: str) -> str | None:
+    """Ask ``address``'s signer whether it can sign (``Signer.probe``: nothing is signed); None if it can.
+
+    No digest is ever signed here: a signer signs only transactions it can read (docs/SECURITY.md).
+    """
     try:
-        signer = keyring.signer_for(address)
-        digest = hashlib.sha256(b"sweeper doctor " + os.urandom(16)).digest()
-        signature = signer.sign_digest(digest)
+        keyring.signer_for(address).probe()
     except SweeperError as exc:
         return f"{exc.reason}: {exc}"
-    if recover_address(digest, signature) != address:
-        return "the signature does not recover to the address"
     return None
 
 
 def _keyring(ctx: Context) -> tuple[Keyring | None, str | None]:
-    from tasks.runtime import build_keyring
+    from tasks.custody import build_keyring
 
     assert ctx.ledger is not None
     try:
-        return build_keyring(ctx.settings, ctx.ledger, ctx.http), None
+        return build_keyring(ctx.settings, ctx.ledger, lambda: int(time.time() * 1000)), None
     except SweeperError as exc:
         return None, str(exc)
 
@@ -302,17 +302,17 @@ def check_keys(ctx: Context) -> Iterator[Check]:
         yield info("keys", "watched addresses", "none watched yet (`sweeper addresses derive`)")
     sample = next((a for a in batch if a not in missing), None)
     if sample is not None:
-        failure = sample_signature(keyring, sample)
+        failure = can_sign(keyring, sample)
         if failure:
-            yield problem("keys", "sample signature", f"{sample}: {failure}", "check the signer of that key")
+            yield problem("keys", "can sign", f"{sample}: {failure}", "check the signer of that key")
         else:
-            yield ok("keys", "sample signature", f"{sample} signed and verified")
+            yield ok("keys", "can sign", f"{sample}: its signer can sign (probed, nothing signed)")
     for address, what in _signing_wallets(ctx.settings).items():
-        failure = sample_signature(keyring, address)
+        failure = can_sign(keyring, address)
         if failure:
             yield problem("keys", what, f"{address}: {failure}", "put its key in the keystore or the signer")
         else:
-            yield ok("keys", what, f"{address} signed and verified")
+            yield ok("keys", what, f"{address}: its signer can sign (probed, nothing signed)")
 
 
 def _signing_wallets(settings: Settings) -> dict[str, str]:

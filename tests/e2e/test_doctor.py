@@ -80,7 +80,7 @@ def test_a_healthy_stack_is_healthy_with_exit_status_zero(stack: Stack) -> None:
         ("node", "reachable"),
         ("broker", "reachable"),
         ("database", "migrations"),
-        ("keys", "sample signature"),
+        ("keys", "can sign"),
         ("workers", "alive"),
         ("beat", "alive"),
         ("provider itrx", "credentials"),
