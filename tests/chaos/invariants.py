@@ -58,7 +58,8 @@ LEGAL_MOVES: frozenset[tuple[SweepState | None, SweepState]] = frozenset(
     | {(s, S.FAILED) for s in (S.DETECTED, S.ACTIVATING, S.ENERGY_ORDERED, S.ENERGY_READY, S.SIGNED)}
     | {(S.BROADCAST, S.FAILED)}
 )
-OUR_ORDER_NO = re.compile(r"^sw(\d+)a(\d+)o(\d+)$")
+OUR_ORDER_NO = re.compile(r"^sw(?P<deployment>[0-9a-z]+)s(?P<sweep>\d+)a(?P<attempt>\d+)o(?P<n>\d+)$")
+"""Our order numbers (``sweeper/procurement.py``): deployment id, sweep, attempt, order within the attempt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +293,10 @@ def _orders(result: Audit, devnet: Devnet, ledger: Ledger, sweeps: list[Sweep]) 
         for record in ledger.orders_for_sweep(s.id):
             known.add(record.order_no)
             match = OUR_ORDER_NO.match(record.order_no)
-            attempt = int(match.group(2)) if match else -1
+            if match is None:
+                result.fail(f"sweep {s.id}: order number {record.order_no!r} is not ours")
+                continue
+            attempt = int(match.group("attempt"))
             if record.status is not OrderRequestStatus.FAILED:
                 live[(attempt, record.step)] += 1
         for (attempt, step), n in live.items():
