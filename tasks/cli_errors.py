@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+import typer
 from rich.console import Console
 from rich.markup import escape
 
@@ -134,12 +135,15 @@ def run(command: Callable[..., Any]) -> int:
     """
     try:
         result = command(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:  # usage errors: click's own short message
         exc.show()
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.TyperException as exc:  # the same from the click that typer carries (bad option or value)
+        fail_lines([exc.format_message()])
+        return int(exc.exit_code)
+    except (click.exceptions.Abort, typer.Abort):
         fail_lines(["aborted"])
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:

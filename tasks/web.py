@@ -235,9 +235,10 @@ def from_runtime() -> Starlette:
     from config.settings import load_settings
     from tasks.runtime import runtime
     from tasks.startup import refuse_unless_ready
-    from tasks.sweeping import enqueue_advance
 
     refuse_unless_ready(load_settings(), signs=False)  # one line per problem; it never signs
+    from tasks.sweeping import enqueue_advance  # builds the Celery app: only once the settings are valid
+
     rt = runtime()
     web = rt.settings.web
     probes = ProviderProbes(rt.sources)
@@ -300,7 +301,7 @@ class LazyApp:
         if scope["type"] == "lifespan" and self._app is None:
             try:
                 self._get()
-            except Exception as exc:  # noqa: BLE001 - reported to the server, which then exits
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported to the server, which then exits
                 await receive()  # lifespan.startup
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return

@@ -91,8 +91,11 @@ class Ledger:
             yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with _mapped_errors(), self._reader.connect() as conn:
+    def _read(self, *, stream: bool = False) -> Iterator[Connection]:
+        """A read-only connection; ``stream`` for server-side cursors (``yield_per``), which PostgreSQL
+        allows only inside a transaction block, so those reads keep their BEGIN."""
+        engine = self.engine if stream else self._reader
+        with _mapped_errors(), engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
                 yield conn
@@ -159,7 +162,7 @@ class Ledger:
 
     def watched_set(self) -> frozenset[str]:
         """Every watched address, streamed from the database into one frozenset (for the scanner)."""
-        with self._read() as conn:
+        with self._read(stream=True) as conn:
             result = conn.execution_options(yield_per=50_000).execute(select(ADDRESSES.c.address))
             return frozenset(result.scalars())
 

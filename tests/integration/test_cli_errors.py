@@ -94,6 +94,10 @@ def cases(world: World) -> dict[str, Case]:
         "bad destination": Case(
             ("config", "check"), {"SWEEPER_DESTINATION": "Tnope"}, "SWEEPER_DESTINATION", 2
         ),
+        "unknown option": Case(("status", "--bogus"), {}, "No such option: --bogus", 2),
+        "bad option value": Case(
+            ("energy", "quotes", "--address", world.watched, "--energy", "-5"), {}, "'--energy'", 2
+        ),
     }
 
 
