@@ -8,6 +8,7 @@ re-enqueues what a dead worker held), and ends with the safety invariants.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -132,7 +133,8 @@ def test_a_redis_restart_mid_run_loses_queued_messages_but_no_sweep(chaos_site: 
 
 def test_beat_killed_and_restarted_keeps_one_schedule_and_the_sweeps_go_on(chaos_site: Chaos) -> None:
     chaos_site.site.scan_from_head()
-    chaos_site.configure(SWEEPER_RECONCILE_INTERVAL_SECONDS="2")
+    # Beat logs each send ("Sending due task") at DEBUG only (config/logging.py): this run needs them.
+    chaos_site.configure(SWEEPER_RECONCILE_INTERVAL_SECONDS="2", SWEEPER_LOG_LEVEL="DEBUG")
     chaos_site.start(workers=1)
     chaos_site.deposit(3, activated=2)
     chaos_site.wait_for_state(lambda s: s.state in IN_FLIGHT, "a sweep in flight")
@@ -171,13 +173,14 @@ def test_database_connections_dropped_mid_run_are_retried_without_a_duplicate(
 
 
 def reconcile_sent(chaos: Chaos) -> list[float]:
-    """When beat sent each reconcile (epoch seconds), from its log (every beat process appends to it)."""
+    """When beat sent each reconcile (epoch seconds), from its JSON log (every beat process appends to it)."""
     out = []
     for line in chaos.processes.logs("beat").splitlines():
-        if "Sending due task reconcile" in line:
-            stamp = line[1 : line.index(":", 20)]  # "[2026-11-22 01:09:55,181: INFO/..."
-            local = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")  # Celery logs local time
-            out.append(local.timestamp())
+        if not line.startswith("{"):
+            continue
+        record = json.loads(line)
+        if str(record.get("event", "")).startswith("Scheduler: Sending due task reconcile "):
+            out.append(datetime.fromisoformat(record["timestamp"]).timestamp())  # ISO 8601, UTC ("Z")
     return out
 
 
