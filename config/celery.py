@@ -24,7 +24,8 @@ def celery_settings(
 
     Task events cost a broker message per task state (about a tenth of a worker's CPU): off unless
     ``task_events`` (``SWEEPER_TASK_EVENTS``). Flower needs no setting: it asks the workers to send them
-    (the ``enable_events`` remote control command) when it connects, and again periodically.
+    (the ``enable_events`` remote control command) every 5 s, the first time 5 s after it starts: a worker's
+    tasks until then are not in Flower.
     """
     return {
         "broker_url": broker_url,

@@ -272,7 +272,7 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(3.0, gt=0)
     order_timeout_seconds: float = Field(180.0, gt=0)
     task_events: bool = False
-    """Workers send task events from the start (Flower turns them on by itself when it connects)."""
+    """Workers send task events from the start (else Flower turns them on, first 5 s after it starts)."""
     database_pre_ping: bool = False
     """Test each pooled ledger connection before use; off, a dropped one fails one step (retried)."""
     log_format: Literal["auto", "console", "json"] = "auto"

@@ -168,6 +168,10 @@ def test_a_whole_run_leaves_no_secret_in_logs_task_messages_the_ledger_or_test_o
                 callback_public_url=receiver,
                 extra={
                     "SWEEPER_LOG_LEVEL": "DEBUG",
+                    # Task events from the worker's first task, "task-sent" (with the sender's args)
+                    # included: without this Flower asks for them only 5 s after it starts, when this
+                    # run may be over, and would list nothing to search.
+                    "SWEEPER_TASK_EVENTS": "true",
                     "SWEEPER_TRON__API_KEY": node_api_key,
                     "SWEEPER_KEYS__MNEMONIC_FILE": str(mnemonic_file),
                     "SWEEPER_KEYS__PASSPHRASE": passphrase,
