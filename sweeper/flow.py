@@ -16,15 +16,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import structlog
 
 from sweeper import failpoints
-from sweeper.assets import Asset, AssetBook, EnergyPolicy, Refusal
+from sweeper.assets import Asset, AssetBook, Refusal
 from sweeper.chain.intent import for_sweep
 from sweeper.chain.port import Chain
 from sweeper.decisions import Decision, Move, Proceed, Step, Wait, skip
@@ -32,21 +30,21 @@ from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
 from sweeper.energy.journal import provably_dead
 from sweeper.errors import AmountOutOfRange, PermanentError, UnknownSweep
-from sweeper.guards import Budgets, Guards
+from sweeper.flow_config import FlowConfig
+from sweeper.guards import Guards
 from sweeper.keys.keyring import Keyring
-from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep, TxKind, TxStatus
+from sweeper.ledger.records import OrderRequestStatus, Sweep, TxKind, TxStatus
 from sweeper.ledger.repository import Ledger
 from sweeper.locks import AddressLocks, LocalLocks
 from sweeper.models import (
     TERMINAL_STATES,
     UINT256_MAX,
     BroadcastOutcome,
-    ResourceNeed,
     SignedTx,
     SweepState,
-    Token,
 )
-from sweeper.procurement import Caps, Choice, Exhausted, Ordered, Procurement
+from sweeper.ordering import Ordering
+from sweeper.procurement import Procurement
 
 __all__ = ["AddressLocks", "Decision", "Flow", "FlowConfig", "LocalLocks", "Move", "Proceed", "Step", "Wait"]
 
@@ -56,63 +54,6 @@ MAX_LEDGER_AMOUNT = UINT256_MAX
 """The largest amount the ledger stores: any TRC20 balance (uint256, NUMERIC(78,0) in the ledger)."""
 UNPROVEN_WAIT_S = 600.0
 """A SUCCESS receipt without the expected Transfer log is looked at (and reported) this often."""
-
-
-@dataclass(frozen=True, slots=True)
-class FlowConfig:
-    """The knobs of the state machine, read once from configuration by the delivery layer.
-
-    ``tokens`` and ``destinations`` are keyed by token contract; destinations come only from here.
-    """
-
-    tokens: Mapping[str, Token]
-    destinations: Mapping[str, str]
-    confirmations: int = 19
-    energy_margin: int = 0
-    energy: EnergyPolicy = field(default_factory=EnergyPolicy)
-    """Margins, sanity ceiling and fee_limit cap for measured energy (``energy_margin`` adds to it)."""
-    max_sun_per_sweep: int = 12_000_000
-    max_percent_of_amount: Decimal = Decimal(5)
-    trx_per_token: Mapping[str, Decimal] = field(default_factory=dict)
-    dry_run: bool = False
-    poll_seconds: float = 3.0
-    order_timeout_seconds: float = 180.0
-    max_steps_per_call: int = 8
-    order_claim_seconds: float = 60.0
-    """How long a REQUESTED order is left to the worker that may be calling its source (longer than any
-    one ``order()`` call with its HTTP timeouts and retries) before another worker may call again."""
-    max_orders_per_sweep: int = 6
-    max_orders_per_address: int = 12
-    address_window_seconds: float = 86_400.0
-    max_sun_per_hour: int = 2_000_000_000
-    """The deployment's energy spend budget per hour (0: none); see ``sweeper.guards``."""
-    own_wallets: frozenset[str] = frozenset()
-    """Our wallets besides the destinations (gas wallet, stake owner): never opened as sweeps."""
-    leftover_trx_min_sun: int | None = None
-    """Sweep TRX left on an address after its token sweep, when at least this much (None: off)."""
-
-    @property
-    def caps(self) -> Caps:
-        return Caps(
-            max_sun_per_sweep=self.max_sun_per_sweep,
-            max_percent_of_amount=self.max_percent_of_amount,
-            poll_seconds=self.poll_seconds,
-            order_timeout_seconds=self.order_timeout_seconds,
-            max_orders_per_sweep=self.max_orders_per_sweep,
-        )
-
-    @property
-    def budgets(self) -> Budgets:
-        return Budgets(
-            orders_per_sweep=self.max_orders_per_sweep,
-            orders_per_address=self.max_orders_per_address,
-            address_window_seconds=self.address_window_seconds,
-            sun_per_hour=self.max_sun_per_hour,
-        )
-
-
-def _skip_exhausted(e: Exhausted) -> Move:
-    return skip(e.reason, f"no energy source fits: {e.detail}")
 
 
 SIGNED_STATES = frozenset({SweepState.SIGNED, SweepState.BROADCAST})
@@ -160,6 +101,15 @@ class Flow:
             budgets=config.budgets,
             own_wallets=set(config.destinations.values()) | config.own_wallets,
             hold_seconds=config.poll_seconds * 10,
+            clock=lambda: self.clock(),  # noqa: PLW0108 - as above
+        )
+        self.ordering = Ordering(
+            ledger=ledger,
+            chain=chain,
+            assets=self.assets,
+            procurement=self.procurement,
+            guards=self.guards,
+            config=config,
             clock=lambda: self.clock(),  # noqa: PLW0108 - as above
         )
         self._handlers: dict[SweepState, Callable[[Sweep], Decision]] = {
@@ -303,13 +253,13 @@ class Flow:
         # Nothing is paid before the sweep has shown it can finish, nor past a budget or the kill switch.
         unfinishable = self.guards.preflight(s, asset)
         if unfinishable is not None:
-            return self._unpaid_failure(s, unfinishable)
+            return self.ordering.unpaid_failure(s, unfinishable)
         held = self.guards.gate(s)
         if held is not None:
-            return held if isinstance(held, Wait) else self._unpaid_failure(s, held)
+            return held if isinstance(held, Wait) else self.ordering.unpaid_failure(s, held)
         self.procurement.void_unsent(s)
         choice = self.procurement.choose(s, asset, need, amount=balance)
-        return self._procure(
+        return self.ordering.procure(
             s, choice, balance, lambda e: skip(e.reason, f"no energy source fits: {e.detail}")
         )
 
@@ -317,9 +267,9 @@ class Flow:
         record = self.ledger.get_order(s.energy_source or "", s.order_no or "")
         if record is None:
             # A crash between the move and storing the order: the source was never called.
-            return self._failover(s, f"order {s.order_no} was never stored, so never sent")
+            return self.ordering.failover(s, f"order {s.order_no} was never stored, so never sent")
         if record.status is OrderRequestStatus.REQUESTED:
-            return self._ask_again(s, record)
+            return self.ordering.ask_again(s, record)
         activated = self.chain.is_activated(s.address)
         if s.state is SweepState.ACTIVATING:
             if activated:
@@ -331,10 +281,10 @@ class Flow:
             if self.procurement.delivered(s, record, have, required):
                 return Move(SweepState.ENERGY_READY, f"{record.step} on chain from {record.source}")
         if record.status is OrderRequestStatus.FAILED:
-            return self._failover(s, record.detail or "the previous order failed")
+            return self.ordering.failover(s, record.detail or "the previous order failed")
         failure = self.procurement.check(s, record)
         if failure is not None:
-            return self._failover(s, failure)
+            return self.ordering.failover(s, failure)
         return Wait(self.config.poll_seconds, f"waiting for {record.source}")
 
     def _energy_ready(self, s: Sweep) -> Decision:
@@ -357,7 +307,7 @@ class Flow:
         if not need.sendable:
             # Measured again just before signing: the energy or the bytes are short (a new energy factor,
             # bandwidth used meanwhile). Get what is missing; sign nothing that cannot be paid.
-            return self._top_up(s, asset, need, balance)
+            return self.ordering.top_up(s, asset, need, balance)
         signer = self.keyring.signer_for(s.address)
         energy = max(s.energy_needed or 0, need.required_energy)
         built = asset.build_transfer(self.chain, signer, balance, energy_needed=energy)
@@ -382,7 +332,7 @@ class Flow:
                 return self._expired(s, "expired before broadcast")
             return Wait(self.config.poll_seconds, "expired by the head block; waiting for the solid block")
         if outcome is BroadcastOutcome.NO_BANDWIDTH:
-            return self._bandwidth_refused(s)
+            return self.ordering.bandwidth_refused(s)
         failpoints.hit(failpoints.AFTER_BROADCAST_BEFORE_STORE)
         self.ledger.mark_tx(tx.txid, TxStatus.BROADCAST, from_status=TxStatus.SIGNED)
         return Move(SweepState.BROADCAST, "broadcast", then=self._poll)
@@ -435,84 +385,6 @@ class Flow:
 
     # -- energy -------------------------------------------------------------------------------------
 
-    def _order(self, s: Sweep, ordered: Ordered, *, amount: int) -> Move:
-        """Move the sweep to name the order; only if that move won, store the order and call the source.
-
-        A worker that loses the race records nothing, so no order row is ever left looking live.
-        """
-        quote, need = ordered.quote, ordered.need
-        state = SweepState.ACTIVATING if need.activation else SweepState.ENERGY_ORDERED
-        fields = {
-            "energy_source": quote.source,
-            "order_no": ordered.order_no,
-            "amount": amount,
-            "energy_needed": need.required_energy,
-        }
-        what = (
-            f"{need.required_bandwidth} bytes of bandwidth" if ordered.bandwidth else f"{need.energy} energy"
-        )
-        note = f"ordering {what} from {quote.source} ({quote.total_sun} sun quoted)"
-        return Move(
-            state, note, fields=fields, then=lambda: self._place(s, self.procurement.record(s, ordered))
-        )
-
-    def _ask_again(self, s: Sweep, record: OrderRecord) -> Decision:
-        """Call the source again for an order whose call may or may not have reached it.
-
-        Ordering is idempotent by our number only where the source can look it up or refuses a reused
-        number; whether itrx and TronZap refuse one is undocumented (docs/PROVIDERS.md OQ-I2, OQ-Z2). So a
-        REQUESTED order is left alone while a worker may still be calling (a lost lock lets a second worker
-        in), and then only the worker whose claim on the order row wins calls again.
-        """
-        age = self.clock() - record.updated_at.timestamp()
-        if age < self.config.order_claim_seconds:
-            wait = min(self.config.poll_seconds, self.config.order_claim_seconds - age)
-            return Wait(max(wait, 0.1), "the order may be being placed right now")
-        if not self.ledger.claim_order(record):
-            return Proceed("another worker claimed the order")
-        return Proceed("asking the source again", then=lambda: self._place(s, record))
-
-    def _place(self, s: Sweep, record: OrderRecord) -> Decision:
-        paused = self.guards.paused()
-        if paused is not None:  # read again right before the paid call: the kill switch acts at once
-            log.info("energy.held", sweep_id=s.id, order_no=record.order_no, why=paused.why)
-            return paused  # the order stays REQUESTED and is asked for once spending resumes
-        log.info("energy.ordering", sweep_id=s.id, source=record.source, order_no=record.order_no)
-        if self.procurement.place(s, record):
-            return self._poll()
-        return Proceed("the source refused: fail over")
-
-    def _failover(self, s: Sweep, why: str) -> Decision:
-        """Order from the next source; a sweep never orders twice from a source that failed it."""
-        log.warning("energy.failover", sweep_id=s.id, source=s.energy_source, why=why)
-        asset = self.assets.get(s.token_contract)
-        need = asset.need(self.chain, s.address, s.amount)
-        if need.nothing:
-            return Move(SweepState.ENERGY_READY, "energy on chain after all")
-        held = self.guards.gate(s)
-        if held is not None:
-            return held if isinstance(held, Wait) else self._unpaid_failure(s, held)
-        self.procurement.void_unsent(s)
-        choice = self.procurement.failover(s, asset, need)
-
-        def exhausted(e: Exhausted) -> Move:
-            cost = self.procurement.cost(s, 0)
-            why = f"no energy source left: no energy source fits: {e.detail}"
-            return Move(SweepState.FAILED, why, reason="no_energy_source", fields={"cost_sun": cost})
-
-        return self._procure(s, choice, s.amount, exhausted)
-
-    def _procure(
-        self, s: Sweep, choice: Choice, amount: int, exhausted: Callable[[Exhausted], Decision]
-    ) -> Decision:
-        if isinstance(choice, Ordered):
-            held = self.guards.admit(s, choice.quote.total_sun)
-            return held if held is not None else self._order(s, choice, amount=amount)
-        if isinstance(choice, Wait):
-            log.warning("energy.sources_unavailable", sweep_id=s.id, detail=choice.why)
-            return choice
-        return exhausted(choice)
-
     def _after_confirmed(self, s: Sweep) -> Decision:
         # What arrived after the transfer was signed is swept right away, not at the next rescan.
         for contract in (s.token_contract, *self.assets.follow_ups(s.token_contract)):
@@ -537,39 +409,11 @@ class Flow:
         """Take back stake still delegated for sweeps that have ended (reconcile calls this)."""
         return self.procurement.reclaim_ended(self.ledger, limit)
 
-    def _unpaid_failure(self, s: Sweep, why: Refusal) -> Move:
-        """FAILED before anything (more) is paid: the sweep could not finish, or used its budget."""
-        log.warning("sweep.refused_spend", sweep_id=s.id, reason=why.slug, detail=why.why)
-        cost = self.procurement.cost(s, 0)
-        return Move(SweepState.FAILED, why.why, reason=why.slug, fields={"cost_sun": cost})
-
     def _opened_after(self, s: Sweep) -> tuple[int, ...]:
         """Sweeps of the same address to start now that ``s`` is confirmed (a later deposit, leftover TRX)."""
         if s.state is not SweepState.CONFIRMED:
             return ()
         return tuple(o.id for o in self.ledger.sweeps(address=s.address, limit=20) if o.is_open)
-
-    def _top_up(self, s: Sweep, asset: Asset, need: ResourceNeed, balance: int) -> Decision:
-        """Order what the transfer still lacks right before signing (or wait for it), like at detection;
-        ``need`` is the fresh measurement, with the margin on what is ordered."""
-        choice = self.procurement.choose(s, asset, need, amount=balance)
-        return self._procure(s, choice, balance, lambda e: self._stranded(s, e))
-
-    def _bandwidth_refused(self, s: Sweep) -> Decision:
-        """``BANDWITH_ERROR`` at broadcast: nothing was sent; get the bytes, then resend the same bytes."""
-        asset = self.assets.get(s.token_contract)
-        need = asset.need(self.chain, s.address, s.amount, fresh=True)
-        if need.bandwidth <= 0:
-            return Wait(self.config.poll_seconds, "the node refused for bandwidth; the pending pool holds it")
-        choice = self.procurement.choose(s, asset, need, amount=s.amount)
-        return self._procure(s, choice, s.amount, lambda e: self._stranded(s, e))
-
-    def _stranded(self, s: Sweep, e: Exhausted) -> Decision:
-        """Nothing fits for the last missing resource: wait (prices and bandwidth recover), never fail."""
-        log.warning("sweep.resources_short", sweep_id=s.id, detail=e.detail)
-        return Wait(
-            self.config.poll_seconds * 10, f"no source fits for what the transfer still lacks: {e.detail}"
-        )
 
     # -- helpers ------------------------------------------------------------------------------------
 
