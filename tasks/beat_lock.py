@@ -123,9 +123,9 @@ class LeaderScheduler(PersistentScheduler):
             now = self.app.now()
             for entry in self.schedule.values():
                 entry.last_run_at = now  # start each interval afresh: no catch-up burst on takeover
-            log.info("beat.leader", token=self.lock.token)
+            log.info("beat.leader", holder=self.lock.token)  # host:pid:random, no secret
         elif self.leading and not held:
-            log.warning("beat.leadership_lost", token=self.lock.token)
+            log.warning("beat.leadership_lost", holder=self.lock.token)
         self.leading = held
         if not held:
             return retry
