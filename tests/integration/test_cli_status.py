@@ -81,7 +81,7 @@ def test_migrate_brings_a_fresh_database_to_the_latest_revision_and_can_run_agai
     second = run(cli, "migrate")
 
     assert first[0] == second[0] == 0
-    assert "is at revision 0003_uint256_amounts" in second[1]
+    assert "is at revision 0004_deployment_id" in second[1]  # the newest migration shipped
 
 
 def test_status_on_a_database_that_was_never_migrated_says_what_to_do(

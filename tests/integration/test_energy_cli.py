@@ -21,6 +21,7 @@ from devnet.providers.common import (
 )
 from devnet.server import Devnet
 from tasks.cli_energy import energy_app
+from tasks.cli_output import quiet_logging
 
 pytestmark = pytest.mark.integration
 
@@ -99,12 +100,13 @@ def test_quotes_json_on_stdout_holds_no_log_line(node, env, tmp_path):
 
 def test_balances_need_no_destination_and_speak_json(env):
     without_wallet = {k: v for k, v in env.items() if k != "SWEEPER_DESTINATION"}
+    quiet_logging(verbose=False)  # as `sweeper` does before any command
     result = CliRunner().invoke(
         energy_app, ["balances", "--json"], env={**without_wallet, "SWEEPER_DESTINATION": ""}
     )
 
     assert result.exit_code == 0, result.output
-    balances = {row["source"]: row for row in json.loads(result.output)["balances"]}
+    balances = {row["source"]: row for row in json.loads(result.stdout)["balances"]}
     assert balances["itrx"]["balance_sun"] == 10_000_000 * 1_000_000
     assert balances["tronzap"]["balance_sun"] is None and "provider_auth" in balances["tronzap"]["error"]
 
@@ -113,9 +115,10 @@ def test_quotes_show_why_a_rental_too_short_for_the_sweep_would_never_be_chosen(
     _, deposit = generate_key()
     httpx.post(node.node_url + "devnet/fund", json={"address": deposit, "sun": 1_000_000}).raise_for_status()
     long_wait = {**env, "SWEEPER_ORDER_TIMEOUT_SECONDS": "7200"}  # the energy must outlast two hours
+    quiet_logging(verbose=False)  # as `sweeper` does before any command (an earlier test may have set DEBUG)
     result = CliRunner().invoke(energy_app, ["quotes", "--address", deposit, "--json"], env=long_wait)
     assert result.exit_code == 0, result.output
-    quotes = json.loads(result.output)["quotes"]
+    quotes = json.loads(result.stdout)["quotes"]
     hourly = [q for q in quotes if q["duration"] == "1H"]
     assert {q["source"] for q in hourly} >= {"itrx", "ea888fee"}
     assert all(q["excluded"] == "too_short" and "the sweep needs 7260 s" in q["why"] for q in hourly)
