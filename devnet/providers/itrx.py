@@ -13,7 +13,8 @@ Choices where the documents are silent, written here because clients are tested 
 - a reused `out_trade_no` is refused before anything is charged: errno 1 `out_trade_no已存在` (the wording
   is undocumented; clients recognise 重复/已存在/已使用 and English equivalents);
 - `error_after_order` creates and charges the order, then answers errno 1 with a free-text message;
-- order statuses: 20 paid → 30 delegating → 40 done (callback 40); failures 41 (refunded; callback 41),
+- order statuses: 20 paid → 30 delegating → 40 done (callback 40); 31 (forced `partial`: half the energy
+  delegated, the rest later) and 32 (forced `retrying`) on the way; failures 41 (refunded; callback 41),
   43 (forced `break_off`) or 0 (forced `timeout`); a 1H delegation whose energy is ≥ 90 % used is
   reclaimed at the next block (approximation of "reclaimed as soon as consumed").
 """

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from devnet.providers.common import Account, as_int, is_tron_address
-from devnet.providers.orders import DELEGATING, FAILED, PAID, Order, OrderBook
+from devnet.providers.orders import DELEGATING, FAILED, PAID, PARTIAL, RETRYING, Order, OrderBook
 from devnet.providers.state import ProviderFaults
 
 MIN_ORDER_ENERGY = 32_000
@@ -104,6 +104,10 @@ class ItrxReads:
             return 20
         if order.state == DELEGATING:
             return 30
+        if order.state == PARTIAL:
+            return 31
+        if order.state == RETRYING:
+            return 32
         if order.state == FAILED:
             return {"break_off": 43, "timeout": 0}.get(order.forced_outcome or "", 41)
         return 40

@@ -22,6 +22,11 @@ from typing import Any
 log = logging.getLogger("devnet.providers")
 
 PAID, DELEGATING, ACTIVE, RECLAIMED, FAILED = "paid", "delegating", "active", "reclaimed", "failed"
+RETRYING, PARTIAL = "retrying", "partial"  # itrx 32 (error, retrying) and 31 (part of the energy delegated)
+IN_PROGRESS_OUTCOMES = frozenset({RETRYING, PARTIAL})
+"""Forced outcomes that only slow an order down: it still completes (``Switches.order_outcome``)."""
+RETRY_BLOCKS = 3
+"""Blocks an order forced to ``retrying`` waits before it delegates, and a ``partial`` one before the rest."""
 DONE = "done"  # an activation-only order, complete once its activation transfer is mined
 FINAL = frozenset({RECLAIMED, FAILED, DONE})
 
@@ -137,8 +142,11 @@ class OrderBook:
                     log.exception("provider order %s failed to advance", order.id)
 
     def _advance(self, order: Order, number: int, now: float) -> None:
-        if order.state == PAID and number >= order.deliver_at:
+        retried = order.state == RETRYING and number >= order.delegate_block + RETRY_BLOCKS
+        if (order.state == PAID and number >= order.deliver_at) or retried:
             self._delegate(order, number)
+        elif order.state == PARTIAL and number >= order.delegate_block + RETRY_BLOCKS:
+            self._delegate_rest(order, number)
         elif order.state == DELEGATING and number > order.delegate_block:
             with self.lock:
                 order.state, order.delegated_at = ACTIVE, now
@@ -151,7 +159,12 @@ class OrderBook:
                 self._undelegate(order)
 
     def _delegate(self, order: Order, number: int) -> None:
-        if order.forced_outcome:
+        if order.forced_outcome == RETRYING and order.state == PAID:
+            with self.lock:  # a hiccup at the provider: it retries, then delegates as usual
+                order.state, order.delegate_block = RETRYING, number
+            self._notify(order)
+            return
+        if order.forced_outcome and order.forced_outcome not in IN_PROGRESS_OUTCOMES:
             self._finish_failed(order, f"forced outcome: {order.forced_outcome}")
             return
         if order.kind == "activation":  # nothing to delegate: done once the activation is mined
@@ -160,9 +173,28 @@ class OrderBook:
                 self._open.pop(order.id, None)
             self._notify(order)
             return
+        partial = order.forced_outcome == PARTIAL
+        first = order.energy // 2 if partial else order.energy
         try:
-            txid = self.chain.delegate_energy(self.pool, order.receiver, order.energy)
+            txid = self.chain.delegate_energy(self.pool, order.receiver, first)
         except Exception as exc:  # noqa: BLE001 - any ChainError: receiver not activated, pool short …
+            self._finish_failed(order, str(exc) or type(exc).__name__)
+            return
+        with self.lock:
+            order.state, order.delegate_txid, order.delegate_block = (
+                PARTIAL if partial else DELEGATING,
+                txid,
+                number,
+            )
+            if partial:
+                order.extra["rest"] = order.energy - first
+        self._notify(order)
+
+    def _delegate_rest(self, order: Order, number: int) -> None:
+        """The second half of a ``partial`` order: the order then completes like any other."""
+        try:
+            txid = self.chain.delegate_energy(self.pool, order.receiver, int(order.extra.pop("rest")))
+        except Exception as exc:  # noqa: BLE001 - as in _delegate
             self._finish_failed(order, str(exc) or type(exc).__name__)
             return
         with self.lock:

@@ -8,7 +8,9 @@ specific ones come from two places, the shared `Faults` (`error_code`, `insuffic
     drop_response      accept the next order(s), delegate, but answer 504 with no body
     order_outcome      "fail" (itrx 41 / ea888fee ABORT / tronzap failed), "break_off" (itrx 43 /
                        ea888fee BREAK_OFF) or "timeout" (itrx 0): the next order(s) end that way at
-                       delivery time, without delegating, and are refunded
+                       delivery time, without delegating, and are refunded; itrx only: "partial"
+                       (status 31: half the energy is delegated, the rest 3 blocks later) or "retrying"
+                       (status 32 for 3 blocks, then delegated as usual): both complete with status 40
     callback_style     "compact" (default) or "spaced" (Python's default separators) for itrx callbacks
     callback_url       the account's default callback URL (itrx's /buyer/me setting)
     error_after_order  create (and charge) the next order(s), then answer this error code anyway: a
@@ -32,7 +34,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 CALLBACK_MODES = ("normal", "drop", "duplicate", "delay")
-OUTCOMES = ("fail", "break_off", "timeout")
+OUTCOMES = ("fail", "break_off", "timeout", "partial", "retrying")
+SLOW_OUTCOMES = ("partial", "retrying")
+"""Outcomes that delay an order but complete it: only itrx reports them (statuses 31 and 32)."""
 
 
 @dataclass
@@ -69,6 +73,8 @@ class ProviderFaults:
             raise ValueError(f"callbacks must be one of {', '.join(CALLBACK_MODES)}")
         if values.get("order_outcome") not in (None, *OUTCOMES):
             raise ValueError(f"order_outcome must be one of {', '.join(OUTCOMES)}")
+        if values.get("order_outcome") in SLOW_OUTCOMES and self.target != "itrx":
+            raise ValueError(f"order_outcome {values['order_outcome']!r} is an itrx status (31/32) only")
         if "query_by_out_trade_no" in values and not isinstance(values["query_by_out_trade_no"], bool):
             raise ValueError("query_by_out_trade_no must be true or false")
         if values.get("callback_style") not in (None, "compact", "spaced"):

@@ -14,10 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from devnet.providers.itrx_reads import ItrxReads
 from devnet.server import Devnet
 from sweeper.ledger.records import OrderRequestStatus
 from sweeper.models import USDT_MAINNET, SweepState
 from sweeper.procurement import FOREIGN_COLLISION
+from tests.chaos.invariants import provider_books
 from tests.support.stack import TRX, USDT, add_deposits, drive, stack
 
 pytestmark = pytest.mark.integration
@@ -158,3 +160,33 @@ def test_an_ea888fee_charge_far_from_its_quote_opens_its_breaker_and_is_flagged(
     assert flagged.quoted_sun is not None and flagged.cost_sun is not None
     assert flagged.cost_sun > flagged.quoted_sun * 1.2  # charged on the document's scale
     assert after.source == "tronzap"  # ea888fee's breaker is open: its quotes cannot be trusted
+
+
+@pytest.mark.parametrize(("outcome", "status"), [("partial", 31), ("retrying", 32)])
+def test_an_itrx_order_that_passes_through_status_31_or_32_is_waited_for_and_paid_once(
+    devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcome: str, status: int
+) -> None:
+    """Status 31 (partly delegated) and 32 (error, retrying) are neither done nor failed: the sweep waits
+    for the energy it measured, never fails over to a second paid order."""
+    faults(devnet, "itrx", order_outcome=outcome, count=1)
+    seen: set[int] = set()
+    with stack(devnet, tmp_path, monkeypatch, order="itrx") as (rt, _):
+        (address,) = add_deposits(rt, 1)
+        deposit(devnet, address)
+        before = balances(devnet)
+        opened = rt.flow.detect(address, USDT_MAINNET)
+        assert opened is not None
+        rt.flow.advance(opened.id)  # the order is placed
+        (order,) = rt.ledger.orders_for_sweep(opened.id)
+        for _ in range(12):  # the status itrx's order/query would answer while the order goes through
+            devnet.chain.produce_blocks(1)
+            ours = [o for book in provider_books(devnet) for o in book.all() if o.ref == order.order_no]
+            seen.update(ItrxReads._status(o) for o in ours)
+        states = drive(rt, [opened.id])
+        orders = rt.ledger.orders_for_sweep(opened.id)
+    after = balances(devnet)
+    assert states[opened.id] is SweepState.CONFIRMED
+    assert [(o.source, o.status) for o in orders] == [("itrx", OrderRequestStatus.DELIVERED)]
+    assert after["tronzap"] == before["tronzap"] and after["ea888fee"] == before["ea888fee"]
+    assert before["itrx"] - after["itrx"] == orders[0].cost_sun > 0
+    assert status in seen and 40 in seen  # it went through 31/32 and completed
