@@ -16,7 +16,7 @@ from sweeper.chain.port import Chain
 from sweeper.decisions import Decision, Move, Proceed, Wait
 from sweeper.flow_config import FlowConfig
 from sweeper.guards import Guards
-from sweeper.ledger.records import OrderRecord, Sweep
+from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep
 from sweeper.ledger.repository import Ledger
 from sweeper.models import ResourceNeed, SweepState
 from sweeper.procurement import Choice, Exhausted, Ordered, Procurement
@@ -64,9 +64,31 @@ class Ordering:
             f"{need.required_bandwidth} bytes of bandwidth" if ordered.bandwidth else f"{need.energy} energy"
         )
         note = f"ordering {what} from {quote.source} ({quote.total_sun} sun quoted)"
-        return Move(
-            state, note, fields=fields, then=lambda: self._place(s, self.procurement.record(s, ordered))
-        )
+        return Move(state, note, fields=fields, then=lambda: self._first_place(s, state, ordered))
+
+    def _first_place(self, s: Sweep, state: SweepState, ordered: Ordered) -> Decision:
+        """Store the order, then take the sweep's version once more before calling the source.
+
+        The move that named the order won at ``s.version``. A worker whose address lock was taken may
+        read the sweep before the order row exists, conclude it was never stored, and move on to another
+        order; this second compare-and-set (on the version our move produced) lets exactly one of the
+        two go on to a paid call, and the loser's row is closed as never sent.
+        """
+        record = self.procurement.record(s, ordered)
+        if not self.ledger.update_fields(
+            s.id, state, expected_version=s.version + 1, order_no=ordered.order_no
+        ):
+            self.ledger.update_order(
+                record.source,
+                record.order_no,
+                status=OrderRequestStatus.FAILED,
+                from_status=OrderRequestStatus.REQUESTED,
+                detail="never sent: another worker moved the sweep before this order was placed",
+                refused=True,
+            )
+            log.info("energy.order_dropped", sweep_id=s.id, order_no=record.order_no)
+            return Proceed("another worker moved the sweep before this order was placed")
+        return self._place(s, record)
 
     def ask_again(self, s: Sweep, record: OrderRecord) -> Decision:
         """Call the source again for an order whose call may or may not have reached it.
