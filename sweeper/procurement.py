@@ -297,22 +297,16 @@ class Procurement:
             return Wait(self._sick_wait, "sources are sick, not unaffordable")
         return choice
 
+    NEVER_SENT = "never sent: the sweep did not move to this order before a crash"
+
     def void_unsent(self, s: Sweep) -> None:
         """Close order rows a crash left behind before the sweep moved to them.
 
         A source is only called after the sweep's row names the order (compare-and-set), so a REQUESTED
         order the sweep does not name was never sent: mark it FAILED rather than leave it looking live.
+        Judged by the ledger against the sweep row as it is then, not against ``s``, which may be stale.
         """
-        for record in self.ledger.orders_for_sweep(s.id):
-            if record.status is OrderRequestStatus.REQUESTED and record.order_no != s.order_no:
-                self.ledger.update_order(
-                    record.source,
-                    record.order_no,
-                    status=OrderRequestStatus.FAILED,
-                    from_status=OrderRequestStatus.REQUESTED,
-                    detail="never sent: the sweep did not move to this order before a crash",
-                    refused=True,
-                )
+        self.ledger.void_unnamed_orders(s.id, self.NEVER_SENT)
 
     def record(self, s: Sweep, ordered: Ordered) -> OrderRecord:
         """Store the order number before anything can call the source with it."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy import Engine, Table, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -550,6 +550,28 @@ class Ledger:
             where.append(ORDERS.c.status == from_status.value)
         with self._write() as conn:
             return bool(conn.execute(update(ORDERS).where(*where).values(**values)).rowcount == 1)
+
+    def void_unnamed_orders(self, sweep_id: int, detail: str) -> int:
+        """Close the sweep's REQUESTED orders its row does not name *now*: they were never sent.
+
+        One statement, judged against the sweep row as it is when it runs, never as a caller once read
+        it: a worker holding a stale copy (its lock taken away) must not close the order another worker
+        has just named, stored and is paying for. A source is called only after the sweep names the
+        order, so a REQUESTED row the sweep has moved past was never called. Returns how many closed.
+        """
+        now = self._clock()
+        named = exists().where(SWEEPS.c.id == sweep_id, SWEEPS.c.order_no == ORDERS.c.order_no)
+        query = (
+            update(ORDERS)
+            .where(
+                ORDERS.c.sweep_id == sweep_id,
+                ORDERS.c.status == OrderRequestStatus.REQUESTED.value,
+                ~named,
+            )
+            .values(status=OrderRequestStatus.FAILED.value, detail=detail, updated_at=now, refused_at=now)
+        )
+        with self._write() as conn:
+            return int(conn.execute(query).rowcount)
 
     def note_provider_order_id(self, source: str, order_no: str, provider_order_id: str) -> bool:
         """Keep the provider's own id for an order that has none yet (its answer was lost); True if set.

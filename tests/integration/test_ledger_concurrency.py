@@ -79,3 +79,22 @@ def test_concurrent_callbacks_with_one_event_key_are_recorded_once(ledger: Ledge
     results = race(lambda worker: ledger.record_callback("itrx", "itrx:order-1:DELIVERED", f"{{{worker}}}"))
 
     assert results.count(True) == 1
+
+
+def test_a_stale_copy_of_the_sweep_never_closes_the_order_another_worker_just_named(
+    ledger: Ledger, watched: str
+) -> None:
+    """A worker whose lock was taken read the sweep before another moved it to order o2 and stored o2; its
+    clean-up of never-sent orders must judge by the sweep row as it is now, or it closes o2 while o2 is
+    being paid for and then orders a third time (seen: three itrx orders for one step)."""
+    sweep = ledger.open_sweep(watched, USDT, 5_000_000, HOT_WALLET)
+    assert sweep is not None
+    stale = ledger.get_sweep(sweep.id)  # the loser's copy: DETECTED, names no order
+    ledger.record_order_request(sweep.id, "energy", "itrx", "o1", 65_000)  # left by a crash, never named
+    assert ledger.transition(sweep.id, SweepState.DETECTED, SweepState.ENERGY_ORDERED, order_no="o2")
+    ledger.record_order_request(sweep.id, "energy", "itrx", "o2", 65_000)  # the winner's, being paid
+
+    assert stale is not None and stale.order_no is None
+    assert ledger.void_unnamed_orders(stale.id, "never sent") == 1
+    status = {o.order_no: o.status.value for o in ledger.orders_for_sweep(sweep.id)}
+    assert status == {"o1": "FAILED", "o2": "REQUESTED"}

@@ -412,3 +412,23 @@ def test_an_order_given_up_at_its_deadline_whose_energy_then_arrives_is_recorded
     h.sources["cheap"].release()  # … and then it delivers after all
     assert h.run(sid) == "CONFIRMED"
     assert [(o.source, o.status) for o in orders(h, sid)] == [("cheap", OrderRequestStatus.DELIVERED)]
+
+
+def test_a_worker_holding_a_stale_copy_of_the_sweep_never_orders_a_second_time():
+    """Lock taken away: worker B read the sweep (DETECTED) before A moved it to an order; while A's paid
+    call is out, B finishes its stale step and then its next one. B must lose, find A's order live and
+    wait for it; it must not close A's order as "never sent" and buy the energy again (seen end to end:
+    three itrx orders for one step)."""
+    h = heart(locks=NoLocks())
+    h.deposit(A, 40 * USDT)
+    sid = h.open(A)
+    stale = h.ledger.get_sweep(sid)
+
+    def worker_b() -> None:
+        assert h.flow._apply(stale, h.flow._handlers[stale.state](stale)) is None  # its move lost the race
+        h.flow.advance(sid)  # B's next step reads A's order, still REQUESTED: the call is in flight
+
+    h.sources["cheap"].on_order = worker_b
+    assert h.run(sid) == "CONFIRMED"
+    assert paid(h) == {"cheap": 1, "dear": 0}
+    assert [o.status for o in orders(h, sid)] == [OrderRequestStatus.DELIVERED]
