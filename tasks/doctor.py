@@ -26,6 +26,7 @@ from sweeper.energy.base import EnergySource
 from sweeper.errors import ChainUnavailable, ProviderAuthError, SweeperError
 from sweeper.keys import Keyring
 from sweeper.ledger import Ledger, create_engine_for
+from sweeper.ledger.clock import LedgerClock
 from sweeper.ledger.migrate import current_revision
 from sweeper.ledger.tables import Base
 from sweeper.models import ENERGY_TRANSFER_TO_HOLDER, SUN_PER_TRX
@@ -33,6 +34,8 @@ from sweeper.models import ENERGY_TRANSFER_TO_HOLDER, SUN_PER_TRX
 TIMEOUT_S = 5.0
 HEAD_MAX_AGE_S = 60.0
 """A head block older than this: the node is not following the chain (TRON makes a block every 3 s)."""
+CLOCK_MAX_OFFSET_S = 5.0
+"""Ledger times are the database's (sweeper/ledger/clock.py), but Celery's countdowns are each host's own."""
 KEYS_CHECKED = 1_000
 """At most this many watched addresses are resolved to a signer (a sample of a large watch list)."""
 NETWORKS = {"2b6653dc": "mainnet", "cd8690dc": "nile", "94a9059e": "shasta"}
@@ -182,6 +185,17 @@ def check_database(ctx: Context) -> Iterator[Check]:
         return
     yield ok("database", "migrations", f"at head ({revision})")
     ctx.ledger = Ledger(engine)
+    clock = LedgerClock(engine)
+    clock()
+    if abs(clock.offset) > CLOCK_MAX_OFFSET_S:
+        yield problem(
+            "database",
+            "clock",
+            f"this host's clock is {clock.offset:+.1f} s off the database server's",
+            "run NTP (chrony, systemd-timesyncd) on every host",
+        )
+    elif engine.dialect.name == "postgresql":
+        yield ok("database", "clock", f"this host is {clock.offset:+.1f} s off the database server")
 
 
 # --- providers ----------------------------------------------------------------------------------------

@@ -43,8 +43,11 @@ class ProcessGroup:
         self.children[name] = proc
         return proc
 
-    def worker(self, name: str, concurrency: int = 2) -> subprocess.Popen[bytes]:
-        """A Celery worker on every queue (prefork pool, ``concurrency`` processes)."""
+    def worker(
+        self, name: str, concurrency: int = 2, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """A Celery worker on every queue (prefork pool, ``concurrency`` processes); ``env`` adds to the
+        group's variables for this worker alone."""
         return self._spawn(
             name,
             [
@@ -65,6 +68,7 @@ class ProcessGroup:
                 "--without-gossip",
                 "--without-mingle",
             ],
+            {**self.env, **(env or {})},
         )
 
     def beat(self) -> subprocess.Popen[bytes]:

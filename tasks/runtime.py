@@ -25,6 +25,7 @@ from sweeper.energy.health import CircuitBreaker
 from sweeper.energy.journal import TxJournal
 from sweeper.flow import Flow, FlowConfig
 from sweeper.keys import Keyring
+from sweeper.ledger.clock import LedgerClock
 from sweeper.ledger.engine import create_engine_for
 from sweeper.ledger.repository import Ledger
 from sweeper.locks import AddressLocks, LocalLocks
@@ -133,7 +134,9 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         http=http,
         reference_address=settings.destination_of(settings.tokens[0].contract),
     )
-    ledger = Ledger(create_engine_for(settings.database_url, pool_pre_ping=settings.database_pre_ping))
+    engine = create_engine_for(settings.database_url, pool_pre_ping=settings.database_pre_ping)
+    clock = LedgerClock(engine)  # one clock for every host's ledger times (sweeper/ledger/clock.py)
+    ledger = Ledger(engine, clock=clock.now)
     keyring = build_keyring(settings, ledger, clock_ms=lambda: chain.head_block().timestamp_ms)
     sources = quote_cache.cached(
         build_sources(settings, http, chain, keyring.signer_for, journal_for=lambda n: journal(ledger, n)),
@@ -156,6 +159,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         config=flow_config(settings),
         locks=build_locks(settings, client),
         breakers=breakers,
+        clock=clock,
     )
     return Runtime(settings, http, chain, ledger, keyring, sources, breakers, flow, client)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reprlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -141,7 +141,7 @@ def reconcile(limit: Any = 500, **_: Any) -> dict[str, Any]:
     """
     size = as_limit(limit)
     rt = runtime()
-    cutoff = datetime.now(UTC) - timedelta(seconds=RECONCILE_GRACE_S)
+    cutoff = datetime.fromtimestamp(rt.flow.clock() - RECONCILE_GRACE_S, tz=UTC)  # the ledger's clock
     due = rt.ledger.due_sweeps(cutoff, limit=size)
     for sweep in due:
         schedule_advance(rt, sweep.id)
