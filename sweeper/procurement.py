@@ -12,8 +12,10 @@ unknown is never replaced by ordering elsewhere until its deadline passes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import structlog
@@ -46,6 +48,8 @@ ENERGY_STEP = "energy"
 BANDWIDTH_STEP = "bandwidth"
 """An order for the transfer's bytes; its row's ``energy`` column holds the bytes."""
 SICK_WAIT_FACTOR = 10
+MISTRUST_READ_S = 5.0
+"""How often a worker process reads the ledger's recent charge mismatches (sources no worker may use)."""
 """A sweep whose only candidates are sick waits this many polls before asking again."""
 RECLAIM_SETTLE_S = 600.0
 """After this long an order's delegation can no longer land (its transaction expired): nothing to reclaim."""
@@ -128,6 +132,8 @@ class Procurement:
         self.breakers = dict(breakers)
         self.caps = caps
         self._clock = clock
+        self._mistrust: dict[str, datetime] = {}
+        self._mistrust_read_at = float("-inf")
 
     # -- choosing -----------------------------------------------------------------------------------
 
@@ -550,11 +556,27 @@ class Procurement:
         return source is not None and source.capabilities.delivers_trx
 
     def _any_circuit_open(self) -> bool:
-        return any(not b.healthy for b in self.breakers.values())
+        return any(not self._healthy(name) for name in self.breakers)
 
     def _healthy(self, name: str) -> bool:
         breaker = self.breakers.get(name)
-        return breaker is None or breaker.healthy
+        if breaker is None:
+            return True
+        if not breaker.healthy:
+            return False
+        mismatch = self._mistrusted().get(name)
+        return mismatch is None or self._clock() - mismatch.timestamp() >= breaker.reset_seconds
+
+    def _mistrusted(self) -> dict[str, datetime]:
+        """Sources that charged far from their quotes lately, by any worker (the ledger's record),
+        read at most every ``MISTRUST_READ_S``."""
+        now = time.monotonic()
+        if now >= self._mistrust_read_at + MISTRUST_READ_S:
+            longest = max((b.reset_seconds for b in self.breakers.values()), default=0.0)
+            since = datetime.fromtimestamp(self._clock() - longest, tz=UTC)
+            self._mistrust = self.ledger.charge_mismatches_since(since)
+            self._mistrust_read_at = now
+        return self._mistrust
 
     def _unhealthy(self, name: str, exc: SweeperError | None) -> None:
         breaker = self.breakers.get(name)

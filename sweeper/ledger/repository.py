@@ -551,6 +551,19 @@ class Ledger:
         with self._write() as conn:
             return bool(conn.execute(update(ORDERS).where(*where).values(**values)).rowcount == 1)
 
+    def charge_mismatches_since(self, since: datetime) -> dict[str, datetime]:
+        """Per source, when it last charged far from its quote, if that was at or after ``since``.
+
+        Every worker process reads this, so one process's finding closes the source for all of them
+        (each process's own breaker only knows what that process saw)."""
+        query = (
+            select(ORDERS.c.source, func.max(ORDERS.c.updated_at))
+            .where(ORDERS.c.charge_mismatch.is_(True), ORDERS.c.updated_at >= since)
+            .group_by(ORDERS.c.source)
+        )
+        with self._read() as conn:
+            return {str(source): at for source, at in conn.execute(query)}
+
     def void_unnamed_orders(self, sweep_id: int, detail: str) -> int:
         """Close the sweep's REQUESTED orders its row does not name *now*: they were never sent.
 

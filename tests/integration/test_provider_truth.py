@@ -19,6 +19,7 @@ from devnet.server import Devnet
 from sweeper.ledger.records import OrderRequestStatus
 from sweeper.models import USDT_MAINNET, SweepState
 from sweeper.procurement import FOREIGN_COLLISION
+from tasks.runtime import build_runtime
 from tests.chaos.invariants import provider_books
 from tests.support.stack import TRX, USDT, add_deposits, drive, stack
 
@@ -160,6 +161,27 @@ def test_an_ea888fee_charge_far_from_its_quote_opens_its_breaker_and_is_flagged(
     assert flagged.quoted_sun is not None and flagged.cost_sun is not None
     assert flagged.cost_sun > flagged.quoted_sun * 1.2  # charged on the document's scale
     assert after.source == "tronzap"  # ea888fee's breaker is open: its quotes cannot be trusted
+
+
+def test_a_charge_mismatch_found_by_one_worker_process_keeps_every_other_process_off_the_source(
+    devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Breakers live in each process; the finding lives in the ledger, so a process that never saw the
+    bad charge (its own breaker closed) still does not order from that source during the reset time."""
+    unit = {"SWEEPER_ENERGY__EA888FEE__PRICE_UNIT_SUN": "0.2"}
+    with stack(devnet, tmp_path, monkeypatch, order="ea888fee,tronzap", extra=unit) as (rt, _):
+        first, second = add_deposits(rt, 2)
+        deposit(devnet, first)
+        (flagged,) = rt.ledger.orders_for_sweep(sweep_one(rt, first))
+        other = build_runtime(rt.settings)  # another worker process on the same ledger
+        try:
+            assert other.breakers["ea888fee"].healthy  # it saw nothing itself
+            deposit(devnet, second)
+            (after,) = other.ledger.orders_for_sweep(sweep_one(other, second))
+        finally:
+            other.close()
+    assert flagged.source == "ea888fee" and flagged.charge_mismatch is True
+    assert after.source == "tronzap"
 
 
 @pytest.mark.parametrize(("outcome", "status"), [("partial", 31), ("retrying", 32)])
