@@ -9,7 +9,7 @@ Like ``status``, these need only the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -41,7 +41,7 @@ class GuardsView:
 
 def read_guards(ledger: Ledger, sun_per_hour: int) -> GuardsView:
     controls = SpendControls(ledger)
-    now = datetime.now(UTC)
+    now = ledger.now()
     total, latest = controls.quarantine_list(QUARANTINE_SHOWN)
     return GuardsView(
         pause=controls.pause_state(),

@@ -22,7 +22,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from html import escape
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -234,7 +234,7 @@ required></label>
         token = self.csrf(session.nonce)
         controls = SpendControls(self.ledger)
         pause = controls.pause_state()
-        spent = controls.spent_since(datetime.now(UTC) - timedelta(hours=1))
+        spent = controls.spent_since(self.ledger.now() - timedelta(hours=1))
         budget = self.config.sun_per_hour
         parts = [
             f"""<header><span id="who">{escape(session.user)} ({escape(session.role)})</span>

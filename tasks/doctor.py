@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from enum import StrEnum
 from typing import Any
 
@@ -446,7 +446,7 @@ def check_beat(ctx: Context) -> Iterator[Check]:
         yield problem("beat", "alive", "the block scanner never ran", fix)
         return
     when = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-    age = (datetime.now(UTC) - when).total_seconds()
+    age = (ctx.ledger.now() - when).total_seconds()
     if age > beat_limit(ctx.settings):
         yield problem("beat", "alive", f"the block scanner last ran {age:.0f} s ago", fix)
     else:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 import structlog
@@ -219,7 +219,7 @@ class LedgerCollector(Collector):
         yield cost
 
         oldest = stats.oldest_open_created_at(self.ledger)
-        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        age = (self.ledger.now() - oldest).total_seconds() if oldest is not None else 0.0
         yield GaugeMetricFamily(
             "sweeper_oldest_open_sweep_age_seconds",
             "Age of the oldest sweep not yet CONFIRMED, FAILED or SKIPPED (0 when none is open).",
@@ -297,7 +297,7 @@ class LedgerCollector(Collector):
         paused = GaugeMetricFamily("sweeper_spending_paused", "1 while `sweeper pause` stops all spending.")
         paused.add_metric([], 1 if controls.paused() else 0)
         yield paused
-        since = datetime.now(UTC) - timedelta(hours=1)
+        since = self.ledger.now() - timedelta(hours=1)
         yield GaugeMetricFamily(
             "sweeper_energy_spend_last_hour_sun",
             "Sun the energy orders of the last hour may have cost (the hourly budget's figure).",

@@ -24,6 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from sweeper.errors import StateConflict
 from sweeper.ledger.addresses import add_addresses, check_address_shape
+from sweeper.ledger.clock import LedgerClock
 from sweeper.ledger.deployment import new_deployment_id
 from sweeper.ledger.engine import READ_ONLY
 from sweeper.ledger.errors import LedgerUnavailable
@@ -39,7 +40,6 @@ from sweeper.ledger.records import (
     TxStatus,
 )
 from sweeper.ledger.tables import Base
-from sweeper.ledger.types import utc_now
 from sweeper.models import TERMINAL_STATES, SignedTx, SweepState, Token
 
 ADDRESSES: Table = Base.metadata.tables["deposit_addresses"]
@@ -74,14 +74,19 @@ _IN_CHUNK = 500
 class Ledger:
     """Plain Python API over an Engine; safe to share between threads and across worker tasks."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
-        self._clock = clock
+        # Every ledger time is the database server's on PostgreSQL, whichever host writes or reads it.
+        self._clock = clock or LedgerClock(engine).now
         self._postgres = engine.dialect.name == "postgresql"
         # PostgreSQL reads run as single autocommit statements: under READ COMMITTED every statement takes
         # its own snapshot inside a transaction as well, so BEGIN and ROLLBACK only cost two round trips.
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
         self._deployment: str | None = None
+
+    def now(self) -> datetime:
+        """The ledger's time: what "an hour ago" or "how old" means against the times it stores."""
+        return self._clock()
 
     # -- transactions -------------------------------------------------------------------------------
 

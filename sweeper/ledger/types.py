@@ -38,11 +38,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utc_now() -> datetime:
-    """The ledger's default clock."""
-    return datetime.now(UTC)
-
-
 class Uint256(TypeDecorator[int]):
     """Any TRC20 amount (0 to 2**256 - 1) as an exact Python int, on both databases.
 
