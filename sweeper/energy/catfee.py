@@ -19,8 +19,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
 from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address
 from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.registry import BuildContext, ProviderSpec, reveal
 from sweeper.errors import (
     DuplicateOrderNumber,
     InvalidAddress,
@@ -263,9 +266,6 @@ class CatfeeClient(RentalSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class CatfeeSettings(BaseModel):

@@ -16,6 +16,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
 from sweeper.energy.base import (
     AddressNotActivated,
     Capabilities,
@@ -24,6 +26,7 @@ from sweeper.energy.base import (
     place_once,
 )
 from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.registry import BuildContext, ProviderSpec, reveal
 from sweeper.energy.signing import ea888fee_body, ea888fee_signature
 from sweeper.errors import (
     DuplicateOrderNumber,
@@ -267,9 +270,6 @@ class Ea888feeClient(RentalSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class Ea888feeSettings(BaseModel):

@@ -14,8 +14,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
 from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address
 from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.registry import BuildContext, ProviderSpec, reveal
 from sweeper.energy.units import trx_to_sun
 from sweeper.errors import (
     InvalidAddress,
@@ -213,9 +216,6 @@ class FeeeClient(RentalSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class FeeeSettings(BaseModel):

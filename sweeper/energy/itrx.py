@@ -11,8 +11,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
+from sweeper.callbacks import parse_itrx_callback
 from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address, place_once
 from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.registry import BuildContext, CallbackSpec, ProviderSpec, reveal
 from sweeper.energy.signing import compact_json, itrx_signature
 from sweeper.errors import (
     DuplicateOrderNumber,
@@ -415,10 +419,6 @@ class ItrxClient(RentalSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.callbacks import parse_itrx_callback  # noqa: E402
-from sweeper.energy.registry import BuildContext, CallbackSpec, ProviderSpec, reveal  # noqa: E402
 
 
 class ItrxSettings(BaseModel):

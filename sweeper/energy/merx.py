@@ -16,8 +16,11 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
 from sweeper.energy.base import Capabilities, RentalSource, check_address
 from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.registry import BuildContext, ProviderSpec, reveal
 from sweeper.energy.units import trx_to_sun
 from sweeper.errors import (
     DuplicateOrderNumber,
@@ -270,9 +273,6 @@ class MerxClient(RentalSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class MerxSettings(BaseModel):

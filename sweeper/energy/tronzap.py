@@ -12,8 +12,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
 from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address, place_once
 from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.registry import BuildContext, ProviderSpec, reveal
 from sweeper.energy.signing import tronzap_signature
 from sweeper.energy.units import trx_to_sun
 from sweeper.errors import (
@@ -270,9 +273,6 @@ class TronzapClient(RentalSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class TronzapSettings(BaseModel):
