@@ -26,15 +26,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devnet.providers.common import Account, as_int, is_tron_address
-from devnet.providers.orders import DELEGATING, FAILED, PAID, Order, OrderBook
+from devnet.providers.common import Account, as_int, checked, is_tron_address
+from devnet.providers.orders import DELEGATING, FAILED, PAID, Order, OrderDesk
 from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
-from devnet.providers.state import admin_endpoint
 
 API_KEY = "catfee-devnet-sample-key"
 API_SECRET = "catfee-devnet-sample-secret"
@@ -71,15 +69,12 @@ def _parse_timestamp(value: str) -> float | None:
         return None
 
 
-class Catfee:
+class Catfee(OrderDesk):
     """State and handlers of one simulated CatFee account."""
 
     def __init__(self, context: SimulatorContext) -> None:
-        self.chain, self.faults = context.chain, context.faults
+        super().__init__(context, Account(API_KEY, API_SECRET))
         self.price = int(context.prices["1H"])
-        self.delay_blocks, self.time_scale = context.delay_blocks, context.time_scale
-        self.account = Account(API_KEY, API_SECRET)
-        self.book = OrderBook(context.chain, context.pool, on_change=self._changed)
         self.by_client_id: dict[str, Order] = {}
         self._lock = threading.Lock()
 
@@ -132,10 +127,8 @@ class Catfee:
             "balance": self.account.balance,
         }
 
+    @checked
     async def account_info(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         return _reply(
             {
                 "api_key": self.account.api_key,
@@ -145,10 +138,8 @@ class Catfee:
             }
         )
 
+    @checked
     async def estimate(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         quantity, duration = (
             as_int(request.query_params.get("quantity")),
             request.query_params.get("duration"),
@@ -164,10 +155,8 @@ class Catfee:
             }
         )
 
+    @checked
     async def create(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         q = request.query_params
         quantity, receiver, duration = as_int(q.get("quantity")), q.get("receiver"), q.get("duration")
         client_id = q.get("client_order_id") or None
@@ -187,7 +176,7 @@ class Catfee:
         forced = self.faults.take_error()
         if forced is not None:
             return _refusal(str(forced), "forced by the devnet")
-        if self.faults.take_insufficient() or quantity > self.chain.energy_available(self.book.pool):
+        if self.short_of(quantity):
             return _refusal("resource.insufficient", "insufficient energy resources")
         activation = 0
         if not self.chain.account_exists(receiver):
@@ -197,24 +186,17 @@ class Catfee:
         cost = self.price * quantity + activation
         if cost > self.account.balance:
             return _refusal("balance.insufficient", "insufficient balance")
-        order = Order(
-            id=uuid.uuid4().hex,
-            receiver=str(receiver),
-            energy=quantity,
+        order = self.accept(
+            uuid.uuid4().hex,
+            str(receiver),
+            quantity,
             period="1H",
             period_s=3600 * self.time_scale,
             cost=cost,
-            deliver_at=self.chain.head_number() + max(1, self.delay_blocks),
             ref=client_id,
-            forced_outcome=self.faults.take_outcome(),
+            activation_sun=ACTIVATION_TRANSFER_SUN if activation else 0,
             extra={"activation": activation},
         )
-        if activation:
-            order.activation_txid = self.chain.transfer_trx(
-                self.book.pool, str(receiver), ACTIVATION_TRANSFER_SUN
-            )
-        self.account.debit(cost, quantity)
-        self.book.add(order)
         if client_id is not None:
             with self._lock:
                 self.by_client_id[client_id] = order
@@ -222,18 +204,12 @@ class Catfee:
             return Response(status_code=504)
         return _reply(self._view(order))
 
+    @checked
     async def detail(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         order = self.book.get(request.path_params["id"])
         if order is None:
             return _refusal("order.not_found", "order not exist", 404)
         return _reply(self._view(order))
-
-    def _changed(self, order: Order) -> None:
-        if order.state == FAILED:
-            self.account.refund(order.refund)
 
 
 def _simulate(context: SimulatorContext) -> Simulation:
@@ -243,13 +219,8 @@ def _simulate(context: SimulatorContext) -> Simulation:
         Route("/v1/estimate", sim.estimate, methods=["GET"]),
         Route("/v1/order", sim.create, methods=["POST"]),
         Route("/v1/order/{id}", sim.detail, methods=["GET"]),
-        Route(
-            "/devnet/provider-faults",
-            admin_endpoint(context.faults, sim.account),
-            methods=["GET", "POST", "DELETE"],
-        ),
     ]
-    return Simulation(Starlette(routes=routes), sim.account)
+    return Simulation.serving(routes, context.faults, sim.account)
 
 
 SIMULATOR = SimulatorSpec(

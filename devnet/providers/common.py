@@ -1,4 +1,4 @@
-"""Pieces shared by the three provider simulators: signing, canonical JSON, pools, prices, money.
+"""Pieces shared by the provider simulators: signing, canonical JSON, pools, prices, money, guarded endpoints.
 
 Each provider signs differently (docs/PROVIDERS.md §2.1, §3.1, §4.1); the helpers here are the devnet's
 own implementation of those algorithms, checked against the providers' documented test vectors in
@@ -8,15 +8,19 @@ tests/unit/test_devnet_providers_signing.py.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 from devnet.crypto import is_address, priv_to_address
 
@@ -213,3 +217,33 @@ def stopping(*stops: Callable[[], None]) -> Callable[[Any], contextlib.AbstractA
                 stop()
 
     return lifespan
+
+
+def known_code(forced: int | str | None, known: Container[int], fallback: int) -> int | None:
+    """A forced ``error_code`` as one of the provider's codes: itself if it is one, else ``fallback``."""
+    if forced is None:
+        return None
+    code = as_int(forced)
+    return code if code is not None and code in known else fallback
+
+
+class Guarded(Protocol):
+    def _refused(self, request: Request) -> Response | None: ...
+
+
+G = TypeVar("G", bound=Guarded)
+
+
+def checked(
+    handler: Callable[[G, Request], Awaitable[Response]],
+) -> Callable[[G, Request], Awaitable[Response]]:
+    """An endpoint that first answers the refusal of the simulator's ``_refused(request)`` (credentials)."""
+
+    @functools.wraps(handler)
+    async def endpoint(self: G, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        return await handler(self, request)
+
+    return endpoint

@@ -20,7 +20,6 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -33,14 +32,14 @@ from devnet.providers.common import (
     as_int,
     ea888fee_signature,
     is_tron_address,
+    known_code,
     parse_json_object,
     period_seconds,
     signature_matches,
     timestamp_fresh,
 )
-from devnet.providers.orders import FAILED, PAID, RECLAIMED, Order, OrderBook
+from devnet.providers.orders import FAILED, PAID, RECLAIMED, Order, OrderDesk
 from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
-from devnet.providers.state import ProviderFaults, admin_endpoint
 
 MIN_ORDER_ENERGY = 65_000
 MAX_ORDER_ENERGY = 10_000_000
@@ -57,6 +56,7 @@ MESSAGES = {
     600007: "订单不存在",
     600008: "IP不在白名单中",
 }
+REFUSALS = frozenset(MESSAGES) - {200}
 
 
 DOC_CHARGE = (860_000, 36 * 65_000)
@@ -76,23 +76,12 @@ def _ok(data: dict[str, Any]) -> JSONResponse:
     return JSONResponse({"code": 200, "msg": MESSAGES[200], "data": data})
 
 
-class Ea888fee:
+class Ea888fee(OrderDesk):
     """State and handlers of one simulated ea888fee account."""
 
-    def __init__(
-        self,
-        chain: Any,
-        faults: ProviderFaults,
-        pool: str,
-        *,
-        prices: dict[str, int],
-        delay_blocks: int,
-        time_scale: float,
-    ) -> None:
-        self.chain, self.faults, self.pool = chain, faults, pool
-        self.prices, self.delay_blocks, self.time_scale = prices, delay_blocks, time_scale
-        self.account = Account(EA888FEE_API_KEY, EA888FEE_API_SECRET)
-        self.book = OrderBook(chain, pool, on_change=self._changed)
+    def __init__(self, context: SimulatorContext) -> None:
+        super().__init__(context, Account(EA888FEE_API_KEY, EA888FEE_API_SECRET))
+        self.prices = dict(context.prices)
         self._numbers = itertools.count(790_208_155_853_393_920 + random.randrange(10**9))
 
     async def _signed(self, request: Request) -> dict[str, Any] | Response:
@@ -136,10 +125,9 @@ class Ea888fee:
         problem = self._invalid(params)
         if problem is not None:
             return problem
-        forced = self.faults.take_error()
+        forced = known_code(self.faults.take_error(), REFUSALS, 10001)
         if forced is not None:
-            code = as_int(forced)
-            return _error(code if code in MESSAGES and code != 200 else 10001)
+            return _error(forced)
         if self.faults.take_insufficient():
             return _error(600006)
         energy, period = int(params["energyAmount"]), str(params["period"])
@@ -153,25 +141,20 @@ class Ea888fee:
             return _error(600005)
         if energy > self.chain.energy_available(self.pool):
             return _error(600006)
-        order = Order(
-            id=str(next(self._numbers)),
-            receiver=receiver,
-            energy=energy,
+        order = self.accept(
+            str(next(self._numbers)),
+            receiver,
+            energy,
             period=period,
             period_s=period_seconds(period, self.time_scale),
             cost=cost,
-            deliver_at=self.chain.head_number() + max(1, self.delay_blocks),
             ref=ref,
-            forced_outcome=self.faults.take_outcome(),
         )
-        self.account.debit(cost, energy)
-        self.book.add(order)
         if self.faults.take_drop_response():
             return Response(status_code=504)
-        after = self.faults.take_error_after_order()
+        after = known_code(self.faults.take_error_after_order(), REFUSALS, 10001)
         if after is not None:
-            code = as_int(after)
-            return _error(code if code in MESSAGES and code != 200 else 10001)
+            return _error(after)
         return _ok({"orderNo": order.id, "amount": cost, "price": cost, "balance": self.account.balance})
 
     def _invalid(self, params: dict[str, Any]) -> Response | None:
@@ -227,42 +210,15 @@ class Ea888fee:
             return "BREAK_OFF" if order.forced_outcome == "break_off" else "ABORT"
         return "PENDING"
 
-    def _changed(self, order: Order) -> None:
-        if order.state == FAILED:
-            self.account.refund(order.refund)
 
-
-def build_ea888fee(
-    chain: Any,
-    faults: ProviderFaults,
-    pool: str,
-    *,
-    prices: dict[str, int],
-    delay_blocks: int,
-    time_scale: float,
-) -> tuple[Starlette, Ea888fee]:
-    ea = Ea888fee(chain, faults, pool, prices=prices, delay_blocks=delay_blocks, time_scale=time_scale)
+def _simulate(context: SimulatorContext) -> Simulation:
+    ea = Ea888fee(context)
     routes = [
         Route("/v1/balance", ea.balance, methods=["POST"]),
         Route("/v1/order", ea.order, methods=["POST"]),
         Route("/v1/order/info", ea.info, methods=["POST"]),
-        Route(
-            "/devnet/provider-faults", admin_endpoint(faults, ea.account), methods=["GET", "POST", "DELETE"]
-        ),
     ]
-    return Starlette(routes=routes), ea
-
-
-def _simulate(context: SimulatorContext) -> Simulation:
-    app, ea = build_ea888fee(
-        context.chain,
-        context.faults,
-        context.pool,
-        prices=dict(context.prices),
-        delay_blocks=context.delay_blocks,
-        time_scale=context.time_scale,
-    )
-    return Simulation(app, ea.account)
+    return Simulation.serving(routes, context.faults, ea.account)
 
 
 SIMULATOR = SimulatorSpec(

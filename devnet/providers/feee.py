@@ -22,15 +22,21 @@ import time
 import uuid
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from devnet.providers.common import Account, as_int, is_tron_address, parse_json_object, trx_number
-from devnet.providers.orders import FAILED, PAID, Order, OrderBook
+from devnet.providers.common import (
+    Account,
+    as_int,
+    checked,
+    is_tron_address,
+    known_code,
+    parse_json_object,
+    trx_number,
+)
+from devnet.providers.orders import FAILED, PAID, Order, OrderDesk
 from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
-from devnet.providers.state import admin_endpoint
 
 API_KEY = "feee-devnet-sample-key"
 PRICES = {"10M": 46, "1H": 58, "3H": 75, "1D": 95}
@@ -69,15 +75,12 @@ def _rental(values: Any) -> tuple[int, str, int] | None:
     return duration, str(unit), duration * UNIT_SECONDS[str(unit)]
 
 
-class Feee:
+class Feee(OrderDesk):
     """State and handlers of one simulated Feee.io account."""
 
     def __init__(self, context: SimulatorContext) -> None:
-        self.chain, self.faults = context.chain, context.faults
+        super().__init__(context, Account(API_KEY, ""))
         self.prices = {p.upper(): int(v) for p, v in context.prices.items()}
-        self.delay_blocks, self.time_scale = context.delay_blocks, context.time_scale
-        self.account = Account(API_KEY, "")
-        self.book = OrderBook(context.chain, context.pool, on_change=self._changed)
 
     def _refused(self, request: Request) -> Response | None:
         if request.headers.get("key") != self.account.api_key or not request.headers.get("User-Agent"):
@@ -120,16 +123,12 @@ class Feee:
             "sub_order": [],
         }
 
+    @checked
     async def api_query(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         return _reply({"api_key": self.account.api_key, "trx_money": trx_number(self.account.balance)})
 
+    @checked
     async def price(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         q = request.query_params
         value, rental = as_int(q.get("resource_value")), _rental(q)
         if value is None or value < MIN_ENERGY or rental is None:
@@ -147,10 +146,8 @@ class Feee:
             }
         )
 
+    @checked
     async def submit(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         body = parse_json_object(await request.body())
         if body is None:
             return _error(40002, "the body must be a JSON object")
@@ -165,11 +162,10 @@ class Feee:
             return _error(40002, "receive_address is not a TRON address")
         if value is None or value < MIN_ENERGY or rental is None:
             return _error(40002, "resource_value and a documented rental are required")
-        forced = self.faults.take_error()
+        forced = known_code(self.faults.take_error(), ERRORS, 40002)
         if forced is not None:
-            code = as_int(forced)
-            return _error(code if code in ERRORS else 40002)
-        if self.faults.take_insufficient() or value > self.chain.energy_available(self.book.pool):
+            return _error(forced)
+        if self.short_of(value):
             return _error(40005)
         if not self.chain.account_exists(address):
             return _error(40004)
@@ -177,15 +173,13 @@ class Feee:
         cost = unit * value
         if cost > self.account.balance:
             return _error(40003)
-        order = Order(
-            id=f"{time.strftime('%y%m%d')}{uuid.uuid4().int % 10**16:016d}",
-            receiver=str(address),
-            energy=value,
+        order = self.accept(
+            f"{time.strftime('%y%m%d')}{uuid.uuid4().int % 10**16:016d}",
+            str(address),
+            value,
             period=f"{rental[0]}{rental[1]}",
             period_s=rental[2] * self.time_scale,
             cost=cost,
-            deliver_at=self.chain.head_number() + max(1, self.delay_blocks),
-            forced_outcome=self.faults.take_outcome(),
             extra={
                 "price": unit,
                 "rent_duration": rental[0],
@@ -193,23 +187,17 @@ class Feee:
                 "seconds": rental[2],
             },
         )
-        self.account.debit(cost, value)
-        self.book.add(order)
         if self.faults.take_drop_response():
             return Response(status_code=504)
         return _reply(self._detail(order), msg="success")
 
+    @checked
     async def query(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         order = self.book.get(request.query_params.get("order_no", ""))
         return _error(40006) if order is None else _reply(self._detail(order))
 
+    @checked
     async def cancel(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         body = parse_json_object(await request.body()) or {}
         order = self.book.get(str(body.get("order_no") or ""))
         if order is None:
@@ -223,7 +211,7 @@ class Feee:
     def _changed(self, order: Order) -> None:
         if order.state == FAILED:
             order.extra["refund_time"] = int(time.time())
-            self.account.refund(order.refund)
+        super()._changed(order)
 
 
 def _simulate(context: SimulatorContext) -> Simulation:
@@ -234,13 +222,8 @@ def _simulate(context: SimulatorContext) -> Simulation:
         Route("/open/v2/order/submit", sim.submit, methods=["POST"]),
         Route("/open/v2/order/query", sim.query, methods=["GET"]),
         Route("/open/v2/order/cancel", sim.cancel, methods=["POST"]),
-        Route(
-            "/devnet/provider-faults",
-            admin_endpoint(context.faults, sim.account),
-            methods=["GET", "POST", "DELETE"],
-        ),
     ]
-    return Simulation(Starlette(routes=routes), sim.account)
+    return Simulation.serving(routes, context.faults, sim.account)
 
 
 SIMULATOR = SimulatorSpec(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -57,33 +56,20 @@ from devnet.providers.itrx_reads import (
     errno_reply,
     field_errors,
 )
-from devnet.providers.orders import ACTIVE, FAILED, Order, OrderBook
+from devnet.providers.orders import ACTIVE, FAILED, Order, OrderDesk
 from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
-from devnet.providers.state import ProviderFaults, admin_endpoint
 
 ACTIVATION_FEE_SUN = 1_500_000
 ACTIVATION_TRANSFER_SUN = 1
 
 
-class Itrx(ItrxReads):
+class Itrx(ItrxReads, OrderDesk):
     """State and handlers of one simulated itrx account."""
 
-    def __init__(
-        self,
-        chain: Any,
-        faults: ProviderFaults,
-        pool: str,
-        *,
-        prices: dict[str, int],
-        delay_blocks: int,
-        time_scale: float,
-        sender: CallbackSender,
-    ) -> None:
-        self.chain, self.faults, self.pool = chain, faults, pool
-        self.prices, self.delay_blocks, self.time_scale = prices, delay_blocks, time_scale
+    def __init__(self, context: SimulatorContext, sender: CallbackSender) -> None:
+        super().__init__(context, Account(ITRX_API_KEY, ITRX_API_SECRET), early_reclaim=self._consumed)
+        self.prices = dict(context.prices)
         self.sender = sender
-        self.account = Account(ITRX_API_KEY, ITRX_API_SECRET)
-        self.book = OrderBook(chain, pool, on_change=self._changed, early_reclaim=self._consumed)
 
     # -- authentication ------------------------------------------------------------------------
     async def _signed_body(self, request: Request) -> dict[str, Any] | Response:
@@ -144,23 +130,18 @@ class Itrx(ItrxReads):
             return errno_reply(1, "insufficient balance")
         if energy > self.chain.energy_available(self.pool):
             return errno_reply(1, "platform energy insufficient")
-        order = Order(
-            id=uuid.uuid4().hex,
-            receiver=receiver,
-            energy=energy,
+        order = self.accept(
+            uuid.uuid4().hex,
+            receiver,
+            energy,
             period=period,
             period_s=period_seconds(period, self.time_scale),
             cost=cost,
-            deliver_at=self.chain.head_number() + max(1, self.delay_blocks),
-            ref=str(body["out_trade_no"]) if body.get("out_trade_no") else None,
+            ref=ref,
             kind=kind,
-            forced_outcome=self.faults.take_outcome(),
+            activation_sun=ACTIVATION_TRANSFER_SUN if activate and not activated else 0,
             extra={"callback_url": body.get("callback_url") or self.faults.callback_url, **extra},
         )
-        if activate and not activated:
-            order.activation_txid = self.chain.transfer_trx(self.pool, receiver, ACTIVATION_TRANSFER_SUN)
-        self.account.debit(cost, energy)
-        self.book.add(order)
         if self.faults.take_drop_response():
             return Response(status_code=504)
         if self.faults.take_error_after_order() is not None:
@@ -258,8 +239,7 @@ class Itrx(ItrxReads):
         return JSONResponse({"errno": 0, "message": "success", "txid": txid, "balance": self.account.balance})
 
     def _changed(self, order: Order) -> None:
-        if order.state == FAILED:
-            self.account.refund(order.refund)
+        super()._changed(order)
         if order.state in (ACTIVE, FAILED):
             self._callback(order)
 
@@ -295,20 +275,9 @@ class Itrx(ItrxReads):
             )
 
 
-def build_itrx(
-    chain: Any,
-    faults: ProviderFaults,
-    pool: str,
-    *,
-    prices: dict[str, int],
-    delay_blocks: int,
-    time_scale: float,
-    callback_time_scale: float,
-) -> tuple[Starlette, Itrx]:
-    sender = CallbackSender(time_scale=callback_time_scale)
-    itrx = Itrx(
-        chain, faults, pool, prices=prices, delay_blocks=delay_blocks, time_scale=time_scale, sender=sender
-    )
+def _simulate(context: SimulatorContext) -> Simulation:
+    sender = CallbackSender(time_scale=context.callback_time_scale)
+    itrx = Itrx(context, sender)
     base = "/api/v1/frontend"
     routes = [
         Route(f"{base}/index-data", itrx.index_data, methods=["GET"]),
@@ -319,24 +288,8 @@ def build_itrx(
         Route(f"{base}/order/reclaim", itrx.reclaim, methods=["POST"]),
         Route(f"{base}/order/transfer", itrx.transfer, methods=["POST"]),
         Route(f"{base}/userapi/summary", itrx.summary, methods=["GET"]),
-        Route(
-            "/devnet/provider-faults", admin_endpoint(faults, itrx.account), methods=["GET", "POST", "DELETE"]
-        ),
     ]
-    return Starlette(routes=routes, lifespan=stopping(sender.stop)), itrx
-
-
-def _simulate(context: SimulatorContext) -> Simulation:
-    app, itrx = build_itrx(
-        context.chain,
-        context.faults,
-        context.pool,
-        prices=dict(context.prices),
-        delay_blocks=context.delay_blocks,
-        time_scale=context.time_scale,
-        callback_time_scale=context.callback_time_scale,
-    )
-    return Simulation(app, itrx.account)
+    return Simulation.serving(routes, context.faults, itrx.account, lifespan=stopping(sender.stop))
 
 
 SIMULATOR = SimulatorSpec(

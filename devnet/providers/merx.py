@@ -22,6 +22,7 @@ What it does, and where the documents leave room (the choices are listed in docs
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import secrets
 import threading
@@ -31,7 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -41,15 +41,15 @@ from devnet.providers.common import (
     SUN_PER_TRX,
     Account,
     as_int,
+    checked,
     hmac_sha256_hex,
     is_tron_address,
     parse_json_object,
     pool_address,
     trx_number,
 )
-from devnet.providers.orders import ACTIVE, DELEGATING, FAILED, PAID, RECLAIMED, Order, OrderBook
+from devnet.providers.orders import ACTIVE, DELEGATING, FAILED, PAID, RECLAIMED, Order, OrderBook, OrderDesk
 from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
-from devnet.providers.state import admin_endpoint
 
 API_KEY = "sk_live_your_key_here"
 """The sample key printed in MERX's authentication page."""
@@ -78,7 +78,7 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 class ResourceBook(OrderBook):
     """The shared order lifecycle, delegating bandwidth from a bandwidth pool for BANDWIDTH orders."""
 
-    def __init__(self, chain: Any, pool: str, net_pool: str, **kwargs: Any) -> None:
+    def __init__(self, chain: Any, pool: str, *, net_pool: str, **kwargs: Any) -> None:
         super().__init__(chain, pool, **kwargs)
         self.net_pool = net_pool
 
@@ -86,14 +86,9 @@ class ResourceBook(OrderBook):
         if order.kind != "bandwidth" or order.forced_outcome:
             super()._delegate(order, number)
             return
-        try:
-            txid = self.chain.delegate_bandwidth(self.net_pool, order.receiver, order.energy)
-        except Exception as exc:  # noqa: BLE001 - any chain refusal fails the order
-            self._finish_failed(order, str(exc) or type(exc).__name__)
-            return
-        with self.lock:
-            order.state, order.delegate_txid, order.delegate_block = DELEGATING, txid, number
-        self._notify(order)
+        self._delegating(
+            order, number, lambda: self.chain.delegate_bandwidth(self.net_pool, order.receiver, order.energy)
+        )
 
     def _undelegate(self, order: Order) -> None:
         if order.kind != "bandwidth":
@@ -109,19 +104,19 @@ class ResourceBook(OrderBook):
         self._notify(order)
 
 
-class Merx:
+class Merx(OrderDesk):
     """State and handlers of one simulated MERX account."""
 
+    book: ResourceBook
+
     def __init__(self, context: SimulatorContext) -> None:
-        self.chain, self.faults = context.chain, context.faults
-        self.prices = {p: int(v) for p, v in context.prices.items()}
-        self.delay_blocks, self.time_scale = context.delay_blocks, context.time_scale
-        self.callback_scale = context.callback_time_scale
-        self.account = Account(API_KEY, "")
         net_pool = pool_address("merx-bandwidth")  # a second pool, its TRX staked for bandwidth
         if not context.chain.account_exists(net_pool):
             context.chain.create_pool(net_pool, POOL_TRX_SUN, 0, POOL_NET_STAKE_SUN)
-        self.book = ResourceBook(context.chain, context.pool, net_pool, on_change=self._changed)
+        book = functools.partial(ResourceBook, net_pool=net_pool)
+        super().__init__(context, Account(API_KEY, ""), book=book)
+        self.prices = {p: int(v) for p, v in context.prices.items()}
+        self.callback_scale = context.callback_time_scale
         self.replies: dict[str, tuple[float, int, dict[str, Any]]] = {}
         self.webhooks: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -187,10 +182,8 @@ class Merx:
         }
         return JSONResponse({"data": [entry]})
 
+    @checked
     async def preview(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         q = request.query_params
         resource, amount, duration = q.get("resource", ""), as_int(q.get("amount")), as_int(q.get("duration"))
         if resource not in ("ENERGY", "BANDWIDTH") or amount is None or amount < 1 or not duration:
@@ -205,10 +198,8 @@ class Merx:
         }
         return JSONResponse({"data": {"best": best, "fallbacks": [], "no_providers": False}})
 
+    @checked
     async def balance(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         data = {
             "trx": trx_number(self.account.balance),
             "usdt": 0,
@@ -217,10 +208,8 @@ class Merx:
         }
         return JSONResponse({"data": data})
 
+    @checked
     async def create(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         key = request.headers.get("Idempotency-Key")
         if key:
             with self._lock:
@@ -255,24 +244,22 @@ class Merx:
             if resource == "ENERGY"
             else self.chain.bandwidth_available(self.book.net_pool)[1]
         )
-        if self.faults.take_insufficient() or amount > pool_free:
+        if self.short_of(amount, pool_free):
             return _error(400, "NO_PROVIDERS", "no provider can fill this order now")
         if not self.chain.account_exists(address):
             return _error(400, "ADDRESS_NOT_ACTIVATED", "target_address is not activated on chain")
         cost = price * amount
         if cost > self.account.balance:
             return _error(400, "INSUFFICIENT_BALANCE", "the account balance does not cover this order")
-        order = Order(
-            id=str(uuid.uuid4()),
-            receiver=str(address),
-            energy=amount,
+        order = self.accept(
+            str(uuid.uuid4()),
+            str(address),
+            amount,
             period="1H",
             period_s=duration * self.time_scale,
             cost=cost,
-            deliver_at=self.chain.head_number() + max(1, self.delay_blocks),
             ref=key,
             kind="bandwidth" if resource == "BANDWIDTH" else "energy",
-            forced_outcome=self.faults.take_outcome(),
             extra={
                 "resource_type": resource,
                 "duration_sec": duration,
@@ -280,8 +267,6 @@ class Merx:
                 "max_price_sun": max_price,
             },
         )
-        self.account.debit(cost, amount if resource == "ENERGY" else 0)
-        self.book.add(order)
         reply = {"data": self._view(order)}
         if key:
             with self._lock:
@@ -290,10 +275,8 @@ class Merx:
             return Response(status_code=504)
         return JSONResponse(reply, status_code=201)
 
+    @checked
     async def list_orders(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         q = request.query_params
         limit, offset = min(as_int(q.get("limit")) or 30, 100), as_int(q.get("offset")) or 0
         views = [self._view(o) for o in sorted(self.book.all(), key=lambda o: o.created, reverse=True)]
@@ -301,19 +284,15 @@ class Merx:
             views = [v for v in views if v["status"] == q.get("status")]
         return JSONResponse({"data": {"orders": views[offset : offset + limit], "total": len(views)}})
 
+    @checked
     async def get_order(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         order = self.book.get(request.path_params["id"])
         if order is None:
             return _error(404, "NOT_FOUND", "Order not found")
         return JSONResponse({"data": self._view(order)})
 
+    @checked
     async def create_webhook(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused is not None:
-            return refused
         body = parse_json_object(await request.body()) or {}
         url, events = body.get("url"), body.get("events")
         known = {"order.filled", "order.failed", "deposit.received", "withdrawal.completed"}
@@ -334,8 +313,7 @@ class Merx:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def _changed(self, order: Order) -> None:
-        if order.state == FAILED:
-            self.account.refund(order.refund)
+        super()._changed(order)
         event = {ACTIVE: "order.filled", FAILED: "order.failed"}.get(order.state)
         if event is None:
             return
@@ -383,13 +361,8 @@ def _simulate(context: SimulatorContext) -> Simulation:
         Route("/api/v1/orders", sim.list_orders, methods=["GET"]),
         Route("/api/v1/orders/{id}", sim.get_order, methods=["GET"]),
         Route("/api/v1/webhooks", sim.create_webhook, methods=["POST"]),
-        Route(
-            "/devnet/provider-faults",
-            admin_endpoint(context.faults, sim.account),
-            methods=["GET", "POST", "DELETE"],
-        ),
     ]
-    return Simulation(Starlette(routes=routes), sim.account)
+    return Simulation.serving(routes, context.faults, sim.account)
 
 
 SIMULATOR = SimulatorSpec(

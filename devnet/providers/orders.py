@@ -7,7 +7,8 @@ later, is active once that delegation is mined, and is reclaimed when its (time-
       ├──delay──> done (activation-only orders)
       └──────────── failed (forced outcome or the chain refused; the account is refunded)
 
-Providers translate these neutral states into their own status words and numbers.
+Providers translate these neutral states into their own status words and numbers. `OrderDesk` is what
+each of them keeps (chain, faults, pool, account, book) and how each books a paid order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from devnet.providers.common import Account
+    from devnet.providers.registry import SimulatorContext
 
 log = logging.getLogger("devnet.providers")
 
@@ -192,8 +197,17 @@ class OrderBook:
 
     def _delegate_rest(self, order: Order, number: int) -> None:
         """The second half of a ``partial`` order: the order then completes like any other."""
+        self._delegating(
+            order,
+            number,
+            lambda: self.chain.delegate_energy(self.pool, order.receiver, int(order.extra.pop("rest"))),
+        )
+
+    def _delegating(self, order: Order, number: int, send: Callable[[], str]) -> None:
+        """Send the order's delegation (``send`` returns its txid): delegating from this block, or failed
+        (and refunded) when the chain refuses it."""
         try:
-            txid = self.chain.delegate_energy(self.pool, order.receiver, int(order.extra.pop("rest")))
+            txid = send()
         except Exception as exc:  # noqa: BLE001 - as in _delegate
             self._finish_failed(order, str(exc) or type(exc).__name__)
             return
@@ -227,3 +241,71 @@ class OrderBook:
             self._on_change(order)
         except Exception:
             log.exception("provider listener failed for order %s", order.id)
+
+
+class OrderDesk:
+    """What every simulated provider keeps and does with an order: its chain, faults, pool, account, book.
+
+    ``accept`` books a paid order the one way every provider does; a failed order is refunded
+    (``_changed``, which a provider extends to call back or to note the refund).
+    """
+
+    def __init__(
+        self,
+        context: SimulatorContext,
+        account: Account,
+        *,
+        book: Callable[..., OrderBook] = OrderBook,
+        early_reclaim: Callable[[Order], bool] | None = None,
+    ) -> None:
+        self.chain, self.faults, self.pool = context.chain, context.faults, context.pool
+        self.delay_blocks, self.time_scale = context.delay_blocks, context.time_scale
+        self.account = account
+        self.book = book(context.chain, context.pool, on_change=self._changed, early_reclaim=early_reclaim)
+
+    def short_of(self, energy: int, free: int | None = None) -> bool:
+        """The faults force insufficient resources (one use spent), or the pool has less than ``energy`` free
+        (``free``: what it has of the resource ordered, energy by default)."""
+        if self.faults.take_insufficient():
+            return True
+        return energy > (self.chain.energy_available(self.pool) if free is None else free)
+
+    def accept(
+        self,
+        order_id: str,
+        receiver: str,
+        energy: int,
+        *,
+        period: str,
+        period_s: float,
+        cost: int,
+        ref: str | None = None,
+        kind: str = "energy",
+        activation_sun: int = 0,
+        extra: dict[str, Any] | None = None,
+    ) -> Order:
+        """Book a paid order, delivered ``delay_blocks`` blocks from now unless the faults force its outcome
+        (one use spent). ``activation_sun`` is first sent from the pool to activate the receiver; the account
+        is charged ``cost`` (a bandwidth order's amount is bytes, not energy)."""
+        order = Order(
+            id=order_id,
+            receiver=receiver,
+            energy=energy,
+            period=period,
+            period_s=period_s,
+            cost=cost,
+            deliver_at=self.chain.head_number() + max(1, self.delay_blocks),
+            ref=ref,
+            kind=kind,
+            forced_outcome=self.faults.take_outcome(),
+            extra=extra if extra is not None else {},
+        )
+        if activation_sun:
+            order.activation_txid = self.chain.transfer_trx(self.pool, receiver, activation_sun)
+        self.account.debit(cost, 0 if kind == "bandwidth" else energy)
+        self.book.add(order)
+        return order
+
+    def _changed(self, order: Order) -> None:
+        if order.state == FAILED:
+            self.account.refund(order.refund)

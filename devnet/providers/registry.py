@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
+
 from devnet.providers.common import Account
-from devnet.providers.state import ProviderFaults
+from devnet.providers.state import ProviderFaults, admin_endpoint
 
 SIMULATOR_ATTRIBUTE = "SIMULATOR"
 NODE = "node"
@@ -49,6 +52,16 @@ class Simulation:
 
     app: Any
     account: Account
+
+    @classmethod
+    def serving(
+        cls, routes: Iterable[BaseRoute], faults: ProviderFaults, account: Account, *, lifespan: Any = None
+    ) -> Simulation:
+        """The app of ``routes`` plus the ``/devnet/provider-faults`` admin route, billing ``account``."""
+        admin = Route(
+            "/devnet/provider-faults", admin_endpoint(faults, account), methods=["GET", "POST", "DELETE"]
+        )
+        return cls(Starlette(routes=[*routes, admin], lifespan=lifespan), account)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -34,6 +33,7 @@ from devnet.providers.common import (
     Account,
     as_int,
     is_tron_address,
+    known_code,
     parse_json_object,
     period_seconds,
     signature_matches,
@@ -41,9 +41,8 @@ from devnet.providers.common import (
     trx_number,
     trx_string,
 )
-from devnet.providers.orders import DELEGATING, FAILED, PAID, Order, OrderBook
+from devnet.providers.orders import DELEGATING, FAILED, PAID, Order, OrderDesk
 from devnet.providers.registry import Simulation, SimulatorContext, SimulatorSpec
-from devnet.providers.state import ProviderFaults, admin_endpoint
 
 MIN_ENERGY, MAX_ENERGY = 60_000, 5_000_000
 DURATIONS = (1,)
@@ -96,23 +95,12 @@ def _amounts(params: dict[str, Any]) -> dict[str, Any]:
     return amounts if isinstance(amounts, dict) else {}
 
 
-class Tronzap:
+class Tronzap(OrderDesk):
     """State and handlers of one simulated TronZap account."""
 
-    def __init__(
-        self,
-        chain: Any,
-        faults: ProviderFaults,
-        pool: str,
-        *,
-        prices: dict[str, int],
-        delay_blocks: int,
-        time_scale: float,
-    ) -> None:
-        self.chain, self.faults, self.pool = chain, faults, pool
-        self.tiers, self.delay_blocks, self.time_scale = _durations(prices), delay_blocks, time_scale
-        self.account = Account(TRONZAP_API_TOKEN, TRONZAP_API_SECRET)
-        self.book = OrderBook(chain, pool, on_change=self._changed)
+    def __init__(self, context: SimulatorContext) -> None:
+        super().__init__(context, Account(TRONZAP_API_TOKEN, TRONZAP_API_SECRET))
+        self.tiers = _durations(dict(context.prices))
 
     async def _signed(self, request: Request) -> dict[str, Any] | Response:
         raw = await request.body()
@@ -277,33 +265,27 @@ class Tronzap:
             by_key = {key: number for number, (key, _) in ERRORS.items()}
             code = as_int(forced) if as_int(forced) is not None else by_key.get(str(forced))
             return _error(code if code in ERRORS else 500)
-        if self.faults.take_insufficient() or energy > self.chain.energy_available(self.pool):
+        if self.short_of(energy):
             return _error(35)
         if cost > self.account.balance:
             return _error(6)
-        order = Order(
-            id=str(uuid.uuid4()),
-            receiver=str(address),
-            energy=energy,
+        order = self.accept(
+            str(uuid.uuid4()),
+            str(address),
+            energy,
             period=f"{duration}H",
             period_s=period_seconds("24H" if duration == 24 else "1H", self.time_scale),
             cost=cost,
-            deliver_at=self.chain.head_number() + max(1, self.delay_blocks),
             ref=external_id,
             kind="activation" if service == "activate_address" else "energy",
-            forced_outcome=self.faults.take_outcome(),
+            activation_sun=ACTIVATION_TRANSFER_SUN if activate else 0,
             extra={"service": service, "params": params},
         )
-        if activate:
-            order.activation_txid = self.chain.transfer_trx(self.pool, str(address), ACTIVATION_TRANSFER_SUN)
-        self.account.debit(cost, energy)
-        self.book.add(order)
         if self.faults.take_drop_response():
             return Response(status_code=504)
-        after = self.faults.take_error_after_order()
+        after = known_code(self.faults.take_error_after_order(), ERRORS, 500)
         if after is not None:
-            code = as_int(after)
-            return _error(code if code in ERRORS else 500)
+            return _error(after)
         return _ok(self._describe(order, amount_as_string=False))
 
     async def check(self, request: Request) -> Response:
@@ -351,21 +333,9 @@ class Tronzap:
             return "failed"
         return "success"
 
-    def _changed(self, order: Order) -> None:
-        if order.state == FAILED:
-            self.account.refund(order.refund)
 
-
-def build_tronzap(
-    chain: Any,
-    faults: ProviderFaults,
-    pool: str,
-    *,
-    prices: dict[str, int],
-    delay_blocks: int,
-    time_scale: float,
-) -> tuple[Starlette, Tronzap]:
-    tz = Tronzap(chain, faults, pool, prices=prices, delay_blocks=delay_blocks, time_scale=time_scale)
+def _simulate(context: SimulatorContext) -> Simulation:
+    tz = Tronzap(context)
     endpoints = {
         "/v1/services": tz.services,
         "/v1/balance": tz.balance,
@@ -377,24 +347,7 @@ def build_tronzap(
         "/v1/direct-recharge-info": tz.direct_recharge_info,
     }
     routes = [Route(path, handler, methods=["POST"]) for path, handler in endpoints.items()]
-    routes.append(
-        Route(
-            "/devnet/provider-faults", admin_endpoint(faults, tz.account), methods=["GET", "POST", "DELETE"]
-        )
-    )
-    return Starlette(routes=routes), tz
-
-
-def _simulate(context: SimulatorContext) -> Simulation:
-    app, tz = build_tronzap(
-        context.chain,
-        context.faults,
-        context.pool,
-        prices=dict(context.prices),
-        delay_blocks=context.delay_blocks,
-        time_scale=context.time_scale,
-    )
-    return Simulation(app, tz.account)
+    return Simulation.serving(routes, context.faults, tz.account)
 
 
 SIMULATOR = SimulatorSpec(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from tronpy.keys import is_base58check_address
 
+from sweeper.energy.http import ProviderHttp, Reply
 from sweeper.errors import (
     AccountNotActivated,
     DuplicateOrderNumber,
@@ -23,6 +24,7 @@ from sweeper.errors import (
     ProviderInvalidRequest,
     ProviderUnavailable,
     ResponseLost,
+    SweeperError,
 )
 from sweeper.models import EnergyOrder, OrderStatus, Quote
 
@@ -114,6 +116,24 @@ class RentalSource:
     def reclaim(self, order: EnergyOrder) -> str | None:
         return None
 
+    def _refuse_activation(self, activate: bool) -> None:
+        """For a source that cannot activate an address: refuse an order or quote that asks it to."""
+        if activate:
+            raise ProviderInvalidRequest(
+                f"{self.name} cannot activate addresses", reason="activation_unsupported"
+            )
+
+
+class HttpRental(RentalSource):
+    """A rental provider reached through its :class:`ProviderHttp`; its repr shows no credential."""
+
+    def __init__(self, http: ProviderHttp, name: str) -> None:
+        self.name = name
+        self._http = http
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self._http.base_url!r})"
+
 
 def check_address(address: str, what: str = "address") -> str:
     """Reject anything that is not a base58check TRON address before it reaches a provider."""
@@ -140,6 +160,29 @@ def foreign_reason(found: EnergyOrder, address: str, energy: int | None, not_bef
     if not_before is not None and created is not None and created < not_before - ADOPT_CLOCK_SKEW_S:
         return "it was created before this step recorded the number"
     return ""
+
+
+REASKS = 2
+"""How many times a lost reply to a keyed order is asked again under the same key before it is UNKNOWN."""
+REASK_DELAY_S = 0.5
+"""Seconds before the first re-ask; the n-th waits n times as long."""
+
+
+def unknown_order(source: str, order_no: str, address: str, energy: int, cause: str) -> EnergyOrder:
+    """The order numbered ``order_no`` that may exist (``cause`` says why nobody knows): ``UNKNOWN``."""
+    return EnergyOrder(
+        source=source,
+        order_no=order_no,
+        receive_address=address,
+        energy=energy,
+        status=OrderStatus.UNKNOWN,
+        detail=f"{source}: order {order_no} may exist ({cause}); wait for energy on chain",
+    )
+
+
+def judged_on_chain(source: str, order: EnergyOrder) -> EnergyOrder:
+    """An order whose reply was lost for good (no provider id to ask with): only the chain can tell."""
+    return replace(order, status=OrderStatus.UNKNOWN, detail=f"{source}: reply lost; judged on chain")
 
 
 def place_once(
@@ -172,14 +215,7 @@ def place_once(
         raise ForeignOrderNumber(f"{source}: order {order_no} exists but is not ours: {why}")
 
     def unknown(cause: str) -> EnergyOrder:
-        return EnergyOrder(
-            source=source,
-            order_no=order_no,
-            receive_address=address,
-            energy=energy,
-            status=OrderStatus.UNKNOWN,
-            detail=f"{source}: order {order_no} may exist ({cause}); wait for energy on chain",
-        )
+        return unknown_order(source, order_no, address, energy, cause)
 
     if look_first:
         try:
@@ -199,3 +235,51 @@ def place_once(
     if found is not None:
         return adopt(found, ours_may_exist=lost)
     return unknown(cause)
+
+
+def place_keyed(
+    source: str,
+    order_no: str,
+    address: str,
+    energy: int,
+    *,
+    send: Callable[[], Reply],
+    answer: Callable[[Reply], Any],
+    accept: Callable[[Any], EnergyOrder],
+    sleep: Callable[[float], None],
+    reasks: int = REASKS,
+    delay_s: float = REASK_DELAY_S,
+) -> EnergyOrder:
+    """Place an order the provider makes idempotent by our key (``send`` carries it); re-ask when lost.
+
+    The provider answers a request with a key it has seen with the original order, so asking again can
+    only find the one order. ``answer`` reads a reply (a refusal raises) and ``accept`` turns it into the
+    order (it may refuse an order the key names for someone else). The first request failing to arrive
+    or being refused orders nothing and raises; after that, what ``reasks`` more requests (``delay_s``
+    times the attempt apart) cannot settle comes back ``UNKNOWN``: an earlier request may have arrived.
+    """
+    cause = "no answer"
+    for attempt in range(1 + reasks):
+        if attempt:
+            sleep(delay_s * attempt)
+        try:
+            reply = send()
+        except ResponseLost as exc:
+            cause = exc.reason
+            continue
+        except ProviderUnavailable as exc:
+            if attempt == 0:
+                raise  # never reached the provider: nothing was ordered
+            cause = exc.reason  # an earlier attempt may have arrived: keep it UNKNOWN below
+            continue
+        try:
+            data = answer(reply)
+        except SweeperError as exc:
+            if attempt == 0:
+                raise  # the first answer: a refusal, nothing was created
+            # A refusal of the re-ask (say, "still in progress") cannot prove the first request created
+            # nothing: it may exist.
+            cause = exc.reason
+            break
+        return accept(data)
+    return unknown_order(source, order_no, address, energy, cause)

@@ -15,9 +15,13 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel, Field
+
 from sweeper.chain import size
 from sweeper.energy.base import Capabilities, check_address
+from sweeper.energy.fields import OptionalAddress
 from sweeper.energy.journal import JournaledSource, JournalEntry, TxJournal, submit_once
+from sweeper.energy.registry import BuildContext, ProviderSpec
 from sweeper.errors import PolicyRefused
 from sweeper.models import ChainParameters, EnergyOrder, OrderStatus, Quote
 
@@ -179,10 +183,6 @@ class BurnSource(JournaledSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import BaseModel, Field  # noqa: E402
-
-from sweeper.energy.fields import OptionalAddress  # noqa: E402
-from sweeper.energy.registry import BuildContext, ProviderSpec  # noqa: E402
 
 
 class BurnSettings(BaseModel):

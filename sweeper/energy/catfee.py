@@ -14,13 +14,22 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
+from sweeper.energy.base import (
+    AddressNotActivated,
+    Capabilities,
+    HttpRental,
+    check_address,
+    judged_on_chain,
+    place_keyed,
+)
 from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.registry import ProviderSpec, http_client
 from sweeper.errors import (
     DuplicateOrderNumber,
     InvalidAddress,
@@ -31,7 +40,6 @@ from sweeper.errors import (
     ProviderInvalidRequest,
     ProviderOutOfResources,
     ProviderUnavailable,
-    ResponseLost,
     SweeperError,
 )
 from sweeper.models import EnergyOrder, OrderStatus, Quote
@@ -39,8 +47,6 @@ from sweeper.models import EnergyOrder, OrderStatus, Quote
 MIN_ENERGY = 65_000
 """``quantity`` must be at least 65,000 (the Buy Energy reference)."""
 MAX_CLIENT_ORDER_ID = 64
-REASKS = 2
-REASK_DELAY_S = 0.5
 
 # ``code`` other than 0 comes with ``sub_code``/``sub_msg``; no catalogue is published (OQ-C2), so they
 # are matched by keyword. Each is a refusal: CatFee answered without an order (see ``_answer``).
@@ -93,7 +99,7 @@ def status_of(data: Mapping[str, Any]) -> OrderStatus:
     return OrderStatus.PENDING
 
 
-class CatfeeClient(RentalSource):
+class CatfeeClient(HttpRental):
     """CatFee.IO as an :class:`~sweeper.energy.base.EnergySource`."""
 
     capabilities = Capabilities(activation=True)
@@ -109,16 +115,12 @@ class CatfeeClient(RentalSource):
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.name = name
-        self._http = http
+        super().__init__(http, name)
         self._api_key = api_key
         self._api_secret = api_secret
         self.duration = duration
         self._clock = clock
         self._sleep = sleep
-
-    def __repr__(self) -> str:
-        return f"CatfeeClient(name={self.name!r}, base_url={self._http.base_url!r})"
 
     # -- transport -------------------------------------------------------------------------------
     def _send(self, method: str, path: str, query: Mapping[str, str | int] | None = None) -> Reply:
@@ -185,7 +187,7 @@ class CatfeeClient(RentalSource):
 
     def status(self, order: EnergyOrder) -> EnergyOrder:
         if not order.provider_order_id:
-            return replace(order, status=OrderStatus.UNKNOWN, detail="catfee: reply lost; judged on chain")
+            return judged_on_chain(self.name, order)
         return self._from_order(
             order.order_no, self._answer(self._send("GET", f"/v1/order/{order.provider_order_id}")), order
         )
@@ -221,28 +223,8 @@ class CatfeeClient(RentalSource):
             "duration": self.duration,
             "client_order_id": order_no,
         }
-        cause = "no answer"
-        for attempt in range(1 + REASKS):
-            if attempt:
-                self._sleep(REASK_DELAY_S * attempt)
-            try:
-                reply = self._send("POST", "/v1/order", query)
-            except ResponseLost as exc:
-                cause = exc.reason
-                continue
-            except ProviderUnavailable as exc:
-                if attempt == 0:
-                    raise  # never reached CatFee: nothing was ordered
-                cause = exc.reason
-                continue
-            try:
-                data = self._answer(reply)
-            except SweeperError as exc:
-                if attempt == 0:
-                    raise  # the first answer: a refusal, nothing was created
-                # A refusal of the re-ask cannot prove the first request created nothing: it may exist.
-                cause = exc.reason
-                break
+
+        def accept(data: Any) -> EnergyOrder:
             found = self._from_order(order_no, data)
             if (found.receive_address, found.energy) != (address, quantity):
                 # CatFee answered an earlier order under this client_order_id (another ledger used the
@@ -252,20 +234,20 @@ class CatfeeClient(RentalSource):
                     f"for {found.energy} energy to {found.receive_address}"
                 )
             return found
-        return EnergyOrder(
-            source=self.name,
-            order_no=order_no,
-            receive_address=address,
-            energy=quantity,
-            status=OrderStatus.UNKNOWN,
-            detail=f"catfee: order {order_no} may exist ({cause}); wait for it on chain",
+
+        return place_keyed(
+            self.name,
+            order_no,
+            address,
+            quantity,
+            send=lambda: self._send("POST", "/v1/order", query),
+            answer=self._answer,
+            accept=accept,
+            sleep=self._sleep,
         )
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class CatfeeSettings(BaseModel):
@@ -277,21 +259,11 @@ class CatfeeSettings(BaseModel):
     duration: str = "1h"
 
 
-def build_catfee(settings: CatfeeSettings, context: BuildContext) -> CatfeeClient:
-    return CatfeeClient(
-        context.transport(settings.base_url),
-        api_key=reveal(settings.api_key),
-        api_secret=reveal(settings.api_secret),
-        duration=settings.duration,
-        name=context.name,
-    )
-
-
 SPEC = ProviderSpec(
     name="catfee",
     position=39,
     settings=CatfeeSettings,
-    factory=build_catfee,
+    factory=http_client(CatfeeClient),
     capabilities=CatfeeClient.capabilities,
     required=("api_key", "api_secret"),
 )

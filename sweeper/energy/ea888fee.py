@@ -11,20 +11,25 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from functools import partial
 from typing import Any
+
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
 
 from sweeper.energy.base import (
     AddressNotActivated,
     Capabilities,
-    RentalSource,
+    HttpRental,
     check_address,
     place_once,
 )
-from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.http import ProviderHttp, Reply, coded_answer
+from sweeper.energy.registry import ProviderSpec, http_client
 from sweeper.energy.signing import ea888fee_body, ea888fee_signature
+from sweeper.energy.units import iso_seconds
 from sweeper.errors import (
     DuplicateOrderNumber,
     OrderNotFound,
@@ -33,7 +38,6 @@ from sweeper.errors import (
     ProviderInsufficientBalance,
     ProviderInvalidRequest,
     ProviderOutOfResources,
-    ProviderUnavailable,
     ResponseLost,
     SweeperError,
 )
@@ -74,14 +78,8 @@ CST = timezone(timedelta(hours=8))
 """``createTime`` has no zone in the document (``2024-05-12 10:23:40``); read as China time like itrx's."""
 
 
-def created_at(value: object) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)).timestamp()
+created_at = partial(iso_seconds, zone=CST)
+"""``createTime`` (no zone in the docs: +08:00) as Unix seconds; None when absent or unreadable."""
 
 
 def charge_for(price: object, energy: int, unit_sun: Fraction) -> int:
@@ -97,7 +95,7 @@ def error_for_code(code: int, msg: str) -> SweeperError:
     return cls(f"ea888fee: {code} {meaning}: {msg}".rstrip(": "))
 
 
-class Ea888feeClient(RentalSource):
+class Ea888feeClient(HttpRental):
     """openapi.ea888fee.top as an :class:`~sweeper.energy.base.EnergySource`."""
 
     capabilities = Capabilities()
@@ -114,17 +112,13 @@ class Ea888feeClient(RentalSource):
         price_unit_sun: Fraction | Decimal = DOC_PRICE_UNIT_SUN,
         charge_tolerance_percent: Decimal = DEFAULT_CHARGE_TOLERANCE_PERCENT,
     ) -> None:
-        self.name = name
-        self._http = http
+        super().__init__(http, name)
         self._api_key = api_key
         self._api_secret = api_secret
         self.period = period
         self._clock = clock
         self.price_unit_sun = Fraction(price_unit_sun)
         self.charge_tolerance = Fraction(charge_tolerance_percent) / 100
-
-    def __repr__(self) -> str:
-        return f"Ea888feeClient(name={self.name!r}, base_url={self._http.base_url!r})"
 
     def _call(self, path: str, params: Mapping[str, Any], *, idempotent: bool) -> dict[str, Any]:
         body = ea888fee_body(params)
@@ -143,14 +137,7 @@ class Ea888feeClient(RentalSource):
     def _answer(self, reply: Reply, *, order: bool = False) -> dict[str, Any]:
         """``data`` of a code-200 answer, else the typed error; after an order, a code outside the
         document's table or an unreadable answer may hide a created order (:class:`ResponseLost`)."""
-        data = reply.json()
-        if not isinstance(data, dict) or "code" not in data:
-            if reply.status_code in (401, 403):
-                raise ProviderAuthError(f"ea888fee: HTTP {reply.status_code}")
-            if 400 <= reply.status_code < 500:
-                raise ProviderInvalidRequest(f"ea888fee: HTTP {reply.status_code}")
-            error: type[ProviderUnavailable] = ResponseLost if order else ProviderUnavailable
-            raise error(f"ea888fee: unreadable answer (HTTP {reply.status_code})")
+        data = coded_answer(reply, "ea888fee", order=order)
         code = int(data["code"])
         if code != OK and order and code not in ERRORS:
             raise ResponseLost(f"ea888fee: {code} {data.get('msg') or ''} (the order may exist)")
@@ -168,10 +155,7 @@ class Ea888feeClient(RentalSource):
 
     def quote(self, address: str, energy: int, *, to: str | None = None, activate: bool = False) -> Quote:
         check_address(address)
-        if activate:
-            raise ProviderInvalidRequest(
-                "ea888fee cannot activate addresses", reason="activation_unsupported"
-            )
+        self._refuse_activation(activate)
         account = self.account()
         price = next(
             (p.get("price") for p in account.get("prices") or [] if p.get("period") == self.period), None
@@ -215,10 +199,7 @@ class Ea888feeClient(RentalSource):
         self, order_no: str, address: str, energy: int, *, to: str | None = None, activate: bool = False
     ) -> EnergyOrder:
         check_address(address)
-        if activate:
-            raise ProviderInvalidRequest(
-                "ea888fee cannot activate addresses", reason="activation_unsupported"
-            )
+        self._refuse_activation(activate)
         if not order_no or len(order_no) > MAX_OUT_TRADE_NO:
             raise ProviderInvalidRequest(f"ea888fee: outTradeNo must be 1..{MAX_OUT_TRADE_NO} characters")
         return place_once(
@@ -267,9 +248,6 @@ class Ea888feeClient(RentalSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class Ea888feeSettings(BaseModel):
@@ -286,23 +264,11 @@ class Ea888feeSettings(BaseModel):
     """A charge further than this from the price list opens the source's breaker."""
 
 
-def build_ea888fee(settings: Ea888feeSettings, context: BuildContext) -> Ea888feeClient:
-    return Ea888feeClient(
-        context.transport(settings.base_url),
-        api_key=reveal(settings.api_key),
-        api_secret=reveal(settings.api_secret),
-        period=settings.period,
-        name=context.name,
-        price_unit_sun=settings.price_unit_sun,
-        charge_tolerance_percent=settings.charge_tolerance_percent,
-    )
-
-
 SPEC = ProviderSpec(
     name="ea888fee",
     position=20,
     settings=Ea888feeSettings,
-    factory=build_ea888fee,
+    factory=http_client(Ea888feeClient),
     capabilities=Ea888feeClient.capabilities,
     required=("api_key", "api_secret"),
     enabled_by_default=True,

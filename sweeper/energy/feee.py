@@ -11,22 +11,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
+from functools import partial
 from typing import Any
 
-from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address
-from sweeper.energy.http import ProviderHttp, Reply
-from sweeper.energy.units import trx_to_sun
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
+from sweeper.energy.base import (
+    AddressNotActivated,
+    Capabilities,
+    HttpRental,
+    check_address,
+    judged_on_chain,
+    place_once,
+)
+from sweeper.energy.http import ProviderHttp, Reply, coded_answer
+from sweeper.energy.registry import ProviderSpec, http_client
+from sweeper.energy.units import answer_sun
 from sweeper.errors import (
     InvalidAddress,
     OrderNotFound,
     ProviderAuthError,
-    ProviderError,
     ProviderInsufficientBalance,
     ProviderInvalidRequest,
     ProviderOutOfResources,
-    ProviderUnavailable,
-    ResponseLost,
     SweeperError,
 )
 from sweeper.models import EnergyOrder, OrderStatus, Quote
@@ -61,11 +68,7 @@ def error_for(code: int, message: str) -> SweeperError:
     return ProviderInvalidRequest(text)
 
 
-def sun(value: object) -> int:
-    try:
-        return trx_to_sun(value)
-    except ValueError as exc:
-        raise ProviderError(f"feee: {exc}", reason="malformed_answer") from None
+sun = partial(answer_sun, "feee")
 
 
 def status_of(data: Mapping[str, Any]) -> OrderStatus:
@@ -83,7 +86,7 @@ def status_of(data: Mapping[str, Any]) -> OrderStatus:
     return OrderStatus.PENDING
 
 
-class FeeeClient(RentalSource):
+class FeeeClient(HttpRental):
     """Feee.io as an :class:`~sweeper.energy.base.EnergySource`."""
 
     capabilities = Capabilities()
@@ -98,27 +101,17 @@ class FeeeClient(RentalSource):
         user_agent: str = USER_AGENT,
         name: str = "feee",
     ) -> None:
-        self.name = name
-        self._http = http
+        super().__init__(http, name)
         self._api_key = api_key
         self.rent_duration = rent_duration
         self.rent_time_unit = rent_time_unit
         self._user_agent = user_agent
 
-    def __repr__(self) -> str:
-        return f"FeeeClient(name={self.name!r}, base_url={self._http.base_url!r})"
-
     def _headers(self) -> dict[str, str]:
         return {"key": self._api_key, "User-Agent": self._user_agent, "Content-Type": "application/json"}
 
     def _answer(self, reply: Reply) -> Any:
-        data = reply.json()
-        if not isinstance(data, dict) or "code" not in data:
-            if reply.status_code in (401, 403):
-                raise ProviderAuthError(f"feee: HTTP {reply.status_code}")
-            if 400 <= reply.status_code < 500:
-                raise ProviderInvalidRequest(f"feee: HTTP {reply.status_code}")
-            raise ProviderUnavailable(f"feee: unreadable answer (HTTP {reply.status_code})")
+        data = coded_answer(reply, "feee")
         code = int(data["code"])
         if code != 0:
             raise error_for(code, str(data.get("msg") or ""))
@@ -154,7 +147,7 @@ class FeeeClient(RentalSource):
 
     def status(self, order: EnergyOrder) -> EnergyOrder:
         if not order.provider_order_id:
-            return replace(order, status=OrderStatus.UNKNOWN, detail="feee: reply lost; judged on chain")
+            return judged_on_chain(self.name, order)
         data = self._get("/open/v2/order/query", {"order_no": order.provider_order_id})
         return self._from_detail(order.order_no, data, order)
 
@@ -177,11 +170,6 @@ class FeeeClient(RentalSource):
         )
 
     # -- the order -------------------------------------------------------------------------------
-    @staticmethod
-    def _refuse_activation(activate: bool) -> None:
-        if activate:
-            raise ProviderInvalidRequest("feee cannot activate addresses", reason="activation_unsupported")
-
     def order(
         self, order_no: str, address: str, energy: int, *, to: str | None = None, activate: bool = False
     ) -> EnergyOrder:
@@ -195,27 +183,21 @@ class FeeeClient(RentalSource):
             **self._rental(),
         }
         content = json.dumps(body, separators=(",", ":")).encode()
-        try:
+
+        def place() -> EnergyOrder:
             reply = self._http.request(
                 "POST", "/open/v2/order/submit", idempotent=False, content=content, headers=self._headers()
             )
-        except ResponseLost as exc:
-            # Asking again would order again: Feee.io has no number of ours to recognise it by.
-            return EnergyOrder(
-                source=self.name,
-                order_no=order_no,
-                receive_address=address,
-                energy=amount,
-                status=OrderStatus.UNKNOWN,
-                detail=f"feee: order {order_no} may exist ({exc.reason}); wait for its energy on chain",
-            )
-        return self._from_detail(order_no, self._answer(reply))
+            return self._from_detail(order_no, self._answer(reply))
+
+        # After a lost reply asking again would order again: Feee.io has no number of ours to recognise
+        # it by, and nothing to look it up with, so the order may exist (UNKNOWN).
+        return place_once(
+            self.name, order_no, address, amount, lookup=lambda: None, place=place, look_first=False
+        )
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class FeeeSettings(BaseModel):
@@ -229,22 +211,11 @@ class FeeeSettings(BaseModel):
     user_agent: str = USER_AGENT
 
 
-def build_feee(settings: FeeeSettings, context: BuildContext) -> FeeeClient:
-    return FeeeClient(
-        context.transport(settings.base_url),
-        api_key=reveal(settings.api_key),
-        rent_duration=settings.rent_duration,
-        rent_time_unit=settings.rent_time_unit,
-        user_agent=settings.user_agent,
-        name=context.name,
-    )
-
-
 SPEC = ProviderSpec(
     name="feee",
     position=38,
     settings=FeeeSettings,
-    factory=build_feee,
+    factory=http_client(FeeeClient),
     capabilities=FeeeClient.capabilities,
     required=("api_key",),
 )

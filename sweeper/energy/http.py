@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from sweeper.errors import ProviderUnavailable, ResponseLost
+from sweeper.errors import ProviderAuthError, ProviderInvalidRequest, ProviderUnavailable, ResponseLost
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=5.0)
 
@@ -160,3 +160,20 @@ class ProviderHttp:
                 raise ResponseLost(f"{self.provider}: HTTP {reply.status_code} on a non-idempotent call")
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def coded_answer(reply: Reply, provider: str, *, order: bool = False) -> dict[str, Any]:
+    """The JSON object of an answer in a ``{"code", ...}`` envelope, or the error of one without it.
+
+    HTTP 401/403 is an authentication error and another 4xx a refused request; anything else unreadable
+    is an unavailable provider, or after an order (``order``) a lost answer: the order may exist.
+    """
+    data = reply.json()
+    if isinstance(data, dict) and "code" in data:
+        return data
+    if reply.status_code in (401, 403):
+        raise ProviderAuthError(f"{provider}: HTTP {reply.status_code}")
+    if 400 <= reply.status_code < 500:
+        raise ProviderInvalidRequest(f"{provider}: HTTP {reply.status_code}")
+    error: type[ProviderUnavailable] = ResponseLost if order else ProviderUnavailable
+    raise error(f"{provider}: unreadable answer (HTTP {reply.status_code})")

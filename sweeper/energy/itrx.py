@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
+from functools import partial
 from typing import Any
 
-from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address, place_once
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
+from sweeper.callbacks import parse_itrx_callback
+from sweeper.energy.base import AddressNotActivated, Capabilities, HttpRental, check_address, place_once
 from sweeper.energy.http import ProviderHttp, Reply
+from sweeper.energy.registry import BuildContext, CallbackSpec, ProviderSpec, reveal
 from sweeper.energy.signing import compact_json, itrx_signature
+from sweeper.energy.units import iso_seconds
 from sweeper.errors import (
     DuplicateOrderNumber,
     InvalidAddress,
@@ -109,15 +115,8 @@ def _int_or_none(value: object) -> int | None:
         return None
 
 
-def created_at(value: object) -> float | None:
-    """``create_time`` (ISO 8601, +08:00 in the docs) as Unix seconds; None when absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=CST)).timestamp()
+created_at = partial(iso_seconds, zone=CST)
+"""``create_time`` (ISO 8601, +08:00 in the docs) as Unix seconds; None when absent or unreadable."""
 
 
 def status_of(code: object) -> OrderStatus:
@@ -172,7 +171,7 @@ def error_for_reply(reply: Reply) -> SweeperError | None:
     return None
 
 
-class ItrxClient(RentalSource):
+class ItrxClient(HttpRental):
     """itrx.io as an :class:`~sweeper.energy.base.EnergySource`."""
 
     capabilities = Capabilities(activation=True, lookup=True)
@@ -190,8 +189,7 @@ class ItrxClient(RentalSource):
         name: str = "itrx",
         lookup_by_out_trade_no: bool = True,
     ) -> None:
-        self.name = name
-        self._http = http
+        super().__init__(http, name)
         self._api_key = api_key
         self._api_secret = api_secret
         self.period = period
@@ -200,9 +198,6 @@ class ItrxClient(RentalSource):
         self.lookup_by_out_trade_no = lookup_by_out_trade_no
         self._clock = clock
         self._market: tuple[float, dict[str, Any]] | None = None
-
-    def __repr__(self) -> str:
-        return f"ItrxClient(name={self.name!r}, base_url={self._http.base_url!r})"
 
     # -- transport -------------------------------------------------------------------------------
     def _answer(self, reply: Reply, *, order: bool = False) -> dict[str, Any]:
@@ -415,10 +410,6 @@ class ItrxClient(RentalSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.callbacks import parse_itrx_callback  # noqa: E402
-from sweeper.energy.registry import BuildContext, CallbackSpec, ProviderSpec, reveal  # noqa: E402
 
 
 class ItrxSettings(BaseModel):

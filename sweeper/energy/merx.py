@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from sweeper.energy.base import Capabilities, RentalSource, check_address
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
+from sweeper.energy.base import Capabilities, HttpRental, check_address, judged_on_chain, place_keyed
 from sweeper.energy.http import ProviderHttp, Reply
-from sweeper.energy.units import trx_to_sun
+from sweeper.energy.registry import ProviderSpec, http_client
+from sweeper.energy.units import answer_sun
 from sweeper.errors import (
     DuplicateOrderNumber,
     InvalidAddress,
@@ -29,7 +32,6 @@ from sweeper.errors import (
     ProviderInvalidRequest,
     ProviderOutOfResources,
     ProviderUnavailable,
-    ResponseLost,
     SweeperError,
 )
 from sweeper.models import EnergyOrder, OrderStatus, Quote
@@ -37,9 +39,6 @@ from sweeper.models import EnergyOrder, OrderStatus, Quote
 ORDERS = "/api/v1/orders"
 MIN_ENERGY = 65_000
 """Energy orders below 65,000 units are rejected with a 400 (the create-order page)."""
-REASKS = 2
-"""How many times a lost order reply is asked again under the same Idempotency-Key before it is UNKNOWN."""
-REASK_DELAY_S = 0.5
 
 STATUSES = {
     "PENDING": OrderStatus.PENDING,
@@ -79,15 +78,10 @@ def error_for(status: int, code: str, message: str) -> SweeperError:
     return ProviderError(text)
 
 
-def sun(value: object) -> int:
-    """A TRX amount from an answer as exact sun; anything finer than a sun is a malformed answer."""
-    try:
-        return trx_to_sun(value)
-    except ValueError as exc:
-        raise ProviderError(f"merx: {exc}", reason="malformed_answer") from None
+sun = partial(answer_sun, "merx")
 
 
-class MerxClient(RentalSource):
+class MerxClient(HttpRental):
     """MERX as an :class:`~sweeper.energy.base.EnergySource`."""
 
     capabilities = Capabilities(bandwidth=True)
@@ -102,15 +96,11 @@ class MerxClient(RentalSource):
         name: str = "merx",
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.name = name
-        self._http = http
+        super().__init__(http, name)
         self._api_key = api_key
         self.duration_sec = duration_sec
         self.max_price_sun = max_price_sun
         self._sleep = sleep
-
-    def __repr__(self) -> str:
-        return f"MerxClient(name={self.name!r}, base_url={self._http.base_url!r})"
 
     # -- transport -------------------------------------------------------------------------------
     def _headers(self, key: str | None = None) -> dict[str, str]:
@@ -168,8 +158,7 @@ class MerxClient(RentalSource):
 
     def status(self, order: EnergyOrder) -> EnergyOrder:
         if not order.provider_order_id:
-            # The reply was lost for good: no id to ask with. The energy on chain decides (OQ-M3).
-            return replace(order, status=OrderStatus.UNKNOWN, detail="merx: reply lost; judged on chain")
+            return judged_on_chain(self.name, order)  # no id to ask with: the energy on chain decides (OQ-M3)
         data = self._get(f"{ORDERS}/{order.provider_order_id}")
         return self._from_order(order.order_no, data, order)
 
@@ -193,11 +182,6 @@ class MerxClient(RentalSource):
         )
 
     # -- orders ----------------------------------------------------------------------------------
-    @staticmethod
-    def _refuse_activation(activate: bool) -> None:
-        if activate:
-            raise ProviderInvalidRequest("merx cannot activate addresses", reason="activation_unsupported")
-
     def order(
         self, order_no: str, address: str, energy: int, *, to: str | None = None, activate: bool = False
     ) -> EnergyOrder:
@@ -221,31 +205,8 @@ class MerxClient(RentalSource):
         if self.max_price_sun is not None:
             body["max_price_sun"] = self.max_price_sun
         content = json.dumps(body, separators=(",", ":")).encode()
-        cause = "no answer"
-        for attempt in range(1 + REASKS):
-            if attempt:
-                self._sleep(REASK_DELAY_S * attempt)
-            try:
-                reply = self._http.request(
-                    "POST", ORDERS, idempotent=False, content=content, headers=self._headers(order_no)
-                )
-            except ResponseLost as exc:
-                cause = exc.reason
-                continue
-            except ProviderUnavailable as exc:
-                if attempt == 0:
-                    raise  # never reached MERX: nothing was ordered
-                cause = exc.reason  # an earlier attempt may have arrived: keep it UNKNOWN below
-                continue
-            try:
-                data = self._answer(reply)
-            except SweeperError as exc:
-                if attempt == 0:
-                    raise  # the first answer: a refusal, nothing was created
-                # A refusal of the re-ask (say, "still in progress") cannot prove the first request
-                # created nothing: it may exist.
-                cause = exc.reason
-                break
+
+        def accept(data: Any) -> EnergyOrder:
             found = self._from_order(order_no, data)
             if (found.receive_address, found.energy, data.get("resource_type")) != (
                 address,
@@ -259,20 +220,22 @@ class MerxClient(RentalSource):
                     f"for {found.energy} {data.get('resource_type')} to {found.receive_address}"
                 )
             return found
-        return EnergyOrder(
-            source=self.name,
-            order_no=order_no,
-            receive_address=address,
-            energy=amount,
-            status=OrderStatus.UNKNOWN,
-            detail=f"merx: order {order_no} may exist ({cause}); wait for it on chain",
+
+        return place_keyed(
+            self.name,
+            order_no,
+            address,
+            amount,
+            send=lambda: self._http.request(
+                "POST", ORDERS, idempotent=False, content=content, headers=self._headers(order_no)
+            ),
+            answer=self._answer,
+            accept=accept,
+            sleep=self._sleep,
         )
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class MerxSettings(BaseModel):
@@ -285,21 +248,11 @@ class MerxSettings(BaseModel):
     """Sent as ``max_price_sun``: a MARKET order fails rather than fill above it (unset: no ceiling)."""
 
 
-def build_merx(settings: MerxSettings, context: BuildContext) -> MerxClient:
-    return MerxClient(
-        context.transport(settings.base_url),
-        api_key=reveal(settings.api_key),
-        duration_sec=settings.duration_sec,
-        max_price_sun=settings.max_price_sun,
-        name=context.name,
-    )
-
-
 SPEC = ProviderSpec(
     name="merx",
     position=37,
     settings=MerxSettings,
-    factory=build_merx,
+    factory=http_client(MerxClient),
     capabilities=MerxClient.capabilities,
     required=("api_key",),
 )

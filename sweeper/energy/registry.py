@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, get_args
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -103,6 +103,28 @@ class BuildContext:
 def reveal(secret: SecretStr | None) -> str:
     """A secret setting as the plain string a client needs ("" when unset)."""
     return secret.get_secret_value() if secret is not None else ""
+
+
+def _is_secret(annotation: object) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+def http_client(client: Callable[..., EnergySource]) -> Callable[[BaseModel, BuildContext], EnergySource]:
+    """The factory of an HTTP client called with its transport, its settings by name and its source name.
+
+    ``base_url`` becomes the transport over the process's one HTTP client (``BuildContext.transport``);
+    a ``SecretStr`` setting is passed revealed ("" when unset) and any other as it is, so each setting
+    of the source is one keyword argument of the client.
+    """
+
+    def build(settings: BaseModel, context: BuildContext) -> EnergySource:
+        values = {}
+        for setting, info in type(settings).model_fields.items():
+            value = getattr(settings, setting)
+            values[setting] = reveal(value) if _is_secret(info.annotation) else value
+        return client(context.transport(values.pop("base_url")), name=context.name, **values)
+
+    return build
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +271,7 @@ __all__ = [
     "Registry",
     "S",
     "discover",
+    "http_client",
     "providers",
     "reveal",
 ]

@@ -14,9 +14,13 @@ from dataclasses import replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from sweeper.chain import size as tx_size
 from sweeper.energy.base import Capabilities, check_address
+from sweeper.energy.fields import OptionalAddress
 from sweeper.energy.journal import JournaledSource, JournalEntry, TxJournal, submit_once
+from sweeper.energy.registry import BuildContext, ProviderSpec
 from sweeper.errors import ProviderInvalidRequest, ProviderOutOfResources
 from sweeper.models import SUN_PER_TRX, EnergyOrder, OrderStatus, Quote
 
@@ -180,10 +184,6 @@ class StakeSource(JournaledSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import BaseModel  # noqa: E402
-
-from sweeper.energy.fields import OptionalAddress  # noqa: E402
-from sweeper.energy.registry import BuildContext, ProviderSpec  # noqa: E402
 
 
 class StakeSettings(BaseModel):

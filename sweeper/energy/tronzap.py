@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from sweeper.energy.base import AddressNotActivated, Capabilities, RentalSource, check_address, place_once
-from sweeper.energy.http import ProviderHttp, Reply
+from pydantic import AnyHttpUrl, BaseModel, SecretStr
+
+from sweeper.energy.base import AddressNotActivated, Capabilities, HttpRental, check_address, place_once
+from sweeper.energy.http import ProviderHttp, Reply, coded_answer
+from sweeper.energy.registry import ProviderSpec, http_client
 from sweeper.energy.signing import tronzap_signature
-from sweeper.energy.units import trx_to_sun
+from sweeper.energy.units import answer_sun, iso_seconds
 from sweeper.errors import (
     DuplicateOrderNumber,
     InvalidAddress,
@@ -80,23 +83,11 @@ def error_for_code(code: int, key: str, message: str) -> SweeperError:
     return error
 
 
-def created_at(value: object) -> float | None:
-    """``created_at`` (ISO 8601, ``Z`` or an offset) as Unix seconds; None when absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+created_at = iso_seconds
+"""``created_at`` (ISO 8601, ``Z`` or an offset) as Unix seconds; None when absent or unreadable."""
 
 
-def sun(value: object) -> int:
-    """A TRX amount from an answer as exact sun; an amount finer than a sun is a malformed answer."""
-    try:
-        return trx_to_sun(value)
-    except ValueError as exc:
-        raise ProviderError(f"tronzap: {exc}", reason="malformed_answer") from None
+sun = partial(answer_sun, "tronzap")
 
 
 def _tier_for(services: Mapping[str, Any], duration: int) -> Mapping[str, Any] | None:
@@ -104,7 +95,7 @@ def _tier_for(services: Mapping[str, Any], duration: int) -> Mapping[str, Any] |
     return next((t for t in tiers if int(t.get("duration", -1)) == duration), None)
 
 
-class TronzapClient(RentalSource):
+class TronzapClient(HttpRental):
     """TronZap as an :class:`~sweeper.energy.base.EnergySource`."""
 
     capabilities = Capabilities(activation=True, lookup=True)
@@ -118,14 +109,10 @@ class TronzapClient(RentalSource):
         duration_hours: int = 1,
         name: str = "tronzap",
     ) -> None:
-        self.name = name
-        self._http = http
+        super().__init__(http, name)
         self._api_token = api_token
         self._api_secret = api_secret
         self.duration_hours = duration_hours
-
-    def __repr__(self) -> str:
-        return f"TronzapClient(name={self.name!r}, base_url={self._http.base_url!r})"
 
     def _call(self, path: str, body: Mapping[str, Any], *, idempotent: bool) -> Any:
         text = json.dumps(body, separators=(",", ":")) if body else "{}"
@@ -146,14 +133,7 @@ class TronzapClient(RentalSource):
         leave the transaction possibly created: :class:`ResponseLost`, resolved by lookup, never by
         ordering elsewhere (docs/PROVIDERS.md §4.2).
         """
-        data = reply.json()
-        if not isinstance(data, dict) or "code" not in data:
-            if reply.status_code in (401, 403):
-                raise ProviderAuthError(f"tronzap: HTTP {reply.status_code}")
-            if 400 <= reply.status_code < 500:
-                raise ProviderInvalidRequest(f"tronzap: HTTP {reply.status_code}")
-            error: type[ProviderUnavailable] = ResponseLost if order else ProviderUnavailable
-            raise error(f"tronzap: unreadable answer (HTTP {reply.status_code})")
+        data = coded_answer(reply, "tronzap", order=order)
         code = int(data["code"])
         if code == 0:
             return data.get("result")
@@ -270,9 +250,6 @@ class TronzapClient(RentalSource):
 
 
 # -- registration ----------------------------------------------------------------------------------------
-from pydantic import AnyHttpUrl, BaseModel, SecretStr  # noqa: E402
-
-from sweeper.energy.registry import BuildContext, ProviderSpec, reveal  # noqa: E402
 
 
 class TronzapSettings(BaseModel):
@@ -284,21 +261,11 @@ class TronzapSettings(BaseModel):
     duration_hours: int = 1
 
 
-def build_tronzap(settings: TronzapSettings, context: BuildContext) -> TronzapClient:
-    return TronzapClient(
-        context.transport(settings.base_url),
-        api_token=reveal(settings.api_token),
-        api_secret=reveal(settings.api_secret),
-        duration_hours=settings.duration_hours,
-        name=context.name,
-    )
-
-
 SPEC = ProviderSpec(
     name="tronzap",
     position=30,
     settings=TronzapSettings,
-    factory=build_tronzap,
+    factory=http_client(TronzapClient),
     capabilities=TronzapClient.capabilities,
     required=("api_token", "api_secret"),
     enabled_by_default=True,

@@ -1,9 +1,11 @@
-"""TRX decimal amounts (as TronZap reports them) to integer sun, exactly, via Decimal."""
+"""TRX decimal amounts (as TronZap reports them) to integer sun, exactly, via Decimal; answers' times."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
+from sweeper.errors import ProviderError
 from sweeper.models import SUN_PER_TRX
 
 SUN = Decimal(SUN_PER_TRX)
@@ -45,3 +47,22 @@ def trx_to_sun_ceil(value: object) -> int:
     if sun < 0:
         raise ValueError(f"{value!r} TRX is negative")
     return int(sun.to_integral_value(rounding=ROUND_CEILING))
+
+
+def answer_sun(provider: str, value: object) -> int:
+    """A TRX amount from ``provider``'s answer as exact sun; one finer than a sun is a malformed answer."""
+    try:
+        return trx_to_sun(value)
+    except ValueError as exc:
+        raise ProviderError(f"{provider}: {exc}", reason="malformed_answer") from None
+
+
+def iso_seconds(value: object, zone: tzinfo = UTC) -> float | None:
+    """ISO 8601 (``Z``, an offset, or none: ``zone``) as Unix seconds; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).timestamp()

@@ -15,9 +15,12 @@ from pydantic import BaseModel, SecretStr
 from config.secrets import find_secrets
 from config.settings import KNOWN_SOURCES, compose_energy_settings, load_settings
 from sweeper.energy.base import Capabilities, EnergySource
+from sweeper.energy.http import ProviderHttp
 from sweeper.energy.itrx import SPEC as ITRX
 from sweeper.energy.itrx import ItrxSettings
-from sweeper.energy.registry import BuildContext, ProviderSpec, Registry, discover, providers
+from sweeper.energy.merx import SPEC as MERX
+from sweeper.energy.merx import MerxClient, MerxSettings
+from sweeper.energy.registry import BuildContext, ProviderSpec, Registry, discover, http_client, providers
 from sweeper.errors import ConfigError
 from tasks.runtime import secret_values
 
@@ -67,15 +70,59 @@ def test_each_spec_declares_the_capabilities_its_built_source_has() -> None:
             "itrx": {"api_key": "k", "api_secret": "s"},
             "ea888fee": {"api_key": "k", "api_secret": "s"},
             "tronzap": {"api_token": "t", "api_secret": "s"},
+            "merx": {"api_key": "k"},
+            "feee": {"api_key": "k"},
+            "catfee": {"api_key": "k", "api_secret": "s"},
         },
     )
     with httpx.Client() as http:
-        for name in ("itrx", "ea888fee", "tronzap"):
+        for name in ("itrx", "ea888fee", "tronzap", "merx", "feee", "catfee"):
             source = providers()[name].build(
                 settings.energy.provider(name), BuildContext(name=name, http=http)
             )
             assert source.name == name
             assert source.capabilities == providers()[name].capabilities
+
+
+class RecordingClient:
+    """A client that keeps what its factory passed it."""
+
+    capabilities = Capabilities()
+
+    def __init__(self, http: ProviderHttp, *, name: str, **settings: object) -> None:
+        self.name, self.http, self.settings = name, http, settings
+
+
+class UrlSettings(BaseModel):
+    base_url: str = "https://provider.example"
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    duration: int = 3
+
+
+def test_an_http_client_gets_its_transport_its_settings_by_name_secrets_revealed_and_its_name() -> None:
+    build = http_client(RecordingClient)  # type: ignore[arg-type]  # a recorder, not an EnergySource
+    settings = UrlSettings(api_key=SecretStr("the-key"), duration=5)
+
+    with httpx.Client() as http:
+        client = build(settings, BuildContext(name="recorded", http=http))
+
+    assert isinstance(client, RecordingClient)
+    assert client.name == "recorded"
+    assert client.http.base_url == "https://provider.example"
+    assert client.http.provider == "recorded"
+    assert client.settings == {"api_key": "the-key", "api_secret": "", "duration": 5}
+
+
+def test_a_source_built_by_its_http_factory_has_the_settings_it_was_given() -> None:
+    settings = MerxSettings(api_key=SecretStr("k"), duration_sec=7200, max_price_sun=90)
+
+    with httpx.Client() as http:
+        merx = MERX.build(settings, BuildContext(name="merx", http=http))
+
+    assert isinstance(merx, MerxClient)
+    assert (merx.duration_sec, merx.max_price_sun, merx._api_key) == (7200, 90, "k")
+    assert repr(merx) == "MerxClient(name='merx', base_url='https://merx.exchange')"
 
 
 @pytest.fixture
