@@ -133,7 +133,8 @@ def run() -> dict[str, Any]:
     return {
         "blocks": scanned,
         "transactions": txs,
-        "usdt_transfers": transfers,
+        "usdt_transfers": info["usdt_transfers"],
+        "watched_transfers": transfers,
         "watched": len(watched),
         "hits": hits,
         "expected_hits": len(recipients),

@@ -73,8 +73,8 @@ def scan_cmd(
             opened.append(sweep.id)
     commit(rt.ledger, result)
     console.print(
-        f"blocks {result.from_block}..{result.to_block}: {result.transfers} transfers, "
-        f"{len(result.hits)} to watched addresses, {len(opened)} sweeps opened, "
+        f"blocks {result.from_block}..{result.to_block}: {result.transfers} transfers to watched addresses "
+        f"({len(result.hits)} address and token pairs), {len(opened)} sweeps opened, "
         f"{result.lag_blocks} blocks still behind"
     )
 

@@ -5,7 +5,7 @@ Addresses are base58check (``T…``) strings; amounts are ints in base units (su
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -130,6 +130,14 @@ class Chain(Protocol):
 
     def energy_price_sun(self) -> int: ...
 
-    def block_transfers(self, start: int, end: int, contracts: Collection[str]) -> list[TokenTransfer]:
-        """TRC20 ``Transfer`` logs of ``contracts`` in blocks ``start..end`` inclusive, in chain order."""
+    def block_transfers(
+        self,
+        start: int,
+        end: int,
+        contracts: Collection[str],
+        *,
+        recipients: Container[int] | None = None,
+    ) -> list[TokenTransfer]:
+        """TRC20 ``Transfer`` logs of ``contracts`` in blocks ``start..end`` inclusive, in chain order;
+        with ``recipients`` (160-bit address bodies), only those to them."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Container, Sequence
 from typing import Any
 
 import httpx
@@ -349,7 +349,14 @@ class TronChain:
 
     # --- blocks ---------------------------------------------------------------------------------
 
-    def block_transfers(self, start: int, end: int, contracts: Collection[str]) -> list[TokenTransfer]:
+    def block_transfers(
+        self,
+        start: int,
+        end: int,
+        contracts: Collection[str],
+        *,
+        recipients: Container[int] | None = None,
+    ) -> list[TokenTransfer]:
         lookup = contract_lookup(contracts)
         found: list[TokenTransfer] = []
         if not lookup:
@@ -359,7 +366,7 @@ class TronChain:
                 infos = self._call("wallet/gettransactioninfobyblocknum", {"num": number, "visible": True})
             if not isinstance(infos, list):  # an empty block may come back as {}
                 continue
-            found.extend(transfers_in(infos, lookup))
+            found.extend(transfers_in(infos, lookup, recipients))
         return found
 
     # --- plumbing -------------------------------------------------------------------------------

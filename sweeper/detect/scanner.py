@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from sweeper.chain.port import TokenTransfer
+from sweeper.detect.watchset import WatchSet
 
 CURSOR = "blocks"
 MIN_SPAN = 20
@@ -28,7 +29,14 @@ class BlockSource(Protocol):
 
     def head_block_number(self) -> int: ...
 
-    def block_transfers(self, start: int, end: int, contracts: Collection[str]) -> list[TokenTransfer]: ...
+    def block_transfers(
+        self,
+        start: int,
+        end: int,
+        contracts: Collection[str],
+        *,
+        recipients: Container[int] | None = None,
+    ) -> list[TokenTransfer]: ...
 
 
 class CursorStore(Protocol):
@@ -61,7 +69,8 @@ class ScanResult:
     cursor_name: str = CURSOR
     cursor_before: int | None = None
     transfers: int = 0
-    """Transfer logs of the configured contracts seen in the range, watched or not."""
+    """Transfer logs of the configured contracts to watched recipients in the range (every one, where
+    ``hits`` keeps the first per address and token)."""
 
     @property
     def blocks(self) -> int:
@@ -98,7 +107,11 @@ def scan(
     last = min(safe_head, first + max_blocks - 1)
     if last < first:
         return ScanResult(first, first - 1, [], 0, cursor_name, cursor)
-    transfers = _fetch(chain, first, last, contracts, workers)
+    # A WatchSet is tested by address body before any base58 is computed (sweeper/chain/logs.py).
+    recipients = watched.bodies if isinstance(watched, WatchSet) else None
+    transfers = _fetch(chain, first, last, contracts, workers, recipients=recipients)
+    if recipients is None:
+        transfers = [t for t in transfers if t.to_address in watched]
     return ScanResult(
         from_block=first,
         to_block=last,
@@ -130,17 +143,25 @@ def watched_hits(transfers: Sequence[TokenTransfer], watched: Container[str]) ->
 
 
 def _fetch(
-    chain: BlockSource, first: int, last: int, contracts: Collection[str], workers: int
+    chain: BlockSource,
+    first: int,
+    last: int,
+    contracts: Collection[str],
+    workers: int,
+    *,
+    recipients: Container[int] | None,
 ) -> list[TokenTransfer]:
     """Transfers in ``first..last`` in chain order; a long range is split across ``workers`` threads."""
     count = last - first + 1
     parts = min(workers, max(1, count // MIN_SPAN))
     if parts == 1:
-        return chain.block_transfers(first, last, contracts)
+        return chain.block_transfers(first, last, contracts, recipients=recipients)
     span = -(-count // parts)
     ranges = [(start, min(last, start + span - 1)) for start in range(first, last + 1, span)]
     with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="scan") as pool:
-        chunks = list(pool.map(lambda r: chain.block_transfers(r[0], r[1], contracts), ranges))
+        chunks = list(
+            pool.map(lambda r: chain.block_transfers(r[0], r[1], contracts, recipients=recipients), ranges)
+        )
     return [transfer for chunk in chunks for transfer in chunk]
 
 

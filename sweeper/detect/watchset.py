@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Protocol
 
 from sweeper.errors import InvalidAddress
@@ -92,6 +92,11 @@ class WatchSet:
 
     def __len__(self) -> int:
         return len(self._bodies)
+
+    @property
+    def bodies(self) -> Container[int]:
+        """The watched addresses as their 160-bit bodies: what a log topic holds, tested without base58."""
+        return self._bodies
 
     def __iter__(self) -> Iterator[str]:
         """The addresses in base58, in no particular order (re-encoded: slow, for tests and tools)."""

@@ -90,7 +90,8 @@ def test_scan_local_finds_deposits_in_new_blocks_and_opens_sweeps(
     devnet.chain.produce_blocks(4)
     result = CliRunner().invoke(app, ["scan", "--local"])
     assert result.exit_code == 0, result.output
-    assert "2 to watched addresses" in result.output and "2 sweeps opened" in result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "2 transfers to watched addresses (2 address and token pairs), 2 sweeps opened" in said
     opened = {s.address: s for s in ledger.sweeps()}
     assert set(opened) == {addresses[1], addresses[2]}
 

@@ -11,6 +11,7 @@ from sweeper.chain.addresses import abi_word, from_topic, to_base58, to_hex
 from sweeper.chain.logs import TRANSFER_TOPIC, contract_lookup, transfers_in
 from sweeper.chain.receipts import parse_receipt
 from sweeper.chain.txid import encode_raw, txid
+from sweeper.detect import WatchSet
 from sweeper.errors import InvalidAddress
 
 pytestmark = pytest.mark.unit
@@ -126,6 +127,18 @@ def test_a_transfer_log_becomes_a_token_transfer_with_base58_addresses() -> None
     assert transfer.block_number == 66987549
     assert (transfer.from_address, transfer.to_address) == (SENDER, RECIPIENT)
     assert transfer.amount == 25_000_000
+
+
+def test_with_watched_bodies_only_transfers_to_them_are_decoded() -> None:
+    other = {**USDT_SUCCESS, "log": [{**USDT_SUCCESS["log"][0]}]}  # type: ignore[dict-item]
+    other["log"][0]["topics"] = [*USDT_SUCCESS["log"][0]["topics"][:2], "0" * 24 + SENDER_HEX[2:]]  # type: ignore[index]
+    not_hex = {**USDT_SUCCESS, "log": [{**USDT_SUCCESS["log"][0]}]}  # type: ignore[dict-item]
+    not_hex["log"][0]["topics"] = [*USDT_SUCCESS["log"][0]["topics"][:2], "zz" * 32]  # type: ignore[index]
+    lookup = contract_lookup([USDT])
+    infos = [USDT_SUCCESS, other, not_hex]
+    watched = WatchSet([RECIPIENT])
+    assert transfers_in(infos, lookup, watched.bodies) == [transfers_in([USDT_SUCCESS], lookup)[0]]
+    assert transfers_in(infos, lookup, WatchSet().bodies) == []
 
 
 @pytest.mark.parametrize("form", [USDT, USDT_HEX, USDT_HEX[2:], "0x" + USDT_HEX[2:]])
