@@ -18,8 +18,8 @@ at a light, steady rate, for the latency of the pipeline itself rather than of a
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import statistics
 import time
@@ -254,13 +254,32 @@ def _cpu_snapshot(devnet_pid: int, group: Any, broker: PrivateRedis) -> dict[str
     }
 
 
+RUN_EVENTS = frozenset({"task.done", "task.retry", "task.rejected", "task.failed"})
+
+
 def _advance_tasks(log: Path) -> int:
-    """``sweeper.advance`` tasks the worker ran (its INFO log says so once per task)."""
+    """``sweeper.advance`` tasks the worker ran: the task decorator's one canonical JSON line per run
+    (Celery's own per-task lines are muted). A run superseded by a newer schedule logs at DEBUG
+    (``idle``: it read one Redis key) and is not counted."""
     try:
-        text = log.read_text(errors="replace")
+        lines = log.read_text(errors="replace").splitlines()
     except OSError:
         return 0
-    return len(re.findall(r"Task sweeper\.advance\[[^\]]+\] succeeded", text))
+    runs = 0
+    for line in lines:
+        if '"sweeper.advance"' not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if (
+            isinstance(entry, dict)
+            and entry.get("task") == "sweeper.advance"
+            and entry.get("event") in RUN_EVENTS
+        ):
+            runs += 1
+    return runs
 
 
 def _tree_cpu(pid: int) -> float:

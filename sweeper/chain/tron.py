@@ -40,6 +40,12 @@ BROADCAST_OUTCOMES = {
     "BANDWITH_ERROR": BroadcastOutcome.NO_BANDWIDTH,
 }
 STAKE_RATIO_TTL_S = 60.0
+BLOCK_PACE_SPAN = 20
+"""Blocks the mean block interval is measured over (``block_seconds``)."""
+BLOCK_PACE_TTL_S = 600.0
+DEFAULT_BLOCK_MS = 3_000
+"""TRON's block interval (java-tron ``BLOCK_PRODUCED_INTERVAL``, docs/TRON.md): used only while the chain is
+too short to measure."""
 EXPIRATION_MS = 60_000
 """A transaction expires this long after the head block it was built on (TronWeb's and java-tron's
 default); judged by the node against its head block, never against our clock (docs/TRON.md §2.2)."""
@@ -270,6 +276,22 @@ class TronChain:
     def solid_block(self) -> BlockRef:
         with translating("walletsolidity/getnowblock"):
             return _block_ref(self._call("walletsolidity/getnowblock", {"visible": True}))
+
+    def block_seconds(self) -> float:
+        """Mean interval of the last ``BLOCK_PACE_SPAN`` blocks from their headers (``/wallet/getblock``
+        with ``detail: false``: no transactions), read once per ``BLOCK_PACE_TTL_S``. Missed slots
+        lengthen it, as they lengthen every wait for blocks."""
+        return self._cached("block_ms", BLOCK_PACE_TTL_S, self._read_block_ms) / 1000
+
+    def _read_block_ms(self) -> int:
+        with translating("getblock"):
+            head = _block_ref(self._call("wallet/getblock", {"detail": False}))
+            span = min(BLOCK_PACE_SPAN, head.number)
+            if span <= 0:
+                return DEFAULT_BLOCK_MS
+            body = {"id_or_num": str(head.number - span), "detail": False}
+            earlier = _block_ref(self._call("wallet/getblock", body))
+        return max(1, (head.timestamp_ms - earlier.timestamp_ms) // span)
 
     def genesis_block_id(self) -> str:
         """Block 0's id: its last 4 bytes name the network (java-tron's ``eth_chainId``, docs/TRON.md)."""
