@@ -237,6 +237,17 @@ def test_the_block_interval_is_measured_from_the_block_headers(devnet: Devnet, c
     assert chain.block_seconds() == chain.block_seconds()  # read once, then kept
 
 
+def test_a_node_that_cannot_tell_the_block_interval_gets_trons_and_stops_nothing(
+    devnet: Devnet, chain: TronChain
+) -> None:
+    devnet.chain.produce_blocks(25)
+    devnet.faults.set("node", error_rate=1.0, status=404)  # e.g. a gateway that does not pass getblock
+
+    assert chain.block_seconds() == 3.0  # TRON's interval, and no error: it only paces waits
+    devnet.faults.clear()
+    assert chain.block_seconds() == 3.0  # the node is asked again a minute later, not on every look
+
+
 def test_block_transfers_ignores_other_contracts_and_empty_ranges(devnet: Devnet, chain: TronChain) -> None:
     _, address = generate_key()
     devnet.chain.mint(address, 7)
