@@ -18,8 +18,8 @@ at a light, steady rate, for the latency of the pipeline itself rather than of a
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import statistics
 import time
@@ -54,7 +54,10 @@ DEPOSIT_RATE = float(os.environ.get("BENCH_DEPOSIT_RATE", "20"))
 LIGHT_DEPOSITS = 300
 LIGHT_RATE = 4.0
 """The light-load run: deposits well under capacity, so latency is the pipeline's, not a queue's."""
-CONFIRMATIONS = 1
+CONFIRMATIONS = int(os.environ.get("BENCH_CONFIRMATIONS", "1"))
+SOLID_DEPTH = int(os.environ.get("BENCH_SOLID_DEPTH", "2"))
+"""The devnet's solid block trails its head by this many blocks. Mainnet's depths, for the waits after
+the broadcast: ``BENCH_CONFIRMATIONS=19 BENCH_SOLID_DEPTH=18`` (docs/TRON.md §8)."""
 POLL_SECONDS = 3.0
 SCAN_INTERVAL = 1.0
 PROVIDER_DELAY_BLOCKS = 1
@@ -123,6 +126,8 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
         str(PROVIDER_DELAY_BLOCKS),
         "--callback-time-scale",
         "0.05",
+        "--solid-depth",
+        str(SOLID_DEPTH),
     ]
     with DevnetProcess(*devnet_args) as dn, postgres_database() as db, PrivateRedis(workdir) as broker:
         upgrade(db)
@@ -254,13 +259,32 @@ def _cpu_snapshot(devnet_pid: int, group: Any, broker: PrivateRedis) -> dict[str
     }
 
 
+RUN_EVENTS = frozenset({"task.done", "task.retry", "task.rejected", "task.failed"})
+
+
 def _advance_tasks(log: Path) -> int:
-    """``sweeper.advance`` tasks the worker ran (its INFO log says so once per task)."""
+    """``sweeper.advance`` tasks the worker ran: the task decorator's one canonical JSON line per run
+    (Celery's own per-task lines are muted). A run superseded by a newer schedule logs at DEBUG
+    (``idle``: it read one Redis key) and is not counted."""
     try:
-        text = log.read_text(errors="replace")
+        lines = log.read_text(errors="replace").splitlines()
     except OSError:
         return 0
-    return len(re.findall(r"Task sweeper\.advance\[[^\]]+\] succeeded", text))
+    runs = 0
+    for line in lines:
+        if '"sweeper.advance"' not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if (
+            isinstance(entry, dict)
+            and entry.get("task") == "sweeper.advance"
+            and entry.get("event") in RUN_EVENTS
+        ):
+            runs += 1
+    return runs
 
 
 def _tree_cpu(pid: int) -> float:
@@ -330,6 +354,7 @@ def run(worker_counts: tuple[int, ...] = WORKER_COUNTS, *, light: bool = True) -
         "block_time_s": BLOCK_TIME,
         "provider_delay_blocks": PROVIDER_DELAY_BLOCKS,
         "confirmations": CONFIRMATIONS,
+        "solid_depth": SOLID_DEPTH,
         "poll_seconds": POLL_SECONDS,
         "scan_interval_s": SCAN_INTERVAL,
         "runs": runs,

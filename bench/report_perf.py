@@ -27,8 +27,9 @@ def goals(results: dict[str, Any]) -> list[str]:
         tasks = best.get("tasks_per_sweep") or "?"
         why = (
             f"worker {best['cpu_ms_per_sweep'].get('worker')} ms of it: {tasks} `advance` tasks per sweep, "
-            "each a broker round trip with its ledger statements and node requests; the next step is the "
-            "shared poller (docs/ARCHITECTURE.md §10.1)"
+            "each a broker round trip with its ledger statements and node requests; the waits after the "
+            "broadcast are paced by the chain, the polls for energy are the shared poller's "
+            "(docs/ARCHITECTURE.md §10.1)"
         )
         rows.append(("stack CPU per sweep ≤ 50 ms", f"{ms} ms ({where})", _yes(ms <= 50), why))
     if four:
@@ -167,9 +168,12 @@ def levers_section(levers: dict[str, Any] | None, when: str, chart: list[str]) -
     if tasks:
         worker = final["cpu_ms_per_sweep"].get("worker", 0)
         per_task = worker / tasks
-        woken = 2.0  # the first step (detect → order), and the one the chain wakes (delivered / mined)
+        # the first step (detect → order), the one the delegation wakes (sign, send), and the one the
+        # chain-paced wait after the broadcast ends (confirm)
+        woken = 3.0
         lines += [
-            f"**The shared poller's potential** (designed in docs/ARCHITECTURE.md §10.1, not built): with "
+            f"**The shared poller's potential** (designed in docs/ARCHITECTURE.md §10.1 for the polls for "
+            f"energy, not built): with "
             f"every lever the worker spends {worker} ms per sweep over {tasks} `advance` tasks, about "
             f"{per_task:.0f} ms a task (the task's broker round trips and its ledger and node reads). A "
             f"sweep woken by the chain instead of polling would run about {woken:g} such tasks: "

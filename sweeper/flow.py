@@ -29,7 +29,7 @@ from sweeper.decisions import Decision, Move, Proceed, Step, Wait, skip
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
 from sweeper.energy.journal import provably_dead
-from sweeper.errors import AmountOutOfRange, PermanentError, UnknownSweep
+from sweeper.errors import AmountOutOfRange, PermanentError, TransientError, UnknownSweep
 from sweeper.flow_config import FlowConfig
 from sweeper.guards import Guards
 from sweeper.keys.keyring import Keyring
@@ -54,6 +54,11 @@ MAX_LEDGER_AMOUNT = UINT256_MAX
 """The largest amount the ledger stores: any TRC20 balance (uint256, NUMERIC(78,0) in the ledger)."""
 UNPROVEN_WAIT_S = 600.0
 """A SUCCESS receipt without the expected Transfer log is looked at (and reported) this often."""
+CHAIN_WAIT_CAP_S = 90.0
+"""The longest a sweep sleeps on the chain's pace before it looks again (mainnet's 19 blocks take ~57 s)."""
+UNSEEN_WAIT_CAP_S = 30.0
+"""Just sent and not seen mined yet, a sweep looks again within this long: half the 60 s a transfer lives
+(``sweeper.chain.tron.EXPIRATION_MS``), so bytes a node dropped are sent again while they can be mined."""
 
 
 SIGNED_STATES = frozenset({SweepState.SIGNED, SweepState.BROADCAST})
@@ -335,20 +340,35 @@ class Flow:
             return self.ordering.bandwidth_refused(s)
         failpoints.hit(failpoints.AFTER_BROADCAST_BEFORE_STORE)
         self.ledger.mark_tx(tx.txid, TxStatus.BROADCAST, from_status=TxStatus.SIGNED)
-        return Move(SweepState.BROADCAST, "broadcast", then=self._poll)
+        return Move(SweepState.BROADCAST, "broadcast", then=self._sent)
+
+    def _sent(self) -> Decision:
+        """Just sent: mined in the next block at the earliest, so confirmable no sooner than the depth after
+        it; the first look comes then (or within ``UNSEEN_WAIT_CAP_S``), not one block from now. The
+        transfer is sent and recorded: a node that cannot say how far the chain is only means a poll."""
+        try:
+            head = self.chain.head_block_number()
+            lag = head - self.chain.solid_block_number()
+            return self._pace(head + 1, head, lag, "sent", cap=UNSEEN_WAIT_CAP_S)
+        except TransientError:
+            return self._poll()
 
     def _broadcast(self, s: Sweep) -> Decision:
         """Judge the transfer only by the solidified chain: a receipt there is final, one above may go."""
         tx = self._tx(s)
         receipt = self.chain.solid_receipt(tx.txid)
         if receipt is None:
-            if self.chain.receipt(tx.txid) is None:
+            mined = self.chain.receipt(tx.txid)
+            if mined is None:
                 if provably_dead(self.chain, tx):
                     return self._expired(s, "expired and not on chain")
                 self.chain.broadcast(
                     tx
                 )  # the same bytes again in case a node dropped them; any answer is fine
-            return self._poll()
+                return self._poll()
+            # Mined above the solid block: nothing to do until the chain can have solidified it that deep.
+            head, solid = self.chain.head_block_number(), self.chain.solid_block_number()
+            return self._pace(mined.block_number, head, head - solid, "mined, not yet solid")
         if not receipt.success:
             self.ledger.mark_tx(
                 tx.txid, TxStatus.FAILED, block_number=receipt.block_number, fee_sun=receipt.fee_sun
@@ -371,8 +391,9 @@ class Flow:
             if s.reason != f"transfer_unproven: {why}":
                 return Move(SweepState.BROADCAST, why, fields={"reason": f"transfer_unproven: {why}"})
             return Wait(UNPROVEN_WAIT_S, why)
-        if self.chain.head_block_number() - receipt.block_number < self.config.confirmations:
-            return self._poll()
+        head = self.chain.head_block_number()
+        if head - receipt.block_number < self.config.confirmations:
+            return self._pace(receipt.block_number, head, 0, "solid, not yet deep enough")
         failpoints.hit(failpoints.DURING_CONFIRM)
         self.ledger.mark_tx(
             tx.txid, TxStatus.CONFIRMED, block_number=receipt.block_number, fee_sun=receipt.fee_sun
@@ -419,6 +440,21 @@ class Flow:
 
     def _poll(self) -> Decision:
         return Wait(self.config.poll_seconds)
+
+    def _pace(self, block: int, head: int, lag: int, why: str, *, cap: float = CHAIN_WAIT_CAP_S) -> Wait:
+        """Sleep until the first head at which a transfer in ``block`` can be CONFIRMED, not block by block.
+
+        CONFIRMED needs the solid block at ``block`` or above and the head ``confirmations`` past it. The
+        solid block trails the head by ``lag`` blocks (as read now), so the earliest such head is
+        ``block + max(lag, confirmations)``; the wait is that many blocks at the chain's own pace, at least
+        ``poll_seconds`` and at most ``cap``. The head block was already produced when it was read, so the
+        target block exists when the wait ends unless slots were missed; a look that comes too early (or
+        a solid block that fell further behind) just waits again. ``advance`` re-reads everything then,
+        and a callback or reconcile that wakes the sweep sooner only costs a look.
+        """
+        blocks = block + max(lag, self.config.confirmations) - head
+        seconds = blocks * self.chain.block_seconds()
+        return Wait(max(self.config.poll_seconds, min(seconds, cap)), f"{why}: {blocks} block(s) to go")
 
     def _expired(self, s: Sweep, why: str) -> Move:
         """The stored transaction can never be included: record that and sign a fresh one."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Container, Sequence
 from typing import Any
 
 import httpx
+import structlog
 from tronpy import Tron
 from tronpy.exceptions import TransactionNotFound
 from tronpy.tron import Transaction, TransactionBuilder
@@ -30,6 +31,8 @@ from sweeper.chain.transport import HttpxProvider
 from sweeper.errors import AccountNotActivated, ChainRejected, ChainUnavailable, SweeperError
 from sweeper.models import BlockRef, BroadcastOutcome, ChainParameters, Receipt, Resources, SignedTx
 
+log = structlog.get_logger("sweeper.chain")
+
 TRANSFER_SELECTOR = "a9059cbb"  # transfer(address,uint256)
 PARAMETERS_TTL_S = 600.0
 """Chain parameters change only by SR proposal (at a maintenance period): read them every 10 minutes."""
@@ -40,6 +43,14 @@ BROADCAST_OUTCOMES = {
     "BANDWITH_ERROR": BroadcastOutcome.NO_BANDWIDTH,
 }
 STAKE_RATIO_TTL_S = 60.0
+BLOCK_PACE_SPAN = 20
+"""Blocks the mean block interval is measured over (``block_seconds``)."""
+BLOCK_PACE_TTL_S = 600.0
+BLOCK_PACE_RETRY_S = 60.0
+"""After a failed measurement, the default serves this long before the node is asked again."""
+DEFAULT_BLOCK_MS = 3_000
+"""TRON's block interval (java-tron ``BLOCK_PRODUCED_INTERVAL``, docs/TRON.md §8): used only while the chain
+is too short to measure or the node cannot say."""
 EXPIRATION_MS = 60_000
 """A transaction expires this long after the head block it was built on (TronWeb's and java-tron's
 default); judged by the node against its head block, never against our clock (docs/TRON.md §2.2)."""
@@ -270,6 +281,35 @@ class TronChain:
     def solid_block(self) -> BlockRef:
         with translating("walletsolidity/getnowblock"):
             return _block_ref(self._call("walletsolidity/getnowblock", {"visible": True}))
+
+    def block_seconds(self) -> float:
+        """Mean interval of the last ``BLOCK_PACE_SPAN`` blocks from their headers (``/wallet/getblock``
+        with ``detail: false``: no transactions), read once per ``BLOCK_PACE_TTL_S``. Missed slots
+        lengthen it, as they lengthen every wait for blocks.
+
+        It only paces waits, so a node that cannot answer (down, or a gateway without ``getblock``)
+        gets TRON's 3 s and is asked again after ``BLOCK_PACE_RETRY_S``; it never stops a sweep.
+        """
+        now = time.monotonic()
+        hit = self._cache.get("block_ms")
+        if hit is None or now - hit[0] >= BLOCK_PACE_TTL_S:
+            try:
+                hit = (now, self._read_block_ms())
+            except SweeperError as exc:
+                log.warning("chain.block_interval_unread", error=str(exc), assumed_ms=DEFAULT_BLOCK_MS)
+                hit = (now - BLOCK_PACE_TTL_S + BLOCK_PACE_RETRY_S, DEFAULT_BLOCK_MS)
+            self._cache["block_ms"] = hit
+        return hit[1] / 1000
+
+    def _read_block_ms(self) -> int:
+        with translating("getblock"):
+            head = _block_ref(self._call("wallet/getblock", {"detail": False}))
+            span = min(BLOCK_PACE_SPAN, head.number)
+            if span <= 0:
+                return DEFAULT_BLOCK_MS
+            body = {"id_or_num": str(head.number - span), "detail": False}
+            earlier = _block_ref(self._call("wallet/getblock", body))
+        return max(1, (head.timestamp_ms - earlier.timestamp_ms) // span)
 
     def genesis_block_id(self) -> str:
         """Block 0's id: its last 4 bytes name the network (java-tron's ``eth_chainId``, docs/TRON.md)."""

@@ -228,6 +228,26 @@ def test_chain_parameters_and_block_numbers_are_read_from_the_node(devnet: Devne
     assert solid <= head
 
 
+def test_the_block_interval_is_measured_from_the_block_headers(devnet: Devnet, chain: TronChain) -> None:
+    # Blocks sit on slots of the devnet's block time (0.2 s here; 3 s on mainnet): a sweep waiting for
+    # blocks waits at the chain's pace, whatever it is.
+    devnet.chain.produce_blocks(25)
+
+    assert 0.2 <= chain.block_seconds() < 0.5
+    assert chain.block_seconds() == chain.block_seconds()  # read once, then kept
+
+
+def test_a_node_that_cannot_tell_the_block_interval_gets_trons_and_stops_nothing(
+    devnet: Devnet, chain: TronChain
+) -> None:
+    devnet.chain.produce_blocks(25)
+    devnet.faults.set("node", error_rate=1.0, status=404)  # e.g. a gateway that does not pass getblock
+
+    assert chain.block_seconds() == 3.0  # TRON's interval, and no error: it only paces waits
+    devnet.faults.clear()
+    assert chain.block_seconds() == 3.0  # the node is asked again a minute later, not on every look
+
+
 def test_block_transfers_ignores_other_contracts_and_empty_ranges(devnet: Devnet, chain: TronChain) -> None:
     _, address = generate_key()
     devnet.chain.mint(address, 7)

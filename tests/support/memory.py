@@ -227,6 +227,11 @@ class MemoryChain:
     def solid_block_number(self) -> int:
         return self.solid_block().number
 
+    def block_seconds(self) -> float:
+        """Blocks come every 3 s here, as on mainnet (``mine``)."""
+        self._up()
+        return 3.0
+
     def solid_receipt(self, txid: str) -> Receipt | None:
         self._up()
         receipt = self.receipts.get(txid)
