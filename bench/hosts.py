@@ -404,6 +404,9 @@ def one_run(hosts: int, deposits: int, workdir: Path, *, cut_at: float | None = 
     done_at = sorted(s.updated_at.timestamp() for s in confirmed_s)
     low, high = int(len(done_at) * 0.1), int(len(done_at) * 0.9) - 1
     steady = (high - low) / max(done_at[high] - done_at[low], 1e-9) * 60 if high > low else 0.0
+    # The whole run, first deposit to last confirmation: sweeps paced by the chain confirm in clusters,
+    # so the rate between the 10th and 90th percentile confirmations overstates what the hosts sustain.
+    whole = len(done_at) / max(done_at[-1] - started, 1e-9) * 60 if done_at else 0.0
     states: dict[str, int] = {}
     for s in sweeps:
         states[s.state.value] = states.get(s.state.value, 0) + 1
@@ -412,7 +415,8 @@ def one_run(hosts: int, deposits: int, workdir: Path, *, cut_at: float | None = 
         "deposits": deposits,
         "confirmed": len(confirmed_s),
         "states": states,
-        "sweeps_per_min": round(steady, 1),
+        "sweeps_per_min": round(whole, 1),
+        "steady_per_min": round(steady, 1),
         "seconds": round(finished - started, 1),
         "latency_s_p50": round(percentile([s.updated_at.timestamp() - started for s in confirmed_s], 50), 1)
         if confirmed_s

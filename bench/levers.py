@@ -5,7 +5,8 @@ One end-to-end burst (4 worker processes, ``scaled(1000)`` deposits at ``BENCH_D
 1. **before**: the code as it was before the levers (the parent of the commit that added
    ``sweeper/chain/codec.py``, or ``BENCH_LEVERS_BASE``), exported with ``git archive`` into a temporary
    directory and run with this tree's ``bench/``;
-2. **orjson + one resources read**: this tree with every switchable lever switched back off;
+2. **the code levers** (orjson, one resources read, waits paced by the chain after the broadcast): this
+   tree with every switchable lever switched back off;
 3. then each setting lever turned on in turn: task events off, no pre-ping, quotes kept 3 s.
 
 Every step records the stack's CPU per sweep (worker, devnet, PostgreSQL, Redis: process CPU time, which
@@ -29,7 +30,11 @@ from bench.common import BENCH_DIR, say, scaled
 ON = {"SWEEPER_TASK_EVENTS": "true", "SWEEPER_DATABASE_PRE_PING": "true"}
 STEPS: tuple[tuple[str, bool, dict[str, str]], ...] = (
     ("before", True, {}),
-    ("+ orjson, one resources read", False, {**ON, "SWEEPER_ENERGY__QUOTE_CACHE_SECONDS": "0"}),
+    (
+        "+ code levers (orjson, one resources read, chain-paced waits)",
+        False,
+        {**ON, "SWEEPER_ENERGY__QUOTE_CACHE_SECONDS": "0"},
+    ),
     (
         "+ task events off",
         False,
