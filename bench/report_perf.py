@@ -75,16 +75,23 @@ def goals(results: dict[str, Any]) -> list[str]:
                 "(TRON has no call for the logs of several blocks); 160-bit ints in a set cost ~82 B each",
             )
         )
-    memory = e2e if e2e.get("runs") else (results.get("memory") or {})
-    run = four if levers else (memory.get("runs") or [None])[0]
+    candidates = [four] if levers else []
+    for source in (e2e, results.get("memory") or {}):
+        candidates += source.get("runs") or []
+    runs = [r for r in candidates if r and r.get("rss_after")]
+    run = max(runs, key=lambda r: r.get("confirmed", 0)) if runs else None  # the longest run says most
     if run:
         after = run["rss_after"]["pool_max_mb"]
+        size = run.get("confirmed", 0)
+        full = size >= 10_000
         rows.append(
             (
                 "worker RSS ≤ 150 MB after 10,000 sweeps",
-                f"{after} MB after {run['confirmed']:,} sweeps (not 10,000: the run's size)",
-                _yes(after <= 150) + " (at that size)",
-                "a 10,000-sweep run does not fit the benchmark's time here",
+                f"{after} MB after {size:,} sweeps"
+                + ("" if full else " (not 10,000: the run's size)")
+                + f", {run['rss_at_rest']['pool_max_mb']} MB at rest",
+                _yes(after <= 150) + ("" if full else " (at that size)"),
+                "" if full else "a 10,000-sweep run was not part of this benchmark run",
             )
         )
     lines = ["| goal | measured | met | why not |", "|---|---|---|---|"]
