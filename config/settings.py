@@ -184,6 +184,12 @@ class BudgetSettings(BaseModel):
     sun_per_hour: int = Field(
         2_000_000_000, ge=0, description="energy spend of the whole deployment in any hour; 0: no limit"
     )
+    sweeps_in_flight: int = Field(
+        500,
+        ge=0,
+        description="sweeps between their first order and their broadcast at once (a backlog queues "
+        "unpaid instead of renting energy that lapses before the fleet reaches it); 0: no limit",
+    )
 
 
 def _empty_is_unset(value: Any) -> Any:

@@ -57,4 +57,5 @@ class Step:
     retry_in: float | None
     note: str = ""
     opened: tuple[int, ...] = ()
-    """Sweeps of the same address to start now (a deposit that arrived after this one was signed)."""
+    """Sweeps to start now: of the same address (a deposit that arrived after this one was signed), or
+    the oldest one queued at the in-flight cap when this one left flight."""

@@ -37,6 +37,7 @@ from sweeper.ledger.records import OrderRequestStatus, Sweep, TxKind, TxStatus
 from sweeper.ledger.repository import Ledger
 from sweeper.locks import AddressLocks, LocalLocks
 from sweeper.models import (
+    IN_FLIGHT_STATES,
     TERMINAL_STATES,
     UINT256_MAX,
     BroadcastOutcome,
@@ -166,10 +167,23 @@ class Flow:
         return sweep
 
     def advance(self, sweep_id: int) -> Step:
-        """Perform the next safe steps of one sweep until it has to wait; never blocks on the chain."""
+        """Perform the next safe steps of one sweep until it has to wait; never blocks on the chain.
+
+        A sweep that leaves flight here (sent or ended) wakes the oldest one queued at the in-flight
+        cap (``Guards.queue``): the step's ``opened`` names it, so the task layer starts it now.
+        """
         sweep = self._sweep(sweep_id)
         if not sweep.is_open:
             return Step(sweep_id, sweep.state, None, sweep.reason or "")
+        step = self._advance(sweep)
+        if sweep.state in IN_FLIGHT_STATES and step.state not in IN_FLIGHT_STATES:
+            woken = self.ledger.release_held(1)
+            if woken:
+                step = dataclasses.replace(step, opened=(*step.opened, *woken))
+        return step
+
+    def _advance(self, sweep: Sweep) -> Step:
+        sweep_id = sweep.id
         with self.locks.hold(sweep.address):
             for _ in range(self.config.max_steps_per_call):
                 sweep = self._sweep(sweep_id)

@@ -41,6 +41,8 @@ class FlowConfig:
     address_window_seconds: float = 86_400.0
     max_sun_per_hour: int = 2_000_000_000
     """The deployment's energy spend budget per hour (0: none); see ``sweeper.guards``."""
+    max_sweeps_in_flight: int = 500
+    """Sweeps between their first order and their broadcast at once (0: no cap); see ``sweeper.guards``."""
     own_wallets: frozenset[str] = frozenset()
     """Our wallets besides the destinations (gas wallet, stake owner): never opened as sweeps."""
     leftover_trx_min_sun: int | None = None
@@ -63,4 +65,5 @@ class FlowConfig:
             orders_per_address=self.max_orders_per_address,
             address_window_seconds=self.address_window_seconds,
             sun_per_hour=self.max_sun_per_hour,
+            sweeps_in_flight=self.max_sweeps_in_flight,
         )

@@ -13,6 +13,9 @@ into its own decisions (a sweep that cannot finish FAILS having paid nothing; a 
   :meth:`Guards.paused` right before the paid call) Not while the operator's kill switch is on; not
   past the sweep's order budget (all attempts together), the address's orders per window, or the
   deployment's sun per hour. Each crossing is recorded once in the ledger and logged as one loud line.
+- **May it start now?** (:meth:`Guards.queue`, in the gate of a first order) Not while as many sweeps
+  as ``sweeps_in_flight`` are between their first order and their broadcast: a backlog queues unpaid
+  instead of renting energy that lapses before the fleet reaches it.
 
 Concurrency: budgets are read, not reserved, so workers deciding at the same instant can overshoot a
 budget by at most one order each; the kill switch is read again right before every paid call.
@@ -33,6 +36,7 @@ from sweeper.keys.keyring import Keyring
 from sweeper.ledger.controls import SpendControls
 from sweeper.ledger.records import Sweep
 from sweeper.ledger.repository import Ledger
+from sweeper.models import IN_FLIGHT_STATES
 
 log = structlog.get_logger("sweeper.guards")
 
@@ -40,6 +44,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR_S = 3600.0
 MAX_HOLD_S = 3600.0
 """A held sweep looks again at least this often, so a raised budget takes effect within the hour."""
+QUEUE_S_PER_WAITING = 0.2
+"""A sweep queued at the in-flight cap looks again after this much longer per sweep waiting: each
+sweep that leaves flight wakes the oldest queued one, so the timed look is only the fallback, and a
+backlog of 10,000 costs a few tasks a second rather than thousands."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,12 @@ class Budgets:
     address_window_seconds: float = 86_400.0
     sun_per_hour: int = 2_000_000_000
     """Sun the whole deployment may spend on energy in any hour; 0 for no such limit."""
+    sweeps_in_flight: int = 500
+    """Sweeps that may be between their first order and their broadcast at once; 0 for no limit.
+
+    Rented energy lapses (a 1H rental is taken back after the hour): a fleet that orders for every
+    deposit of a backlog at once pays for energy it reaches only after it is gone, and pays again.
+    """
 
 
 class Guards:
@@ -154,7 +168,30 @@ class Guards:
                 f"{s.address} placed {count} orders in {b.address_window_seconds:.0f} s, its budget "
                 f"(SWEEPER_BUDGET__ORDERS_PER_ADDRESS={b.orders_per_address}): its spending is paused",
             )
+        if s.state not in IN_FLIGHT_STATES:  # a failover or top-up finishes what is already paid for
+            queued = self.queue()
+            if queued is not None:
+                return queued
         return self.admit(s, 0)
+
+    def queue(self) -> Wait | None:
+        """Admission: no first order while ``sweeps_in_flight`` sweeps are between order and broadcast.
+
+        Read, not reserved (like the budgets): workers admitting at the same instant pass the cap by at
+        most one sweep each. Not a crossing: a queue is the fleet working at its pace, not a spend alarm.
+        """
+        cap = self.budgets.sweeps_in_flight
+        if not cap:
+            return None
+        flying, waiting = self.ledger.flight()
+        if flying < cap:
+            return None
+        log.info("sweep.queued", in_flight=flying, cap=cap, waiting=waiting)
+        return Wait(
+            min(MAX_HOLD_S, self.hold_seconds + QUEUE_S_PER_WAITING * waiting),
+            f"{flying} sweeps are between order and broadcast, the cap "
+            f"(SWEEPER_BUDGET__SWEEPS_IN_FLIGHT={cap}): queued until one of them is sent",
+        )
 
     def admit(self, s: Sweep, sun: int) -> Wait | None:
         """With a quote in hand: would ``sun`` more cross the deployment's hourly budget?"""

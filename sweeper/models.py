@@ -39,6 +39,10 @@ class SweepState(StrEnum):
 
 
 TERMINAL_STATES = frozenset({SweepState.SKIPPED, SweepState.CONFIRMED, SweepState.FAILED})
+IN_FLIGHT_STATES = frozenset(
+    {SweepState.ACTIVATING, SweepState.ENERGY_ORDERED, SweepState.ENERGY_READY, SweepState.SIGNED}
+)
+"""Between the first order and the broadcast: energy may be paid for and not yet used (``Guards.gate``)."""
 
 
 class OrderStatus(StrEnum):

@@ -83,6 +83,7 @@ def flow_config(settings: Settings) -> FlowConfig:
         max_orders_per_address=budget.orders_per_address,
         address_window_seconds=budget.address_window_seconds,
         max_sun_per_hour=budget.sun_per_hour,
+        max_sweeps_in_flight=budget.sweeps_in_flight,
         own_wallets=frozenset(settings.own_wallets()),
         confirmations=settings.confirmations,
         energy=EnergyPolicy(

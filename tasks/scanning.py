@@ -72,7 +72,7 @@ def open_for_hit(rt: Runtime, hit: Hit) -> None:
         log.warning("scan.refused", address=hit.address, reason=exc.reason, error=str(exc))
         return
     if sweep is not None:
-        schedule_advance(rt, sweep.id)
+        schedule_advance(rt, sweep.id, new=True)
 
 
 @sweeper_task("sweeper.rescan_balances", soft_time_limit=3300, time_limit=3500)
@@ -99,7 +99,7 @@ def rescan_balances(**_: Any) -> dict[str, Any]:
                         continue
                     if sweep is not None:
                         opened += 1
-                        schedule_advance(rt, sweep.id)
+                        schedule_advance(rt, sweep.id, new=True)
     except LockBusy:
         return {"ok": True, "skipped": "another rescan is running"}
     return {"ok": True, "checked": checked, "opened": opened, "refused": refused}

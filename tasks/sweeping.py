@@ -22,6 +22,11 @@ NEXT_KEY = "sweeper:next-advance:{}"
 RECONCILE_GRACE_S = 30.0
 MAX_SWEEP_ID = 2**63 - 1  # ids are BIGINT: a larger number cannot name a sweep (and breaks the driver)
 MAX_RECONCILE_LIMIT = 10_000
+NEW_WORK_PRIORITY = 6
+"""The message priority of a sweep not yet in flight (DETECTED): with Redis, whose consumers serve
+priority 0 first (kombu lists each queue once per priority step, 0 3 6 9, and BRPOPs them in that order),
+a backlog of new deposits never delays the next look of a sweep whose energy is paid for and lapsing.
+Brokers without priorities (RabbitMQ without ``x-max-priority``, the embedded SQL one) ignore it."""
 
 
 @worker_process_init.connect
@@ -73,13 +78,19 @@ def as_address(value: Any) -> str:
     return text
 
 
-def schedule_advance(rt: Runtime, sweep_id: int, countdown: float = 0.0) -> None:
-    """Enqueue ``advance``; with Redis, a newer schedule supersedes older ones so chains never multiply."""
+def schedule_advance(rt: Runtime, sweep_id: int, countdown: float = 0.0, *, new: bool = False) -> None:
+    """Enqueue ``advance``; with Redis, a newer schedule supersedes older ones so chains never multiply.
+
+    ``new``: the sweep has ordered nothing yet, so its message waits behind those of sweeps in flight.
+    """
     token = uuid.uuid4().hex
     if rt.redis is not None:
         ttl = int(countdown) + 3600
         rt.redis.set(NEXT_KEY.format(sweep_id), token, ex=ttl)
-    advance.apply_async(kwargs={"sweep_id": sweep_id, "token": token}, countdown=max(0.0, countdown))
+    options: dict[str, Any] = {"priority": NEW_WORK_PRIORITY} if new else {}
+    advance.apply_async(
+        kwargs={"sweep_id": sweep_id, "token": token}, countdown=max(0.0, countdown), **options
+    )
 
 
 def _superseded(rt: Runtime, sweep_id: int, token: str | None) -> bool:
@@ -99,8 +110,10 @@ def advance(sweep_id: Any, token: str | None = None, **_: Any) -> dict[str, Any]
     before = rt.ledger.get_sweep(sid)
     step = rt.flow.advance(sid)
     if step.retry_in is not None:
-        schedule_advance(rt, sid, step.retry_in)
-    for follow_up in step.opened:  # a deposit that arrived after this sweep was signed: sweep it now
+        schedule_advance(rt, sid, step.retry_in, new=step.state is SweepState.DETECTED)
+    # A deposit that arrived after this sweep was signed, or the sweep woken to take the slot this one
+    # left in flight: at full priority, so the woken one is not behind the backlog it waited in.
+    for follow_up in step.opened:
         schedule_advance(rt, follow_up)
     if step.state is SweepState.FAILED and before is not None and before.state is not SweepState.FAILED:
         failed = rt.ledger.get_sweep(sid)  # this run ended it: a failure for Flower, not a SUCCESS
@@ -129,7 +142,7 @@ def sweep_address(address: Any, **_: Any) -> dict[str, Any]:
         sweep = rt.flow.detect(addr, contract, record_dust=True)
         if sweep is not None:
             opened.append(sweep.id)
-            schedule_advance(rt, sweep.id)
+            schedule_advance(rt, sweep.id, new=True)
     return {"ok": True, "address": addr, "sweeps": opened}
 
 
@@ -144,7 +157,7 @@ def reconcile(limit: Any = 500, **_: Any) -> dict[str, Any]:
     cutoff = datetime.fromtimestamp(rt.flow.clock() - RECONCILE_GRACE_S, tz=UTC)  # the ledger's clock
     due = rt.ledger.due_sweeps(cutoff, limit=size)
     for sweep in due:
-        schedule_advance(rt, sweep.id)
+        schedule_advance(rt, sweep.id, new=sweep.state is SweepState.DETECTED)
     reclaimed = rt.flow.reclaim_ended(limit=size)  # stake an ended sweep could not take back at once
     return {"ok": True, "requeued": len(due), "reclaimed": reclaimed, "idle": not (due or reclaimed)}
 
@@ -156,7 +169,7 @@ def retry(sweep_id: Any, **_: Any) -> dict[str, Any]:
     rt = runtime()
     if not rt.flow.retry(sid):
         raise PermanentError(f"sweep {sid} is not FAILED", reason="not_failed")
-    schedule_advance(rt, sid)
+    schedule_advance(rt, sid, new=True)
     return {"ok": True, "sweep_id": sid}
 
 

@@ -40,7 +40,7 @@ from sweeper.ledger.records import (
     TxStatus,
 )
 from sweeper.ledger.tables import Base
-from sweeper.models import TERMINAL_STATES, SignedTx, SweepState, Token
+from sweeper.models import IN_FLIGHT_STATES, TERMINAL_STATES, SignedTx, SweepState, Token
 
 ADDRESSES: Table = Base.metadata.tables["deposit_addresses"]
 SWEEPS: Table = Base.metadata.tables["sweeps"]
@@ -432,6 +432,42 @@ class Ledger:
         query = query.order_by(SWEEPS.c.next_check_at, SWEEPS.c.id).limit(limit)
         with self._read() as conn:
             return [Sweep.from_row(row) for row in conn.execute(query).mappings()]
+
+    def flight(self) -> tuple[int, int]:
+        """(sweeps in flight, sweeps DETECTED): one grouped count for the admission gate (``Guards``)."""
+        wanted = [s.value for s in (*IN_FLIGHT_STATES, SweepState.DETECTED)]
+        query = (
+            select(SWEEPS.c.state, func.count()).where(SWEEPS.c.state.in_(wanted)).group_by(SWEEPS.c.state)
+        )
+        with self._read() as conn:
+            counts = {str(state): int(n) for state, n in conn.execute(query)}
+        detected = counts.pop(SweepState.DETECTED.value, 0)
+        return sum(counts.values()), detected
+
+    def release_held(self, limit: int = 1) -> list[int]:
+        """Wake the oldest DETECTED sweeps still waiting (held at the admission gate): due now.
+
+        A compare-and-set on the wait each sweep had, so two workers freeing slots at once wake two
+        sweeps, or one twice at worst; reconcile starts the woken ones even if their task is lost.
+        """
+        now = self._clock()
+        query = (
+            select(SWEEPS.c.id, SWEEPS.c.next_check_at)
+            .where(SWEEPS.c.state == SweepState.DETECTED.value, SWEEPS.c.next_check_at > now)
+            .order_by(SWEEPS.c.id)
+            .limit(limit)
+        )
+        woken: list[int] = []
+        with self._write() as conn:
+            for sweep_id, at in conn.execute(query).all():
+                wake = (
+                    update(SWEEPS)
+                    .where(SWEEPS.c.id == sweep_id, SWEEPS.c.next_check_at == at)
+                    .values(next_check_at=now)
+                )
+                if conn.execute(wake).rowcount == 1:
+                    woken.append(int(sweep_id))
+        return woken
 
     def sweeps(
         self, state: SweepState | None = None, limit: int = 100, *, address: str | None = None

@@ -7,6 +7,7 @@ opinion. The figures in docs/RELIABILITY.md ("money drains") come from these run
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from devnet.providers.orders import Order
 from sweeper.keys import MnemonicKeyring
 from sweeper.ledger.controls import SpendControls
 from sweeper.ledger.records import Sweep
-from sweeper.models import SweepState
+from sweeper.models import USDT_MAINNET, SweepState, Token
 from tasks.devnet_profile import DEVNET_MNEMONIC
 from tasks.processes import ProcessGroup
 from tests.chaos.invariants import check_invariants, provider_books
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.e2e
 REDIS_DB = 7  # this suite's own broker database
 TRX = 1_000_000
 SETTLE = 120.0
+USDT_TOKEN = Token("USDT", USDT_MAINNET, 6, 1 * USDT)
 
 
 @pytest.fixture
@@ -318,3 +320,108 @@ def test_an_address_stops_ordering_at_its_budget_and_says_so_once(
     assert len(provider_orders(site, {address})) == 2
     assert SpendControls(site.ledger).crossings() == {"orders_per_address": 1}
     assert logs(processes, "w1").count('"budget.crossed"') == 1  # one loud line
+
+
+# -- a backlog larger than the fleet -----------------------------------------------------------------
+
+
+class FlightWatch:
+    """Samples how many sweeps are between order and broadcast, from the ledger, every 50 ms."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+        self._stop = threading.Event()
+        self.most = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> FlightWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.most = max(self.most, self._site.ledger.flight()[0])
+
+
+def test_a_backlog_past_the_in_flight_cap_queues_unpaid_and_every_deposit_is_swept_once(
+    site: Site, broker: str, processes: ProcessGroup
+) -> None:
+    cap, slots = 3, 4  # two workers of two processes: each may pass the cap by one at the same instant
+    processes.env = site.env(
+        broker, order="itrx,ea888fee,tronzap", extra={"SWEEPER_BUDGET__SWEEPS_IN_FLIGHT": str(cap)}
+    )
+    site.scan_from_head()
+    processes.worker("w1", concurrency=2)
+    processes.worker("w2", concurrency=2)
+    processes.beat()
+    addresses = site.deposits(14)
+    for address in addresses:
+        site.devnet.chain.fund(address, 1 * TRX)
+    site.devnet.chain.produce_blocks(1)
+
+    with FlightWatch(site) as watch:
+        for address in addresses:
+            site.devnet.chain.mint(address, 30 * USDT)
+        plan = {a: 30 * USDT for a in addresses}
+        site.settled(addresses, SETTLE)
+
+    assert 0 < watch.most <= cap + slots
+    assert logs(processes, "w1", "w2").count('"sweep.queued"') >= len(addresses) - cap - slots
+    assert len(provider_orders(site, set(addresses))) == len(addresses)  # one order each, none re-bought
+    check_invariants(site.devnet, site.ledger, plan, site.hot)
+    assert SpendControls(site.ledger).crossings() == {}  # a queue is not a budget crossing
+
+
+PUBLISH = """
+import json, sys
+from tasks.runtime import runtime
+from tasks.sweeping import advance, schedule_advance
+
+new, paid = json.loads(sys.argv[1]), int(sys.argv[2])
+rt = runtime()
+for sweep_id in new:  # a backlog of deposits that have ordered nothing yet
+    schedule_advance(rt, sweep_id, new=True)
+advance.apply(kwargs={"sweep_id": paid})  # the real task, here: it orders, then schedules its next look
+"""
+
+
+def test_the_next_look_of_a_paid_sweep_is_delivered_before_a_backlog_of_new_deposits(
+    site: Site, broker: str
+) -> None:
+    from kombu import Connection
+
+    env = site.env(broker, order="itrx,ea888fee,tronzap")
+    addresses = site.deposits(31)
+    for address in addresses:
+        site.devnet.chain.fund(address, 1 * TRX)
+        site.devnet.chain.mint(address, 30 * USDT)
+    site.devnet.chain.produce_blocks(1)
+    sweeps = [site.ledger.open_sweep(a, USDT_TOKEN, 30 * USDT, site.hot) for a in addresses]
+    *backlog, paid = [s.id for s in sweeps if s is not None]
+
+    published = subprocess.run(
+        [sys.executable, "-c", PUBLISH, json.dumps(backlog), str(paid)],
+        env=env,
+        cwd=site.workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert published.returncode == 0, published.stderr[-2000:]
+    assert site.ledger.get_sweep(paid).state is SweepState.ENERGY_ORDERED  # type: ignore[union-attr]
+
+    delivered: list[int] = []
+    with Connection(broker) as conn:  # kombu's own consumer decides the order, as a worker's would
+        queue = conn.SimpleQueue("sweep")
+        while len(delivered) < len(backlog) + 1:
+            message = queue.get(block=True, timeout=5)
+            delivered.append(int(message.payload[1]["sweep_id"]))
+            message.ack()
+        queue.close()
+    assert delivered[0] == paid  # published last, delivered first
+    assert sorted(delivered[1:]) == sorted(backlog)

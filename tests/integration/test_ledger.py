@@ -298,3 +298,29 @@ def test_an_amount_that_is_not_a_uint256_integer_is_refused(
 ) -> None:
     with pytest.raises((TypeError, ValueError, sa.exc.StatementError)):
         ledger.open_sweep(watched, USDD, bad, HOT_WALLET)  # type: ignore[arg-type]
+
+
+def test_flight_counts_sweeps_between_order_and_broadcast_and_release_wakes_the_oldest_held(
+    ledger: Ledger,
+) -> None:
+    addresses = [tron_address(f"flight-{i}") for i in range(6)]
+    ledger.add_addresses([_deposit(a) for a in addresses])
+    later = ledger.now() + timedelta(minutes=10)
+    opened = [ledger.open_sweep(a, USDT, 1_000_000, HOT_WALLET) for a in addresses]
+    assert all(opened)
+    ordered, ready, sent, fresh, held_old, held_new = (s.id for s in opened if s)
+    ledger.transition(ordered, SweepState.DETECTED, SweepState.ENERGY_ORDERED)
+    ledger.transition(ready, SweepState.DETECTED, SweepState.ENERGY_READY)
+    ledger.transition(sent, SweepState.DETECTED, SweepState.BROADCAST)
+    ledger.set_next_check(held_new, later)
+    ledger.set_next_check(held_old, later)
+
+    assert ledger.flight() == (2, 3)  # ENERGY_ORDERED + ENERGY_READY; three DETECTED
+    fresh_check = ledger.get_sweep(fresh).next_check_at  # type: ignore[union-attr]
+    assert ledger.release_held(1) == [held_old]  # the oldest held, not the fresh one nor the newest
+    woken = ledger.get_sweep(held_old)
+    assert woken is not None and woken.next_check_at is not None and woken.next_check_at <= ledger.now()
+    assert ledger.release_held(5) == [held_new]  # nothing else was waiting
+    assert ledger.release_held(1) == []
+    assert ledger.get_sweep(fresh).next_check_at == fresh_check  # type: ignore[union-attr]
+    assert {s.id for s in ledger.due_sweeps(ledger.now() + timedelta(seconds=1))} >= {held_old, held_new}

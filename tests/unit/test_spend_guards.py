@@ -389,3 +389,73 @@ def test_two_tokens_sharing_a_symbol_are_each_swept_to_their_own_destination():
     assert h.chain.tokens[(other, elsewhere)] == 1 + 70 * USDT
     assert h.chain.tokens.get((other, HOT), 0) == 0
     assert [h.ledger.get_sweep(i).destination for i in (first, second)] == [HOT, elsewhere]
+
+
+# -- the in-flight cap -------------------------------------------------------------------------------
+
+D = tron_address("guard-d")
+
+
+def _advance_until_sent(h, sid) -> set[int]:
+    """Advance one sweep (letting time pass) until it is broadcast; the sweeps its steps woke."""
+    woken: set[int] = set()
+    for _ in range(30):
+        step = h.flow.advance(sid)
+        woken.update(step.opened)
+        if step.state not in (SweepState.ENERGY_ORDERED, SweepState.ENERGY_READY, SweepState.SIGNED):
+            return woken
+        h.tick(max(step.retry_in or 0.0, 0.1))
+    raise AssertionError(f"sweep {sid} was never sent")
+
+
+def test_a_backlog_queues_unpaid_at_the_in_flight_cap_and_each_sent_sweep_wakes_the_oldest():
+    h = heart(max_sweeps_in_flight=2)
+    for address in (A, B, C, D):
+        h.deposit(address, 50 * USDT)
+    first, second, third, fourth = (h.open(a) for a in (A, B, C, D))
+
+    with capture_logs() as logs:
+        steps = [h.flow.advance(sid) for sid in (first, second)]
+        asked = quotes(h)
+        steps += [h.flow.advance(sid) for sid in (third, fourth)]
+
+    assert [s.state for s in steps[:2]] == [SweepState.ENERGY_ORDERED] * 2
+    assert [s.state for s in steps[2:]] == [SweepState.DETECTED] * 2
+    assert all(s.retry_in and s.retry_in >= 30.0 for s in steps[2:])
+    assert paid(h) == 2 and quotes(h) == asked  # the queued ones asked nobody for a price
+    queued = [e for e in logs if e["event"] == "sweep.queued"]
+    assert [(e["in_flight"], e["cap"]) for e in queued] == [(2, 2), (2, 2)]
+    assert not [e for e in logs if e["event"] == "budget.crossed"]  # a queue is not a spend alarm
+
+    assert _advance_until_sent(h, first) == {third}  # the oldest queued, not the newest
+    assert h.ledger.get_sweep(third).next_check_at <= h.ledger.get_sweep(fourth).next_check_at
+    assert h.flow.advance(third).state is SweepState.ENERGY_ORDERED
+    assert h.flow.advance(fourth).state is SweepState.DETECTED  # still two in flight
+    assert paid(h) == 3
+
+    assert [h.run(sid) for sid in (first, second, third, fourth)] == ["CONFIRMED"] * 4
+    assert paid(h) == 4  # one order each: the queue re-ordered nothing
+
+
+def test_a_sweep_already_in_flight_fails_over_past_the_cap():
+    h = heart(max_sweeps_in_flight=1)
+    h.sources["cheap"].hold = True
+    h.sources["cheap"].fail_orders = True
+    h.deposit(A, 50 * USDT)
+    h.deposit(B, 50 * USDT)
+    sid, queued = h.open(A), h.open(B)
+    assert h.flow.advance(sid).state is SweepState.ENERGY_ORDERED
+    assert h.flow.advance(queued).state is SweepState.DETECTED
+
+    assert h.run(sid) == "CONFIRMED"  # its failover to the next source was not queued behind the cap
+
+    assert [o.source for o in h.ledger.orders_for_sweep(sid)] == ["cheap", "dear"]
+    assert h.ledger.orders_for_sweep(queued) == []
+
+
+def test_no_cap_when_the_setting_is_zero():
+    h = heart(max_sweeps_in_flight=0)
+    for address in (A, B, C):
+        h.deposit(address, 50 * USDT)
+    steps = [h.flow.advance(h.open(a)) for a in (A, B, C)]
+    assert [s.state for s in steps] == [SweepState.ENERGY_ORDERED] * 3
