@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from itertools import pairwise
 
 import pytest
@@ -10,6 +11,7 @@ from devnet.crypto import generate_key
 from devnet.server import Devnet
 from sweeper.chain import TronChain
 from sweeper.detect import BlockScanner, ScanResult, WatchSet, commit, scan
+from sweeper.detect.scanner import fetch_threads
 from sweeper.errors import ChainUnavailable
 from sweeper.ledger import DepositAddress, Ledger, create_engine_for
 from sweeper.models import USDT_MAINNET
@@ -210,3 +212,56 @@ def test_a_node_failure_leaves_the_cursor_where_it_was(
     with pytest.raises(ChainUnavailable):
         scan(chain, ledger, WatchSet(), CONTRACTS, confirmations=0, max_blocks=10)
     assert ledger.get_cursor("blocks") == cursor
+
+
+class ThreadRecorder:
+    """The devnet chain, noting which thread fetched each range (what the scanner chose to overlap)."""
+
+    def __init__(self, chain: TronChain) -> None:
+        self.chain = chain
+        self.threads: set[str] = set()
+
+    def head_block_number(self) -> int:
+        return self.chain.head_block_number()
+
+    def block_transfers(self, start, end, contracts, *, recipients=None):  # type: ignore[no-untyped-def]
+        self.threads.add(threading.current_thread().name)
+        return self.chain.block_transfers(start, end, contracts, recipients=recipients)
+
+
+def test_a_catch_up_overlaps_the_waits_of_a_slow_node_and_keeps_chain_order(
+    devnet: Devnet, chain: TronChain, ledger: Ledger
+) -> None:
+    addresses = new_addresses(4)
+    watched = watch(ledger, addresses)
+    cursor = start_cursor_at_head(ledger, devnet)
+    deposits: dict[str, int] = {}
+    for address in addresses:
+        devnet.chain.produce_blocks(20)
+        devnet.chain.mint(address, 1_000_000)
+        deposits[address] = devnet.chain.produce_blocks(1)
+    devnet.chain.produce_blocks(20)
+    devnet.faults.set("node", latency_ms=30)  # a node in another data centre, or java-tron reading its DB
+    recorder = ThreadRecorder(chain)
+
+    result = scan(recorder, ledger, watched, CONTRACTS, confirmations=0, max_blocks=100, workers=4)
+
+    assert result.from_block == cursor + 1 and result.blocks == 100
+    assert [h.address for h in result.hits] == addresses  # chain order, whatever thread read them
+    assert [h.block for h in result.hits] == [deposits[a] for a in addresses]
+    assert len([t for t in recorder.threads if t.startswith("scan")]) == 4  # the waits overlapped
+
+
+@pytest.mark.parametrize(
+    ("wall_ms", "cpu_ms", "threads"),
+    [
+        (1.9, 1.38, 1),  # a node on this host: our own CPU is the cost, and the GIL serialises it
+        (3.0, 1.4, 2),
+        (31.4, 1.4, 4),  # 30 ms away: as many as allowed
+        (5.0, 0.0, 4),  # no CPU measured (a coarse clock): the most allowed
+    ],
+)
+def test_fetch_threads_are_the_wall_time_of_a_request_over_its_cpu(
+    wall_ms: float, cpu_ms: float, threads: int
+) -> None:
+    assert fetch_threads(wall_ms / 1000, cpu_ms / 1000, 4) == threads
