@@ -171,6 +171,7 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
         finally:
             group.stop()
         tasks = _advance_tasks(workdir / "worker.log")
+        orders = _orders(ledger)
         chain = TronChain(dn.node_url)
         try:
             last_block = chain.head_block_number()
@@ -221,6 +222,7 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
         "cpu_cores": {k: round(v / max(elapsed, 1e-9), 2) for k, v in cpu.items()},
         "cpu_ms_per_sweep": {k: round(v * 1000 / max(len(confirmed), 1)) for k, v in cpu.items()},
         "tasks_per_sweep": round(tasks / max(len(confirmed), 1), 2) if tasks else None,
+        "orders": orders,
         "profile": split,
     }
 
@@ -246,6 +248,18 @@ def _env(
         },
     )
     return env
+
+
+def _orders(ledger: Any) -> dict[str, int]:
+    """Energy orders the fleet placed, by how they ended: more than one a sweep is paid twice."""
+    from sqlalchemy import func, select
+
+    from sweeper.ledger.repository import ORDERS
+
+    query = select(ORDERS.c.status, func.count()).group_by(ORDERS.c.status)
+    with ledger.engine.connect() as conn:
+        by_status = {str(status): int(n) for status, n in conn.execute(query)}
+    return {"total": sum(by_status.values()), **by_status}
 
 
 def _cpu_snapshot(devnet_pid: int, group: Any, broker: PrivateRedis) -> dict[str, float]:

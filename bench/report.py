@@ -661,14 +661,16 @@ def _memory_section(memory: dict[str, Any] | None, drawn: dict[str, str]) -> lis
         "process did every sweep.",
         "",
         "| worker processes | sweeps | pool process at rest → after (largest) | main process | all "
-        "processes |",
-        "|---|---|---|---|---|",
+        "processes | energy orders (per sweep) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in memory["runs"]:
         a, b = r["rss_at_rest"], r["rss_after"]
+        orders = r.get("orders", {}).get("total")
+        paid = f"{orders:,} ({orders / max(r['confirmed'], 1):.3f})" if orders else "not counted"
         lines.append(
             f"| {r['workers']} | {r['confirmed']:,} | {a['pool_max_mb']} → **{b['pool_max_mb']} MB** | "
-            f"{a['main_mb']} → {b['main_mb']} MB | {a['total_mb']} → {b['total_mb']} MB |"
+            f"{a['main_mb']} → {b['main_mb']} MB | {a['total_mb']} → {b['total_mb']} MB | {paid} |"
         )
     lines.append("")
     lines += _chart(drawn, "memory.png")
