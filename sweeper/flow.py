@@ -176,7 +176,8 @@ class Flow:
         if not sweep.is_open:
             return Step(sweep_id, sweep.state, None, sweep.reason or "")
         step = self._advance(sweep)
-        if sweep.state in IN_FLIGHT_STATES and step.state not in IN_FLIGHT_STATES:
+        capped = self.guards.budgets.sweeps_in_flight > 0
+        if capped and sweep.state in IN_FLIGHT_STATES and step.state not in IN_FLIGHT_STATES:
             woken = self.ledger.release_held(1)
             if woken:
                 step = dataclasses.replace(step, opened=(*step.opened, *woken))
@@ -189,14 +190,18 @@ class Flow:
                 sweep = self._sweep(sweep_id)
                 if not sweep.is_open:
                     return Step(sweep_id, sweep.state, None, sweep.reason or "", self._opened_after(sweep))
+                decision: Decision | None = None
                 try:
                     with for_sweep(sweep.id):  # the signer's audit line names the sweep
-                        wait = self._apply(sweep, self._handlers[sweep.state](sweep))
+                        decision = self._handlers[sweep.state](sweep)
+                        wait = self._apply(sweep, decision)
                 except PermanentError as exc:
+                    decision = None
                     current = self._sweep(sweep_id)
                     wait = self._apply(current, self._failure(current, exc)) if current.is_open else None
                 if wait is not None:
-                    current = self._sweep(sweep_id)
+                    # A plain wait moved nothing, and the address lock keeps others from moving it.
+                    current = sweep if isinstance(decision, Wait) else self._sweep(sweep_id)
                     if current.is_open:
                         self.ledger.set_next_check(sweep_id, self._at(wait))
                         return Step(sweep_id, current.state, wait)

@@ -169,12 +169,12 @@ class Guards:
                 f"(SWEEPER_BUDGET__ORDERS_PER_ADDRESS={b.orders_per_address}): its spending is paused",
             )
         if s.state not in IN_FLIGHT_STATES:  # a failover or top-up finishes what is already paid for
-            queued = self.queue()
+            queued = self.queue(s)
             if queued is not None:
                 return queued
         return self.admit(s, 0)
 
-    def queue(self) -> Wait | None:
+    def queue(self, s: Sweep) -> Wait | None:
         """Admission: no first order while ``sweeps_in_flight`` sweeps are between order and broadcast.
 
         Read, not reserved (like the budgets): workers admitting at the same instant pass the cap by at
@@ -186,7 +186,7 @@ class Guards:
         flying, waiting = self.ledger.flight()
         if flying < cap:
             return None
-        log.info("sweep.queued", in_flight=flying, cap=cap, waiting=waiting)
+        log.info("sweep.queued", sweep_id=s.id, in_flight=flying, cap=cap, waiting=waiting)
         return Wait(
             min(MAX_HOLD_S, self.hold_seconds + QUEUE_S_PER_WAITING * waiting),
             f"{flying} sweeps are between order and broadcast, the cap "

@@ -15,6 +15,12 @@ from sweeper.errors import InvalidAddress
 ZERO_ADDRESS = "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"
 """``410000…00``: the owner of constant calls that need none."""
 
+KEY_BITS = 88
+"""An address's key: the top 88 bits of its 160-bit body, what the watch set stores and a log topic is
+tested by. 22 hex digits of a topic, parsed without a shift; three 30-bit digits, a 36-byte int."""
+_KEY_SHIFT = 160 - KEY_BITS
+_KEY_START, _KEY_END = -40, -40 + KEY_BITS // 4
+
 _CACHE_SIZE = 1 << 18  # ~260k addresses per form: bounded memory, hot holders stay cached
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _PAIRS = [_ALPHABET[i // 58] + _ALPHABET[i % 58] for i in range(58 * 58)]
@@ -81,3 +87,16 @@ def validate(address: str) -> str:
     """Return ``address`` if it is a valid base58 TRON address, else raise InvalidAddress."""
     to_hex(address)
     return address
+
+
+def body_key(body: int) -> int:
+    """The key of a 160-bit address body (see ``KEY_BITS``)."""
+    return body >> _KEY_SHIFT
+
+
+def topic_key(word: str) -> int:
+    """The key of the address in a 64-hex ABI word (a log topic); -1 when the word is not hex."""
+    try:
+        return int(word[_KEY_START:_KEY_END], 16)
+    except ValueError:
+        return -1

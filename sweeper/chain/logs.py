@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Container, Iterable, Mapping
 from typing import Any
 
-from sweeper.chain.addresses import from_topic, to_base58, to_hex
+from sweeper.chain.addresses import from_topic, to_base58, to_hex, topic_key
 from sweeper.chain.port import TokenTransfer
 from sweeper.errors import SweeperError
 
@@ -34,9 +34,9 @@ def transfers_in(
 ) -> list[TokenTransfer]:
     """Return the ``Transfer`` events of the watched contracts in successful transactions, in order.
 
-    With ``recipients`` (the 160-bit bodies of the watched addresses), only the transfers to them: the
-    body is read straight from the topic's hex, so the base58 of every other recipient (two SHA-256 and
-    a long division each, most of a catch-up's CPU) is never computed.
+    With ``recipients`` (the keys of the watched addresses, ``addresses.KEY_BITS``), only the transfers
+    to them: the key is read straight from the topic's hex, so the base58 of every other recipient (two
+    SHA-256 and a long division each, most of a catch-up's CPU) is never computed.
     """
     found: list[TokenTransfer] = []
     for info in infos:
@@ -48,9 +48,9 @@ def transfers_in(
             if contract is None:
                 continue
             topics: list[str] = entry.get("topics") or []
-            if len(topics) != 3 or topics[0].lower() != TRANSFER_TOPIC:
+            if len(topics) != 3 or (topics[0] != TRANSFER_TOPIC and topics[0].lower() != TRANSFER_TOPIC):
                 continue
-            if recipients is not None and _body(topics[2]) not in recipients:
+            if recipients is not None and topic_key(topics[2]) not in recipients:
                 continue
             found.append(
                 TokenTransfer(
@@ -85,11 +85,3 @@ def transfer_logged(
         if (sender, recipient, value) == (from_address, to_address, amount):
             return True
     return False
-
-
-def _body(word: str) -> int:
-    """The 160-bit address body in a 64-hex topic (its last 40 digits); -1 when it is not hex."""
-    try:
-        return int(word[-40:], 16)
-    except ValueError:
-        return -1

@@ -144,5 +144,5 @@ class Chain(Protocol):
         recipients: Container[int] | None = None,
     ) -> list[TokenTransfer]:
         """TRC20 ``Transfer`` logs of ``contracts`` in blocks ``start..end`` inclusive, in chain order;
-        with ``recipients`` (160-bit address bodies), only those to them."""
+        with ``recipients`` (address keys, ``addresses.KEY_BITS``), only those to them."""
         ...

@@ -122,8 +122,8 @@ def scan(
     last = min(safe_head, first + max_blocks - 1)
     if last < first:
         return ScanResult(first, first - 1, [], 0, cursor_name, cursor)
-    # A WatchSet is tested by address body before any base58 is computed (sweeper/chain/logs.py).
-    recipients = watched.bodies if isinstance(watched, WatchSet) else None
+    # A WatchSet is tested by address key before any base58 is computed (sweeper/chain/logs.py).
+    recipients = watched.keys if isinstance(watched, WatchSet) else None
     transfers = _fetch(chain, first, last, contracts, workers, recipients=recipients)
     if recipients is None:
         transfers = [t for t in transfers if t.to_address in watched]

@@ -1,13 +1,14 @@
 """The watched-address set: millions of deposit addresses in memory, O(1) membership.
 
-An address is kept as the top 90 bits of its 20-byte body (the base58check payload without the constant
-``0x41`` prefix and the checksum), an int of three 30-bit digits (36 bytes), not as its 34-character
-string (about 120 bytes in a set) nor as its whole 160-bit body (48 bytes). Measured with tracemalloc
+An address is kept as its key, the top 88 bits of its 20-byte body (the base58check payload without the
+constant ``0x41`` prefix and the checksum; ``sweeper.chain.addresses.KEY_BITS``): an int of three 30-bit
+digits (36 bytes), not its 34-character string (about 120 bytes in a set) nor its whole 160-bit body
+(48 bytes). A log topic is tested by the same key, parsed from 22 of its hex digits. Measured with tracemalloc
 (tests/unit/test_watchset.py): about 82 bytes per address at 100,000 and 74 at
 1,000,000 (the int plus 16 bytes per slot of a set table kept under 60% full).
 
-Two addresses share 90 top bits with probability 2**-90 per pair: with 10 million watched, a stranger's
-address is taken for a watched one about once in 10**20 lookups. Such a hit would only ask the ledger,
+Two addresses share a key with probability 2**-88 per pair: with 10 million watched, a stranger's
+address is taken for a watched one about once in 3 * 10**19 lookups. Such a hit would only ask the ledger,
 which opens sweeps for watched addresses alone (``Ledger.open_sweep``); nothing is ordered for it.
 
 Membership decodes base58 with a small loop; the checksum is hashed only for members (a stored body
@@ -21,13 +22,12 @@ import time
 from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Protocol
 
+from sweeper.chain.addresses import body_key
 from sweeper.errors import InvalidAddress
 
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _DIGIT = {char: value for value, char in enumerate(_ALPHABET)}
 _BODY_MASK = (1 << 160) - 1
-_KEY_SHIFT = 160 - 90
-"""A body is stored as its top 90 bits: three 30-bit digits, the most that fit in a 36-byte int."""
 _CHECK_MASK = (1 << 32) - 1
 _PREFIX = 0x41
 _PREFIX_BYTE = bytes([_PREFIX])
@@ -62,26 +62,13 @@ def _checksum(body: int) -> int:
     return int.from_bytes(hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4], "big")
 
 
-class _Keys:
-    """The stored keys, asked with a whole 160-bit body (what a log topic holds)."""
-
-    __slots__ = ("_keys",)
-
-    def __init__(self, keys: set[int]) -> None:
-        self._keys = keys
-
-    def __contains__(self, body: object) -> bool:
-        return isinstance(body, int) and body >> _KEY_SHIFT in self._keys
-
-
 class WatchSet:
     """A set of TRON base58 addresses stored as 160-bit ints; ``in`` never raises."""
 
-    __slots__ = ("_bodies", "_keys")
+    __slots__ = ("_keys",)
 
     def __init__(self, addresses: Iterable[str] = ()) -> None:
         self._keys: set[int] = set()
-        self._bodies = _Keys(self._keys)
         self.update(addresses)
 
     def add(self, address: str) -> None:
@@ -89,7 +76,7 @@ class WatchSet:
         decoded = _decode(address)
         if decoded is None or _checksum(decoded[0]) != decoded[1]:
             raise InvalidAddress(f"not a TRON base58check address: {address!r}")
-        self._keys.add(decoded[0] >> _KEY_SHIFT)
+        self._keys.add(body_key(decoded[0]))
 
     def update(self, addresses: Iterable[str]) -> None:
         for address in addresses:
@@ -97,7 +84,7 @@ class WatchSet:
 
     def __contains__(self, address: object) -> bool:
         decoded = _decode(address)
-        if decoded is None or decoded[0] >> _KEY_SHIFT not in self._keys:
+        if decoded is None or body_key(decoded[0]) not in self._keys:
             return False
         return _checksum(decoded[0]) == decoded[1]  # only hashed for members: rare on the hot path
 
@@ -105,9 +92,9 @@ class WatchSet:
         return len(self._keys)
 
     @property
-    def bodies(self) -> Container[int]:
-        """The watched addresses as their 160-bit bodies: what a log topic holds, tested without base58."""
-        return self._bodies
+    def keys(self) -> Container[int]:
+        """The watched addresses' keys: what a log topic is tested by (``topic_key``), without base58."""
+        return self._keys
 
     def __repr__(self) -> str:
         return f"WatchSet({len(self)} addresses)"

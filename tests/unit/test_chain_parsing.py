@@ -129,7 +129,7 @@ def test_a_transfer_log_becomes_a_token_transfer_with_base58_addresses() -> None
     assert transfer.amount == 25_000_000
 
 
-def test_with_watched_bodies_only_transfers_to_them_are_decoded() -> None:
+def test_with_watched_keys_only_transfers_to_them_are_decoded() -> None:
     other = {**USDT_SUCCESS, "log": [{**USDT_SUCCESS["log"][0]}]}  # type: ignore[dict-item]
     other["log"][0]["topics"] = [*USDT_SUCCESS["log"][0]["topics"][:2], "0" * 24 + SENDER_HEX[2:]]  # type: ignore[index]
     not_hex = {**USDT_SUCCESS, "log": [{**USDT_SUCCESS["log"][0]}]}  # type: ignore[dict-item]
@@ -137,8 +137,8 @@ def test_with_watched_bodies_only_transfers_to_them_are_decoded() -> None:
     lookup = contract_lookup([USDT])
     infos = [USDT_SUCCESS, other, not_hex]
     watched = WatchSet([RECIPIENT])
-    assert transfers_in(infos, lookup, watched.bodies) == [transfers_in([USDT_SUCCESS], lookup)[0]]
-    assert transfers_in(infos, lookup, WatchSet().bodies) == []
+    assert transfers_in(infos, lookup, watched.keys) == [transfers_in([USDT_SUCCESS], lookup)[0]]
+    assert transfers_in(infos, lookup, WatchSet().keys) == []
 
 
 @pytest.mark.parametrize("form", [USDT, USDT_HEX, USDT_HEX[2:], "0x" + USDT_HEX[2:]])

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import base58
 import pytest
 
+from sweeper.chain.addresses import KEY_BITS, topic_key
 from sweeper.detect import WatchCache, WatchSet
 from sweeper.errors import InvalidAddress
 
@@ -92,31 +93,32 @@ def test_an_invalid_address_cannot_be_added() -> None:
         WatchSet().add("not an address")
 
 
-def body(address_: str) -> int:
-    """The 160-bit body of a base58 address, as a log topic carries it."""
-    return int.from_bytes(base58.b58decode_check(address_)[1:], "big")
+def topic(address_: str) -> str:
+    """The 64-hex ABI word of an address, as a Transfer log's topic carries it."""
+    return "0" * 24 + base58.b58decode_check(address_)[1:].hex()
 
 
-def test_the_scanner_body_test_agrees_with_the_address_test() -> None:
+def test_the_scanner_topic_test_agrees_with_the_address_test() -> None:
     members = [address(i) for i in range(50)] + ["TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"]
     strangers = [address(f"stranger-{i}") for i in range(2_000)]
     watched = WatchSet(members)
 
-    assert all(body(a) in watched.bodies for a in members)
-    assert not any(body(a) in watched.bodies for a in strangers)
+    assert all(topic_key(topic(a)) in watched.keys for a in members)
+    assert not any(topic_key(topic(a)) in watched.keys for a in strangers)
     assert not any(a in watched for a in strangers)
     assert "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t" in watched
-    assert "not a body" not in watched.bodies  # type: ignore[operator]
+    assert topic_key("not hex at all, not an address word, not anything") not in watched.keys
 
 
-def test_a_body_is_told_apart_by_its_top_90_bits() -> None:
+def test_an_address_is_told_apart_by_the_top_88_bits_of_its_body() -> None:
     member = address("member")
-    low_bits_changed = body(member) ^ ((1 << 70) - 1)  # every bit the key leaves out, flipped
-    high_bit_changed = body(member) ^ (1 << 70)  # the lowest bit the key keeps, flipped
+    body = int(topic(member), 16)
+    low_bits_changed = body ^ ((1 << (160 - KEY_BITS)) - 1)  # every bit the key leaves out, flipped
+    high_bit_changed = body ^ (1 << (160 - KEY_BITS))  # the lowest bit the key keeps, flipped
     watched = WatchSet([member])
 
-    assert low_bits_changed in watched.bodies  # the documented trade (2**-90 per pair of addresses)
-    assert high_bit_changed not in watched.bodies
+    assert topic_key(f"{low_bits_changed:064x}") in watched.keys  # the documented trade (2**-88 a pair)
+    assert topic_key(f"{high_bit_changed:064x}") not in watched.keys
 
 
 def test_loading_reads_the_source_in_batches_and_skips_rows_that_are_not_addresses() -> None:
