@@ -383,7 +383,8 @@ def _scan_section(scan: dict[str, Any] | None) -> list[str]:
         f"({scan['blocks']:,} blocks in {scan['seconds']} s, {scan['scans']} scans); "
         f"{scan['hits']:,} deposits found of {scan['expected_hits']:,} sent to watched addresses.",
         f"- Watched set: **{scan['watchset_mb']} MB** for {scan['watched']:,} addresses "
-        f"({scan['watchset_bytes_per_address']} bytes each: the set table plus one 88-bit key, a 36-byte int, per address; "
+        f"({scan['watchset_bytes_per_address']} bytes each: the set table plus one 88-bit key, a 36-byte "
+        "int, per address; "
         f"RSS grew {scan['watchset_rss_mb']} MB). Generating and adding the addresses took "
         f"{scan['watchset_load_s']} s.",
         *_cores_line(scan.get("cpu_cores"), "the catch-up"),
