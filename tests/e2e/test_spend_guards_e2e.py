@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
 import redis
@@ -229,29 +230,50 @@ def test_the_kill_switch_stops_all_orders_within_one_poll_and_sweeps_wait_until_
 # -- two workers, a stolen lock ----------------------------------------------------------------------
 
 
-class LockThief:
-    """Deletes every address lock in the broker's Redis as soon as it appears: no worker keeps one."""
+class Sampler:
+    """Runs ``tick`` every ``interval`` seconds on a thread of its own, for the length of a ``with``."""
 
-    def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url)
+    interval = 0.01
+
+    def __init__(self) -> None:
         self._stop = threading.Event()
-        self.stolen = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> LockThief:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self._client.close()
+        self.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(0.01):
-            keys = [k for k in self._client.scan_iter(match="sweeper:lock:T*") if k]
-            if keys:
-                self.stolen += self._client.delete(*keys)
+        while not self._stop.wait(self.interval):
+            self.tick()
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """What to release once the thread has stopped."""
+
+
+class LockThief(Sampler):
+    """Deletes every address lock in the broker's Redis as soon as it appears: no worker keeps one."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._client = redis.Redis.from_url(url)
+        self.stolen = 0
+
+    def tick(self) -> None:
+        keys = [k for k in self._client.scan_iter(match="sweeper:lock:T*") if k]
+        if keys:
+            self.stolen += self._client.delete(*keys)
+
+    def close(self) -> None:
+        self._client.close()
 
 
 def test_two_workers_with_their_address_lock_taken_away_place_one_order_per_step(
@@ -325,26 +347,18 @@ def test_an_address_stops_ordering_at_its_budget_and_says_so_once(
 # -- a backlog larger than the fleet -----------------------------------------------------------------
 
 
-class FlightWatch:
+class FlightWatch(Sampler):
     """Samples how many sweeps are between order and broadcast, from the ledger, every 50 ms."""
 
+    interval = 0.05
+
     def __init__(self, site: Site) -> None:
+        super().__init__()
         self._site = site
-        self._stop = threading.Event()
         self.most = 0
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> FlightWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.most = max(self.most, self._site.ledger.flight()[0])
+    def tick(self) -> None:
+        self.most = max(self.most, self._site.ledger.flight()[0])
 
 
 def test_a_backlog_past_the_in_flight_cap_queues_unpaid_and_every_deposit_is_swept_once(

@@ -37,6 +37,17 @@ def start_cursor_at_head(ledger: Ledger, devnet: Devnet) -> int:
     return head
 
 
+def spaced_deposits(devnet: Devnet, addresses: list[str], gap: int) -> dict[str, int]:
+    """One deposit to each address, ``gap`` empty blocks before each and after the last; its block."""
+    deposits: dict[str, int] = {}
+    for address in addresses:
+        devnet.chain.produce_blocks(gap)
+        devnet.chain.mint(address, 1_000_000)
+        deposits[address] = devnet.chain.produce_blocks(1)
+    devnet.chain.produce_blocks(20)
+    return deposits
+
+
 def scan_to(scanner: BlockScanner, watched: WatchSet, block: int) -> list[ScanResult]:
     """Scan and commit until ``block`` is covered; every result in order."""
     results: list[ScanResult] = []
@@ -169,12 +180,7 @@ def test_a_long_outage_is_caught_up_in_bounded_contiguous_steps(
     addresses = new_addresses(6)
     watched = watch(ledger, addresses[:4])
     cursor = start_cursor_at_head(ledger, devnet)
-    deposits: dict[str, int] = {}
-    for address in addresses:
-        devnet.chain.produce_blocks(60)
-        devnet.chain.mint(address, 1_000_000)
-        deposits[address] = devnet.chain.produce_blocks(1)
-    devnet.chain.produce_blocks(20)
+    deposits = spaced_deposits(devnet, addresses, gap=60)
     target = devnet.chain.head_number()
 
     scanner = BlockScanner(chain, ledger, CONTRACTS, confirmations=0, max_blocks=100, workers=4)
@@ -235,12 +241,7 @@ def test_a_catch_up_overlaps_the_waits_of_a_slow_node_and_keeps_chain_order(
     addresses = new_addresses(4)
     watched = watch(ledger, addresses)
     cursor = start_cursor_at_head(ledger, devnet)
-    deposits: dict[str, int] = {}
-    for address in addresses:
-        devnet.chain.produce_blocks(20)
-        devnet.chain.mint(address, 1_000_000)
-        deposits[address] = devnet.chain.produce_blocks(1)
-    devnet.chain.produce_blocks(20)
+    deposits = spaced_deposits(devnet, addresses, gap=20)
     devnet.faults.set("node", latency_ms=30)  # a node in another data centre, or java-tron reading its DB
     recorder = ThreadRecorder(chain)
 
