@@ -37,12 +37,16 @@ class GuardsView:
     crossings_24h: dict[str, int]
     quarantined: int
     latest_quarantined: list[Quarantined]
+    in_flight: int = 0
+    detected: int = 0
+    sweeps_in_flight: int = 0
 
 
-def read_guards(ledger: Ledger, sun_per_hour: int) -> GuardsView:
+def read_guards(ledger: Ledger, sun_per_hour: int, sweeps_in_flight: int = 0) -> GuardsView:
     controls = SpendControls(ledger)
     now = ledger.now()
     total, latest = controls.quarantine_list(QUARANTINE_SHOWN)
+    in_flight, detected = ledger.flight()
     return GuardsView(
         pause=controls.pause_state(),
         spent_last_hour_sun=controls.spent_since(now - timedelta(hours=1)),
@@ -50,6 +54,9 @@ def read_guards(ledger: Ledger, sun_per_hour: int) -> GuardsView:
         crossings_24h=controls.crossings(since=now - timedelta(days=1)),
         quarantined=total,
         latest_quarantined=latest,
+        in_flight=in_flight,
+        detected=detected,
+        sweeps_in_flight=sweeps_in_flight,
     )
 
 
@@ -62,6 +69,9 @@ def guards_json(view: GuardsView) -> dict[str, Any]:
             "spent_last_hour_sun": view.spent_last_hour_sun,
             "sun_per_hour_budget": view.sun_per_hour,
             "budget_crossings_24h": view.crossings_24h,
+            "in_flight": view.in_flight,
+            "in_flight_cap": view.sweeps_in_flight,
+            "detected": view.detected,
         },
         "quarantined": {
             "count": view.quarantined,
@@ -95,6 +105,11 @@ def guards_view(view: GuardsView, width: int = 200) -> list[Any]:
         out.append("spending: on")
     budget = f"{_trx(view.sun_per_hour)} TRX" if view.sun_per_hour else "no limit"
     out.append(f"energy spend in the last hour: {_trx(view.spent_last_hour_sun)} TRX (budget {budget})")
+    cap = f"cap {view.sweeps_in_flight}" if view.sweeps_in_flight else "no cap"
+    flight = f"sweeps between order and broadcast: {view.in_flight} ({cap}); DETECTED: {view.detected}"
+    if view.sweeps_in_flight and view.in_flight >= view.sweeps_in_flight:
+        flight = f"[yellow]{flight}[/]: new sweeps queue unpaid until one is sent"
+    out.append(flight)
     if view.crossings_24h:
         crossed = ", ".join(f"{name} {n}" for name, n in view.crossings_24h.items())
         out.append(f"[yellow]budgets crossed in the last 24 h:[/] {crossed}")

@@ -47,6 +47,7 @@ class _TokenDecimals(BaseModel):
 
 class _BudgetOnly(BaseModel):
     sun_per_hour: int = Field(2_000_000_000, ge=0)
+    sweeps_in_flight: int = Field(500, ge=0)
 
 
 class LedgerOnlySettings(BaseSettings):
@@ -73,6 +74,8 @@ class LedgerTarget:
     decimals: dict[str, int]
     sun_per_hour: int = 0
     """The deployment's hourly energy budget, for ``status`` (0: none)."""
+    sweeps_in_flight: int = 0
+    """The in-flight cap, for ``status`` (0: none)."""
 
     def tokens(self, symbol: str, amount: int, contract: str | None = None) -> Decimal:
         """A base-unit amount in whole tokens (Decimal: display only, never arithmetic on money).
@@ -102,10 +105,14 @@ def ledger_target() -> LedgerTarget:
             ) from None
         decimals = {**DEFAULT_DECIMALS, **{t.symbol: t.decimals for t in minimal.tokens}}
         decimals.update({t.contract: t.decimals for t in minimal.tokens if t.contract})
-        return LedgerTarget(minimal.database_url, decimals, minimal.budget.sun_per_hour)
+        return LedgerTarget(
+            minimal.database_url, decimals, minimal.budget.sun_per_hour, minimal.budget.sweeps_in_flight
+        )
     decimals = {**DEFAULT_DECIMALS, **{t.symbol: t.decimals for t in settings.tokens}}
     decimals.update({t.contract: t.decimals for t in settings.tokens})
-    return LedgerTarget(settings.database_url, decimals, settings.budget.sun_per_hour)
+    return LedgerTarget(
+        settings.database_url, decimals, settings.budget.sun_per_hour, settings.budget.sweeps_in_flight
+    )
 
 
 def masked(url: str) -> str:
@@ -252,7 +259,7 @@ def status(
         try:
             totals = ledger.summary()
             latest = ledger.sweeps(wanted, limit)
-            guards = read_guards(ledger, target.sun_per_hour)
+            guards = read_guards(ledger, target.sun_per_hour, target.sweeps_in_flight)
         except SweeperError as exc:
             raise _fail(str(exc)) from None
     if as_json:

@@ -121,3 +121,22 @@ def test_status_shows_the_hourly_spend_against_its_budget_and_crossings(
     output = run(cli, "status")[1]
     assert "energy spend in the last hour: 3.25 TRX (budget 2000 TRX)" in output
     assert "sun_per_hour 1" in output
+
+
+def test_status_shows_the_sweeps_in_flight_against_the_cap_and_says_when_new_ones_queue(
+    cli: typer.Typer, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWEEPER_BUDGET__SWEEPS_IN_FLIGHT", "2")
+    addresses = [tron_address(f"flying-{i}") for i in range(3)]
+    ledger.add_addresses([DepositAddress(a, f"external:{a}") for a in addresses])
+    sweeps = [ledger.open_sweep(a, USDT, 5_000_000, HOT_WALLET) for a in addresses]
+    ledger.transition(sweeps[0].id, SweepState.DETECTED, SweepState.ENERGY_ORDERED)  # type: ignore[union-attr]
+
+    spending = json.loads(run(cli, "status", "--json")[1])["spending"]
+    assert (spending["in_flight"], spending["in_flight_cap"], spending["detected"]) == (1, 2, 2)
+    assert "sweeps between order and broadcast: 1 (cap 2); DETECTED: 2" in run(cli, "status")[1]
+
+    ledger.transition(sweeps[1].id, SweepState.DETECTED, SweepState.ENERGY_READY)  # type: ignore[union-attr]
+    output = run(cli, "status")[1]
+    assert "sweeps between order and broadcast: 2 (cap 2); DETECTED: 1" in output
+    assert "new sweeps queue unpaid until one is sent" in output
