@@ -429,6 +429,11 @@ def test_the_next_look_of_a_paid_sweep_is_delivered_before_a_backlog_of_new_depo
     assert published.returncode == 0, published.stderr[-2000:]
     assert site.ledger.get_sweep(paid).state is SweepState.ENERGY_ORDERED  # type: ignore[union-attr]
 
+    lists = redis.Redis.from_url(broker)
+    try:  # the lists docs/OPERATIONS.md names: kombu keeps one per priority step
+        assert (lists.llen("sweep"), lists.llen("sweep\x06\x166")) == (1, len(backlog))
+    finally:
+        lists.close()
     delivered: list[int] = []
     with Connection(broker) as conn:  # kombu's own consumer decides the order, as a worker's would
         queue = conn.SimpleQueue("sweep")
