@@ -445,7 +445,8 @@ class Ledger:
         return sum(counts.values()), detected
 
     def release_held(self, limit: int = 1) -> list[int]:
-        """Wake the oldest DETECTED sweeps still waiting (held at the admission gate): due now.
+        """Wake the DETECTED sweeps waiting longest for their next look (held at the admission gate, which
+        gives each a longer wait the longer the queue it joins): due now.
 
         A compare-and-set on the wait each sweep had, so two workers freeing slots at once wake two
         sweeps, or one twice at worst; reconcile starts the woken ones even if their task is lost.
@@ -454,7 +455,7 @@ class Ledger:
         query = (
             select(SWEEPS.c.id, SWEEPS.c.next_check_at)
             .where(SWEEPS.c.state == SweepState.DETECTED.value, SWEEPS.c.next_check_at > now)
-            .order_by(SWEEPS.c.id)
+            .order_by(SWEEPS.c.next_check_at, SWEEPS.c.id)  # the (state, next_check_at) index's order
             .limit(limit)
         )
         woken: list[int] = []
