@@ -350,6 +350,8 @@ def _minutes(results: dict[str, Any]) -> int:
 def _when(section: dict[str, Any]) -> str:
     scale = section.get("scale", 1)
     scaled = "" if scale == 1 else f", **BENCH_SCALE={scale}: sizes scaled, not the issue's**"
+    if scale != 1 and any(r.get("confirmed", 0) >= 10_000 for r in section.get("runs", [])):
+        scaled = f", BENCH_SCALE={scale}: 10,000 deposits, the size of the issue's memory goal"
     return (
         f"_Measured {section.get('measured_at', '?')} at commit {section.get('commit', '?')} "
         f"in {section.get('duration_s', '?')} s{scaled}._"

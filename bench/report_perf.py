@@ -92,7 +92,14 @@ def goals(results: dict[str, Any]) -> list[str]:
                 + ("" if full else " (not 10,000: the run's size)")
                 + f", {run['rss_at_rest']['pool_max_mb']} MB at rest",
                 _yes(after <= 150) + ("" if full else " (at that size)"),
-                "" if full else "a 10,000-sweep run was not part of this benchmark run",
+                (
+                    f"the pool process grew {round(after - run['rss_at_rest']['pool_max_mb'], 1)} MB over "
+                    "the run (about 12 MB over the first 1,000 sweeps in the end-to-end runs): not yet "
+                    "explained; bounded caches (address forms, quotes, measurements) and the allocator "
+                    "keeping its high-water mark are the first candidates, unmeasured"
+                )
+                if full
+                else "a 10,000-sweep run was not part of this benchmark run",
             )
         )
     lines = ["| goal | measured | met | why not |", "|---|---|---|---|"]
