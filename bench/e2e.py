@@ -252,13 +252,11 @@ def _env(
 
 def _orders(ledger: Any) -> dict[str, int]:
     """Energy orders the fleet placed, by how they ended: more than one a sweep is paid twice."""
-    from sqlalchemy import func, select
+    from sweeper.ledger.stats import order_counts
 
-    from sweeper.ledger.repository import ORDERS
-
-    query = select(ORDERS.c.status, func.count()).group_by(ORDERS.c.status)
-    with ledger.engine.connect() as conn:
-        by_status = {str(status): int(n) for status, n in conn.execute(query)}
+    by_status: dict[str, int] = {}
+    for _source, status, n in order_counts(ledger):
+        by_status[status.value] = by_status.get(status.value, 0) + n
     return {"total": sum(by_status.values()), **by_status}
 
 

@@ -3,13 +3,13 @@
 An address is kept as its key, the top 88 bits of its 20-byte body (the base58check payload without the
 constant ``0x41`` prefix and the checksum; ``sweeper.chain.addresses.KEY_BITS``): an int of three 30-bit
 digits (36 bytes), not its 34-character string (about 120 bytes in a set) nor its whole 160-bit body
-(48 bytes). A log topic is tested by the same key, parsed from 22 of its hex digits. Measured with tracemalloc
-(tests/unit/test_watchset.py): about 82 bytes per address at 100,000 and 74 at
-1,000,000 (the int plus 16 bytes per slot of a set table kept under 60% full).
+(48 bytes). A log topic is tested by the same key, parsed from 22 of its hex digits. Measured with
+tracemalloc (tests/unit/test_watchset.py): about 82 bytes per address at 100,000 and 74 at 1,000,000
+(the int plus 16 bytes per slot of a set table kept under 60% full).
 
 Two addresses share a key with probability 2**-88 per pair: with 10 million watched, a stranger's
-address is taken for a watched one about once in 3 * 10**19 lookups. Such a hit would only ask the ledger,
-which opens sweeps for watched addresses alone (``Ledger.open_sweep``); nothing is ordered for it.
+address is taken for a watched one about once in 3 * 10**19 lookups. Such a hit would only ask the
+ledger, which opens sweeps for watched addresses alone (``Ledger.open_sweep``); nothing is ordered.
 
 Membership decodes base58 with a small loop; the checksum is hashed only for members (a stored body
 reached through a corrupted string is refused), so a miss costs about 3 us and a hit about 4 us.
@@ -63,7 +63,7 @@ def _checksum(body: int) -> int:
 
 
 class WatchSet:
-    """A set of TRON base58 addresses stored as 160-bit ints; ``in`` never raises."""
+    """A set of TRON base58 addresses stored as their 88-bit keys; ``in`` never raises."""
 
     __slots__ = ("_keys",)
 
