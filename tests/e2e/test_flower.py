@@ -91,6 +91,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             group.worker("w1", concurrency=2)
             port = free_port()
             group.flower(port, f"{USER}:{PASSWORD}")
+            # Workers send task events only once Flower asks (SWEEPER_TASK_EVENTS is off by default);
+            # a task finished before that never reaches Flower's task list.
+            wait_for(lambda: "enabled by remote" in group.logs("w1"), 60, "Flower to turn on task events")
             yield Deployment(site, group, f"http://127.0.0.1:{port}")
         finally:
             group.stop()
