@@ -107,7 +107,10 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(number),
-        logger_factory=structlog.PrintLoggerFactory(file=STDERR),
+        # WriteLogger writes line and newline in one call (PrintLogger's print() makes two): prefork
+        # children share the worker's stderr, and unbuffered each call is a syscall another process's
+        # line can land between.
+        logger_factory=structlog.WriteLoggerFactory(file=STDERR),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
