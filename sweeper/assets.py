@@ -52,6 +52,10 @@ class EnergyPolicy:
         return measured + math.ceil(extra) + max(0, self.margin)
 
 
+HOLDS_SECONDS = 3.0
+"""How long whether a destination holds the token serves cached measurements: one block."""
+
+
 @dataclass
 class EnergyMeter:
     """Asks the chain what a transfer costs; one answer serves briefly per (token, recipient holds).
@@ -64,25 +68,46 @@ class EnergyMeter:
     policy: EnergyPolicy = field(default_factory=EnergyPolicy)
     clock: Callable[[], float] = time.monotonic
     _cache: dict[tuple[str, bool], tuple[float, int]] = field(default_factory=dict)
+    _holds: dict[tuple[str, str], tuple[float, bool]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def measure(self, chain: Chain, contract: str, owner: str, to: str, amount: int, *, fresh: bool) -> int:
-        holds = chain.token_balance(contract, to) > 0
-        key = (contract, holds)
+        """A fresh reading is one request (the transfer itself, whatever the recipient holds); a cached
+        one costs none while both the figure and whether the recipient holds the token are recent."""
+        if fresh:
+            return self._checked(contract, chain.measure_transfer_energy(contract, owner, to, amount))
         now = self.clock()
+        key = (contract, self._recipient_holds(chain, contract, to, now))
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and not fresh and now - hit[0] < self.policy.cache_seconds:
+        if hit is not None and now - hit[0] < self.policy.cache_seconds:
             return hit[1]
-        measured = chain.measure_transfer_energy(contract, owner, to, amount)
+        measured = self._checked(contract, chain.measure_transfer_energy(contract, owner, to, amount))
+        with self._lock:
+            self._cache[key] = (now, measured)
+        return measured
+
+    def _recipient_holds(self, chain: Chain, contract: str, to: str, now: float) -> bool:
+        """Whether ``to`` holds the token, read at most once per ``HOLDS_SECONDS``: it flips only when the
+        destination's balance crosses zero (its first deposit, or emptied to cold storage), and a guess
+        that is that stale is caught by the fresh reading before signing (a top-up, never a short send)."""
+        ttl = min(self.policy.cache_seconds, HOLDS_SECONDS)
+        with self._lock:
+            seen = self._holds.get((contract, to))
+        if seen is not None and now - seen[0] < ttl:
+            return seen[1]
+        holds = chain.token_balance(contract, to) > 0
+        with self._lock:
+            self._holds[(contract, to)] = (now, holds)
+        return holds
+
+    def _checked(self, contract: str, measured: int) -> int:
         if measured > self.policy.ceiling:
             raise PolicyRefused(
                 f"the chain measures {measured} energy for one transfer of {contract}, above the ceiling of "
                 f"{self.policy.ceiling} (SWEEPER_ENERGY__MAX_ENERGY_PER_TRANSFER)",
                 reason="energy_ceiling",
             )
-        with self._lock:
-            self._cache[key] = (now, measured)
         return measured
 
     def fee_limit(self, energy: int, params: ChainParameters) -> int:
@@ -197,9 +222,11 @@ class Trc20Asset:
         required = self.meter.policy.with_margin(measured)
         params = chain.chain_parameters()
         fee_limit = self.meter.fee_limit(required, params)
-        activated = have is not None or chain.is_activated(address)
         if have is None:
-            have = chain.resources(address) if activated else Resources(0)
+            account = chain.account(address)
+            activated, have = account is not None, account or Resources(0)
+        else:
+            activated = True
         bytes_ = size.trc20_transfer_bytes(address, contract, self.destination, amount, fee_limit)
         trx = have.trx
         if activated:

@@ -294,12 +294,11 @@ class Flow:
             return self.ordering.failover(s, f"order {s.order_no} was never stored, so never sent")
         if record.status is OrderRequestStatus.REQUESTED:
             return self.ordering.ask_again(s, record)
-        activated = self.chain.is_activated(s.address)
         if s.state is SweepState.ACTIVATING:
-            if activated:
+            if self.chain.is_activated(s.address):
                 return Move(SweepState.ENERGY_ORDERED, "address activated")
-        elif activated:
-            have = self.chain.resources(s.address)  # one read serves the need and the delivery check
+        elif (have := self.chain.account(s.address)) is not None:
+            # one read serves the activation, the need and the delivery check
             asset = self.assets.get(s.token_contract)
             required = asset.need(self.chain, s.address, s.amount, have=have).required_energy
             if self.procurement.delivered(s, record, have, required):
@@ -366,9 +365,8 @@ class Flow:
         it; the first look comes then (or within ``UNSEEN_WAIT_CAP_S``), not one block from now. The
         transfer is sent and recorded: a node that cannot say how far the chain is only means a poll."""
         try:
-            head = self.chain.head_block_number()
-            lag = head - self.chain.solid_block_number()
-            return self._pace(head + 1, head, lag, "sent", cap=UNSEEN_WAIT_CAP_S)
+            head, solid = self.chain.block_heights()
+            return self._pace(head + 1, head, head - solid, "sent", cap=UNSEEN_WAIT_CAP_S)
         except TransientError:
             return self._poll()
 
@@ -386,7 +384,7 @@ class Flow:
                 )  # the same bytes again in case a node dropped them; any answer is fine
                 return self._poll()
             # Mined above the solid block: nothing to do until the chain can have solidified it that deep.
-            head, solid = self.chain.head_block_number(), self.chain.solid_block_number()
+            head, solid = self.chain.block_heights()
             return self._pace(mined.block_number, head, head - solid, "mined, not yet solid")
         if not receipt.success:
             self.ledger.mark_tx(

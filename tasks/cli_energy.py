@@ -99,9 +99,9 @@ def _sweep_needs(
     margin = settings.energy.margin
     try:
         holds = chain.token_balance(contract, to) > 0
-        activated = chain.is_activated(address)
-        available = chain.resources(address).energy if activated else 0
-        return energy_needed(holds, margin, available), not activated, ""
+        account = chain.account(address)
+        available = account.energy if account is not None else 0
+        return energy_needed(holds, margin, available), account is None, ""
     except SweeperError as exc:
         return energy_needed(False, margin, 0), False, f"chain not read ({exc.reason}): assuming a new holder"
 

@@ -65,6 +65,11 @@ class Chain(Protocol):
         """Spendable energy, free and staked bandwidth and TRX; ``Resources(0)`` if not activated."""
         ...
 
+    def account(self, address: str) -> Resources | None:
+        """``resources`` of an activated account, None for one not on chain: whether it is activated and
+        what it holds from one read of each (not ``is_activated`` then ``resources``, three)."""
+        ...
+
     def is_blacklisted(self, contract: str, address: str) -> bool: ...
 
     def measure_transfer_energy(self, contract: str, owner: str, to: str, amount: int) -> int:
@@ -107,6 +112,10 @@ class Chain(Protocol):
     def head_block_number(self) -> int: ...
 
     def solid_block_number(self) -> int: ...
+
+    def block_heights(self) -> tuple[int, int]:
+        """(head, solid) block numbers from one node answer: a wait paced by both asks once."""
+        ...
 
     def head_block(self) -> BlockRef:
         """The head block's number and timestamp: the chain time transactions are judged by."""

@@ -145,10 +145,19 @@ class TronChain:
         return required
 
     def resources(self, address: str) -> Resources:
+        return self.account(address) or Resources(0)
+
+    def account(self, address: str) -> Resources | None:
+        """``getaccount`` (empty for an account not on chain; its ``balance`` is the TRX), then
+        ``getaccountresource`` for the energy and bandwidth: two requests, where ``is_activated`` and
+        ``resources`` made three."""
+        body = {"address": validate(address), "visible": True}
+        with translating("getaccount"):
+            account = self._call("wallet/getaccount", body)
+        if not account:
+            return None
         with translating("getaccountresource"):
-            res = self._call("wallet/getaccountresource", {"address": validate(address), "visible": True})
-        if not res:
-            return Resources(0)
+            res = self._call("wallet/getaccountresource", body) or {}
         self._reference = self._reference or address  # an activated account to read network totals from
         energy = res.get("EnergyLimit", 0) - res.get("EnergyUsed", 0)
         free = res.get("freeNetLimit", 0) - res.get("freeNetUsed", 0)
@@ -157,7 +166,7 @@ class TronChain:
             energy=max(0, int(energy)),
             free_bandwidth=max(0, int(free)),
             staked_bandwidth=max(0, int(staked)),
-            trx=self.trx_balance(address),
+            trx=int(account.get("balance", 0)),
         )
 
     # --- building and signing -------------------------------------------------------------------
@@ -273,6 +282,13 @@ class TronChain:
     def solid_block_number(self) -> int:
         with translating("getnodeinfo"):
             return int(self._tron.get_latest_solid_block_number())
+
+    def block_heights(self) -> tuple[int, int]:
+        """``getnodeinfo`` holds both ``block`` and ``solidityBlock`` ("Num:N,ID:…", what tronpy parses
+        for each of the two above), so one request answers both."""
+        with translating("getnodeinfo"):
+            info = self._call("wallet/getnodeinfo", {})
+            return _node_height(info, "block"), _node_height(info, "solidityBlock")
 
     def head_block(self) -> BlockRef:
         with translating("getnowblock"):
@@ -441,6 +457,13 @@ def _parameters(entries: Any) -> ChainParameters:
         free_net_limit=values.get("getFreeNetLimit", 0),
         max_fee_limit=values.get("getMaxFeeLimit") or None,
     )
+
+
+def _node_height(info: Any, key: str) -> int:
+    text = str((info or {}).get(key) or "")
+    if not text.startswith("Num:"):
+        raise ChainUnavailable(f"getnodeinfo: no {key} height in the node's answer")
+    return int(text.split(",ID:", 1)[0].removeprefix("Num:"))
 
 
 def _block_ref(block: Any) -> BlockRef:

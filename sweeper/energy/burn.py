@@ -61,13 +61,13 @@ class BurnSource(JournaledSource):
     ) -> tuple[int, int]:
         """(sun to send to the address, sun the gas wallet's own transaction burns on top)."""
         params = self._chain.chain_parameters()
-        activated = self._chain.is_activated(address)
+        have = self._chain.account(address)
+        activated = have is not None
         need = energy * params.energy_fee
         if bytes_ is None:
             fee_limit = max(1, math.ceil(energy * params.energy_fee * FEE_LIMIT_HEADROOM))
             bytes_ = size.trc20_transfer_bytes(address, address, to or address, 1, fee_limit)
-        if activated:
-            have = self._chain.resources(address)
+        if have is not None:
             if max(have.staked_bandwidth, have.free_bandwidth) < bytes_:
                 need += bytes_ * params.transaction_fee
             need -= have.trx

@@ -79,9 +79,10 @@ class StakeSource(JournaledSource):
 
     def _bandwidth_amount(self, address: str, size: int) -> int:
         """Stake to delegate so the address's staked bytes cover ``size`` (staked and free never add up)."""
-        if not self._chain.is_activated(address):
+        have = self._chain.account(address)
+        if have is None:
             raise ProviderInvalidRequest("stake cannot delegate to an address that is not activated")
-        missing = size - self._chain.resources(address).staked_bandwidth
+        missing = size - have.staked_bandwidth
         amount = delegation_sun(max(1, missing), self._chain.sun_per_bandwidth_staked())
         capacity = self._chain.can_delegate_max_sun(self.owner, "BANDWIDTH")
         if amount > capacity:

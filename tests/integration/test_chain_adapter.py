@@ -259,3 +259,46 @@ def test_block_transfers_ignores_other_contracts_and_empty_ranges(devnet: Devnet
     assert chain.block_transfers(head, head, [other_token]) == []
     assert chain.block_transfers(head, head, []) == []
     assert chain.block_transfers(head + 1, head, [USDT]) == []
+
+
+class _Counted:
+    """An HTTP client that records each request's path, so a test sees how many round trips a read is."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.http = httpx.Client(event_hooks={"request": [lambda r: self.paths.append(r.url.path)]})
+
+
+def test_one_account_read_says_activated_and_what_it_holds_in_two_requests_not_three(
+    devnet: Devnet,
+) -> None:
+    counted = _Counted()
+    chain = TronChain(devnet.node_url, http=counted.http)
+    _, address = generate_key()
+    _, fresh = generate_key()
+    devnet.chain.fund(address, 3 * TRX)
+    devnet.chain.produce_blocks(1)
+    try:
+        have = chain.account(address)
+        assert counted.paths == ["/wallet/getaccount", "/wallet/getaccountresource"]
+        assert have is not None and have == chain.resources(address)
+        assert have.trx == 3 * TRX and have.free_bandwidth > 0
+        counted.paths.clear()
+        assert chain.account(fresh) is None  # not on chain: one request says so
+        assert counted.paths == ["/wallet/getaccount"]
+        assert chain.resources(fresh) == Resources(0)
+    finally:
+        counted.http.close()
+
+
+def test_head_and_solid_heights_come_from_one_node_info(devnet: Devnet) -> None:
+    counted = _Counted()
+    chain = TronChain(devnet.node_url, http=counted.http)
+    devnet.chain.produce_blocks(3)
+    try:
+        head, solid = chain.block_heights()
+        assert counted.paths == ["/wallet/getnodeinfo"]
+        assert (head, solid) == (chain.head_block_number(), chain.solid_block_number())
+        assert solid <= head
+    finally:
+        counted.http.close()

@@ -126,6 +126,7 @@ class MemoryChain:
     energy_factor: dict[str, float] = field(default_factory=dict)
     """Per token multiplier on its energy (1.0 = as listed), like java-tron's dynamic energy."""
     measurements: int = 0
+    account_reads: int = 0
     omit_transfer_log: bool = False
     """Receipts of token transfers come back SUCCESS without their Transfer log (a non-standard token)."""
     stake: dict[str, int] = field(default_factory=dict)
@@ -180,8 +181,14 @@ class MemoryChain:
 
     def resources(self, address: str) -> Resources:
         self._up()
-        if address not in self.activated:
-            return Resources(0)
+        return self._held(address) if address in self.activated else Resources(0)
+
+    def account(self, address: str) -> Resources | None:
+        self._up()
+        self.account_reads += 1
+        return self._held(address) if address in self.activated else None
+
+    def _held(self, address: str) -> Resources:
         return Resources(
             self.energy.get(address, 0),
             free_bandwidth=self.bandwidth.get(address, 0),
@@ -226,6 +233,10 @@ class MemoryChain:
 
     def solid_block_number(self) -> int:
         return self.solid_block().number
+
+    def block_heights(self) -> tuple[int, int]:
+        self._up()
+        return self.head, self.solid_block().number
 
     def block_seconds(self) -> float:
         """Blocks come every 3 s here, as on mainnet (``mine``)."""

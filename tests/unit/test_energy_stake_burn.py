@@ -84,6 +84,9 @@ class MemoryChain:
             return Resources(0)
         return Resources(0, free_bandwidth=self.bandwidth.get(address, 600), trx=self.trx.get(address, 0))
 
+    def account(self, address: str) -> Resources | None:
+        return self.resources(address) if address in self.activated else None
+
     def chain_parameters(self) -> ChainParameters:
         return PARAMETERS
 
