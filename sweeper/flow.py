@@ -14,6 +14,7 @@ workers, and a lost race turns a move into a no-op.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from sweeper.models import (
     TERMINAL_STATES,
     UINT256_MAX,
     BroadcastOutcome,
+    Resources,
     SignedTx,
     SweepState,
 )
@@ -118,6 +120,8 @@ class Flow:
             config=config,
             clock=lambda: self.clock(),  # noqa: PLW0108 - as above
         )
+        self._read = threading.local()
+        """What this call of ``advance`` read of the address (``_just_read``), per thread."""
         self._handlers: dict[SweepState, Callable[[Sweep], Decision]] = {
             SweepState.DETECTED: self._detected,
             SweepState.ACTIVATING: self._waiting_for_energy,
@@ -185,6 +189,7 @@ class Flow:
 
     def _advance(self, sweep: Sweep) -> Step:
         sweep_id = sweep.id
+        self._read.account = None
         with self.locks.hold(sweep.address):
             for _ in range(self.config.max_steps_per_call):
                 sweep = self._sweep(sweep_id)
@@ -302,6 +307,7 @@ class Flow:
             asset = self.assets.get(s.token_contract)
             required = asset.need(self.chain, s.address, s.amount, have=have).required_energy
             if self.procurement.delivered(s, record, have, required):
+                self._read.account = (s.id, s.version + 1, have)  # signing follows in this call
                 return Move(SweepState.ENERGY_READY, f"{record.step} on chain from {record.source}")
         if record.status is OrderRequestStatus.FAILED:
             return self.ordering.failover(s, record.detail or "the previous order failed")
@@ -326,7 +332,7 @@ class Flow:
         balance = self._balance(asset, s.address)
         if balance < asset.token.min_amount:
             return skip("balance_gone", f"balance {balance} < minimum {asset.token.min_amount}")
-        need = asset.need(self.chain, s.address, balance, fresh=True)
+        need = asset.need(self.chain, s.address, balance, fresh=True, have=self._just_read(s))
         if not need.sendable:
             # Measured again just before signing: the energy or the bytes are short (a new energy factor,
             # bandwidth used meanwhile). Get what is missing; sign nothing that cannot be paid.
@@ -454,6 +460,15 @@ class Flow:
         return tuple(o.id for o in self.ledger.sweeps(address=s.address, limit=20) if o.is_open)
 
     # -- helpers ------------------------------------------------------------------------------------
+
+    def _just_read(self, s: Sweep) -> Resources | None:
+        """The account this call read a moment ago for ``s`` as it is now (the delivery check that moved
+        it here, under the same address lock), so signing does not read it again; else None."""
+        seen, self._read.account = getattr(self._read, "account", None), None
+        if seen is None or seen[:2] != (s.id, s.version):
+            return None
+        have: Resources = seen[2]
+        return have
 
     def _poll(self) -> Decision:
         return Wait(self.config.poll_seconds)
