@@ -19,6 +19,7 @@ from config.settings import Settings, load_settings
 from sweeper import failpoints
 from sweeper.assets import EnergyPolicy
 from sweeper.chain import TronChain
+from sweeper.chain.clock import ChainClock
 from sweeper.energy import quote_cache
 from sweeper.energy.base import EnergySource
 from sweeper.energy.health import CircuitBreaker
@@ -138,7 +139,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     engine = create_engine_for(settings.database_url, pool_pre_ping=settings.database_pre_ping)
     clock = LedgerClock(engine)  # one clock for every host's ledger times (sweeper/ledger/clock.py)
     ledger = Ledger(engine, clock=clock.now)
-    keyring = build_keyring(settings, ledger, clock_ms=lambda: chain.head_block().timestamp_ms)
+    keyring = build_keyring(settings, ledger, clock_ms=ChainClock(chain.head_block))
     sources = quote_cache.cached(
         build_sources(settings, http, chain, keyring.signer_for, journal_for=lambda n: journal(ledger, n)),
         settings.energy.quote_cache_seconds,
