@@ -281,6 +281,12 @@ class Settings(BaseSettings):
     """Workers send task events from the start (else Flower turns them on, first 5 s after it starts)."""
     database_pre_ping: bool = False
     """Test each pooled ledger connection before use; off, a dropped one fails one step (retried)."""
+    memory_trim_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="worker processes hand freed heap back to the OS this often; 0: never",
+    )
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
     web: WebSettings = WebSettings()

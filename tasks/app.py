@@ -14,6 +14,7 @@ from celery.signals import setup_logging, worker_init
 from config.celery import celery_settings
 from config.logging import configure_logging
 from config.settings import InvalidSettings, load_settings
+from tasks import memory
 from tasks.schedule import beat_schedule
 
 
@@ -64,6 +65,7 @@ def create_app() -> Celery:
     celery.conf.beat_schedule = beat_schedule(settings)
     celery.conf.beat_scheduler = "tasks.beat_lock:LeaderScheduler"  # safe to run twice (tasks/beat_lock.py)
     celery.conf.sweeper_beat_lock_seconds = settings.beat_lock_seconds
+    memory.install(celery, settings.memory_trim_seconds)
     return celery
 
 
