@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from celery import Celery, bootsteps
 from celery.signals import task_postrun
 
@@ -79,6 +80,8 @@ class Trimmer:
         return True
 
 
+log = structlog.get_logger("sweeper.memory")
+
 _trimmer: Trimmer | None = None
 
 
@@ -109,6 +112,7 @@ class _TrimStep(bootsteps.StartStopStep):
     def start(self, parent: Any) -> None:
         if _trimmer is not None and _trimmer.enabled:
             self._tref = parent.timer.call_repeatedly(_trimmer.interval, _trimmer.maybe)
+            log.info("worker.memory_trim", every_seconds=_trimmer.interval)
 
     def stop(self, parent: Any) -> None:
         if self._tref is not None:
