@@ -32,9 +32,10 @@ def goals(results: dict[str, Any]) -> list[str]:
         tasks = best.get("tasks_per_sweep") or "?"
         why = (
             f"worker {best['cpu_ms_per_sweep'].get('worker')} ms of it: {tasks} `advance` tasks per sweep, "
-            "each a broker round trip with its ledger statements and node requests; the waits after the "
-            "broadcast are paced by the chain, the polls for energy are the shared poller's "
-            "(docs/ARCHITECTURE.md §10.1)"
+            "each a broker round trip, its address lock and its share of the sweep's ~68 ledger "
+            "statements and ~32 node and provider requests (one devnet sweep, counted); what is left to "
+            "cut is per task and per statement: one task advancing every sweep due in a block, and the "
+            "ledger writes of a step in one transaction (docs/ARCHITECTURE.md §10.1)"
         )
         rows.append(("stack CPU per sweep ≤ 50 ms", f"{ms} ms ({where})", _yes(ms <= 50), why))
     if four:
@@ -98,9 +99,9 @@ def goals(results: dict[str, Any]) -> list[str]:
                 _yes(after <= 150) + ("" if full else " (at that size)"),
                 (
                     f"the pool process grew {round(after - run['rss_at_rest']['pool_max_mb'], 1)} MB over "
-                    "the run (about 12 MB over the first 1,000 sweeps in the end-to-end runs): not yet "
-                    "explained; bounded caches (address forms, quotes, measurements) and the allocator "
-                    "keeping its high-water mark are the first candidates, unmeasured"
+                    "the run; freed heap is handed back every SWEEPER_MEMORY_TRIM_SECONDS (tasks/memory.py), "
+                    "so what grew is live: the caches (bounded by design) or a leak to look for with "
+                    "tracemalloc in the pool process"
                 )
                 if full
                 else "a 10,000-sweep run was not part of this benchmark run",

@@ -34,7 +34,7 @@ from sweeper.errors import AmountOutOfRange, PermanentError, TransientError, Unk
 from sweeper.flow_config import FlowConfig
 from sweeper.guards import Guards
 from sweeper.keys.keyring import Keyring
-from sweeper.ledger.records import OrderRequestStatus, Sweep, TxKind, TxStatus
+from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep, TxKind, TxStatus
 from sweeper.ledger.repository import Ledger
 from sweeper.locks import AddressLocks, LocalLocks
 from sweeper.models import (
@@ -307,6 +307,7 @@ class Flow:
             asset = self.assets.get(s.token_contract)
             required = asset.need(self.chain, s.address, s.amount, have=have).required_energy
             if self.procurement.delivered(s, record, have, required):
+                self._learn_pace(s, record)
                 self._read.account = (s.id, s.version + 1, have)  # signing follows in this call
                 return Move(SweepState.ENERGY_READY, f"{record.step} on chain from {record.source}")
         if record.status is OrderRequestStatus.FAILED:
@@ -460,6 +461,13 @@ class Flow:
         return tuple(o.id for o in self.ledger.sweeps(address=s.address, limit=20) if o.is_open)
 
     # -- helpers ------------------------------------------------------------------------------------
+
+    def _learn_pace(self, s: Sweep, record: OrderRecord) -> None:
+        """How long after it was placed this order was seen delivered: to the time this look was due (a
+        queue that ran it late does not stretch the figure), or to now when it was woken early."""
+        now = self.clock()
+        due = s.next_check_at.timestamp() if s.next_check_at is not None else now
+        self.ordering.pace.seen(record.source, record.step, min(now, due) - record.created_at.timestamp())
 
     def _just_read(self, s: Sweep) -> Resources | None:
         """The account this call read a moment ago for ``s`` as it is now (the delivery check that moved

@@ -19,6 +19,7 @@ from sweeper.guards import Guards
 from sweeper.ledger.records import OrderRecord, OrderRequestStatus, Sweep
 from sweeper.ledger.repository import Ledger
 from sweeper.models import ResourceNeed, SweepState
+from sweeper.pace import DeliveryPace
 from sweeper.procurement import Choice, Exhausted, Ordered, Procurement
 
 log = structlog.get_logger("sweeper.flow")
@@ -46,6 +47,9 @@ class Ordering:
         self.guards = guards
         self.config = config
         self.clock = clock
+        ceiling = min(config.order_timeout_seconds / 4, config.poll_seconds * 10)
+        self.pace = DeliveryPace(floor=config.poll_seconds, ceiling=ceiling)
+        """When each source's orders have lately been seen delivered: the first look after one comes then."""
 
     def _order(self, s: Sweep, ordered: Ordered, *, amount: int) -> Move:
         """Move the sweep to name the order; only if that move won, store the order and call the source.
@@ -113,7 +117,7 @@ class Ordering:
             return paused  # the order stays REQUESTED and is asked for once spending resumes
         log.info("energy.ordering", sweep_id=s.id, source=record.source, order_no=record.order_no)
         if self.procurement.place(s, record):
-            return Wait(self.config.poll_seconds)
+            return Wait(self.pace.first_look(record.source, record.step))
         return Proceed("the source refused: fail over")
 
     def failover(self, s: Sweep, why: str) -> Decision:
