@@ -17,7 +17,6 @@ return and microseconds when there is none. Where the C library is not glibc (mu
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 import time
 from collections.abc import Callable
@@ -29,13 +28,13 @@ from celery.signals import task_postrun
 
 
 def glibc_trim() -> Callable[[], int] | None:
-    """``malloc_trim(0)`` of this process's C library, or None where it has none."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    """``malloc_trim(0)`` of this process's C library, or None where it has none.
+
+    Looked up among the symbols already loaded (``dlopen(NULL)``), not with ``ctypes.util.find_library``,
+    which runs ``ldconfig -p`` in a subprocess each time the app is built.
+    """
     try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
