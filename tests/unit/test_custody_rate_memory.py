@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from sweeper.chain.addresses import abi_word, to_hex
 from sweeper.chain.intent import Intent
 from sweeper.custody.policy import PolicyConfig, SigningPolicy
 from sweeper.errors import SigningThrottled
 from sweeper.models import USDT_MAINNET
 from tests.fixtures.db import tron_address
+from tests.support.raw_tx import trc20_transfer
 
 pytestmark = pytest.mark.unit
 
@@ -27,25 +27,6 @@ class Monotonic:
         return self.now
 
 
-def _transfer(owner: str) -> dict[str, object]:
-    value = {
-        "owner_address": to_hex(owner),
-        "contract_address": to_hex(USDT_MAINNET),
-        "data": "a9059cbb" + abi_word(HOT) + format(7, "064x"),
-    }
-    contract = {
-        "parameter": {"value": value, "type_url": "type.googleapis.com/protocol.TriggerSmartContract"}
-    }
-    return {
-        "contract": [{**contract, "type": "TriggerSmartContract"}],
-        "ref_block_bytes": "0001",
-        "ref_block_hash": "00" * 8,
-        "timestamp": NOW_MS,
-        "expiration": NOW_MS + 60_000,
-        "fee_limit": 30_000_000,
-    }
-
-
 def _policy(limit: int = 3, window: float = 3600.0) -> tuple[SigningPolicy, Monotonic]:
     config = PolicyConfig(
         {USDT_MAINNET: HOT}, HOT, None, 0, None, 50_000_000, rate_limit=limit, rate_window_s=window
@@ -55,7 +36,9 @@ def _policy(limit: int = 3, window: float = 3600.0) -> tuple[SigningPolicy, Mono
 
 
 def _sign(policy: SigningPolicy, owner: str) -> None:
-    policy.check(owner, _transfer(owner), Intent("trc20_transfer", USDT_MAINNET, 7, HOT))
+    policy.check(
+        owner, trc20_transfer(owner, HOT, 7, now_ms=NOW_MS), Intent("trc20_transfer", USDT_MAINNET, 7, HOT)
+    )
 
 
 def test_addresses_idle_for_a_whole_window_are_forgotten_as_others_are_signed_for() -> None:

@@ -13,6 +13,7 @@ from sweeper.keys import RemoteKeyring
 from sweeper.ledger import Ledger, create_engine_for
 from tasks.custody import build_keyring, policy_config
 from tests.fixtures.db import tron_address
+from tests.support.raw_tx import trc20_transfer
 
 pytestmark = pytest.mark.unit
 
@@ -60,7 +61,6 @@ def test_without_a_signer_url_local_keys_sit_behind_the_policy_with_the_one_fee_
 
 
 def test_local_signing_goes_through_the_same_policy(tmp_path) -> None:
-    from sweeper.chain.addresses import abi_word, to_hex
     from sweeper.chain.txid import txid
     from sweeper.custody.policy import PolicyConfig, SigningPolicy
     from sweeper.errors import SigningRefused
@@ -76,22 +76,7 @@ def test_local_signing_goes_through_the_same_policy(tmp_path) -> None:
     signer = PolicyKeyring(ring, policy).signer_for(deposit)
 
     def transfer(to: str) -> dict[str, object]:
-        value = {
-            "owner_address": to_hex(deposit),
-            "contract_address": to_hex(USDT_MAINNET),
-            "data": "a9059cbb" + abi_word(to) + format(7, "064x"),
-        }
-        contract = {
-            "parameter": {"value": value, "type_url": "type.googleapis.com/protocol.TriggerSmartContract"}
-        }
-        return {
-            "contract": [{**contract, "type": "TriggerSmartContract"}],
-            "ref_block_bytes": "0001",
-            "ref_block_hash": "00" * 8,
-            "timestamp": 1_700_000_000_000,
-            "expiration": 1_700_000_060_000,
-            "fee_limit": 30_000_000,
-        }
+        return trc20_transfer(deposit, to, 7, now_ms=1_700_000_000_000)
 
     good = transfer(HOT)
     signature = signer.sign_transaction(good, Intent("trc20_transfer", USDT_MAINNET, 7, HOT))
