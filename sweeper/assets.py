@@ -72,16 +72,17 @@ class EnergyMeter:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def measure(self, chain: Chain, contract: str, owner: str, to: str, amount: int, *, fresh: bool) -> int:
-        """A fresh reading is one request (the transfer itself, whatever the recipient holds); a cached
-        one costs none while both the figure and whether the recipient holds the token are recent."""
-        if fresh:
-            return self._checked(contract, chain.measure_transfer_energy(contract, owner, to, amount))
+        """A fresh reading measures the transfer and replaces the cached figure (what a later delivery
+        check compares the address's energy with: a stale one would call a top-up delivered before it
+        arrived and order it again); a cached one costs no request while both the figure and whether the
+        recipient holds the token are recent."""
         now = self.clock()
         key = (contract, self._recipient_holds(chain, contract, to, now))
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.policy.cache_seconds:
-            return hit[1]
+        if not fresh:
+            with self._lock:
+                hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < self.policy.cache_seconds:
+                return hit[1]
         measured = self._checked(contract, chain.measure_transfer_energy(contract, owner, to, amount))
         with self._lock:
             self._cache[key] = (now, measured)

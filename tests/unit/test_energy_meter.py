@@ -68,7 +68,18 @@ def test_a_fresh_figure_is_the_transfer_measured_once_whatever_is_cached() -> No
     meter.measure(chain, USDT_CONTRACT, A, HOT, 10, fresh=False)
     chain.calls.clear()
     assert meter.measure(chain, USDT_CONTRACT, A, HOT, 10, fresh=True) == ENERGY_TRANSFER_TO_HOLDER
-    assert chain.calls == {"measure": 1}
+    assert chain.calls == {"measure": 1}  # the holding is still recent: not read again
+
+
+def test_a_fresh_figure_replaces_the_cached_one_so_a_top_up_is_not_judged_by_the_old_figure() -> None:
+    chain, meter, ticks = _setup()
+    assert meter.measure(chain, USDT_CONTRACT, A, HOT, 10, fresh=False) == ENERGY_TRANSFER_TO_HOLDER
+    chain.energy_factor[USDT_CONTRACT] = 2.5  # the token's energy factor rose
+    ticks.now += 1
+    raised = meter.measure(chain, USDT_CONTRACT, A, HOT, 10, fresh=True)  # before signing
+    assert raised == round(ENERGY_TRANSFER_TO_HOLDER * 2.5)
+    # The top-up's delivery check asks the cache: it must want the raised figure, not the old one.
+    assert meter.measure(chain, USDT_CONTRACT, A, HOT, 10, fresh=False) == raised
 
 
 def test_a_destination_that_stops_holding_is_seen_within_a_block_and_fresh_at_once() -> None:
