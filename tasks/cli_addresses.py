@@ -76,10 +76,11 @@ def _ledger(settings: Settings) -> Iterator[Ledger]:
         engine = create_engine_for(settings.database_url)
     except (SweeperError, SQLAlchemyError) as exc:
         raise _fail(f"cannot open the ledger: {exc}", 1) from None
+    ledger = Ledger(engine)
     try:
-        yield Ledger(engine)
+        yield ledger
     finally:
-        engine.dispose()
+        ledger.dispose()
 
 
 def _keyring(settings: Settings) -> MnemonicKeyring:

@@ -130,6 +130,7 @@ def open_ledger(target: LedgerTarget) -> Iterator[Ledger]:
         engine = create_engine_for(target.database_url)
     except (SQLAlchemyError, ValueError) as exc:
         raise _fail(f"cannot open the ledger at {masked(target.database_url)}: {exc}") from None
+    ledger = Ledger(engine)
     try:
         try:
             revision = current_revision(engine)
@@ -137,9 +138,9 @@ def open_ledger(target: LedgerTarget) -> Iterator[Ledger]:
             raise _fail(f"cannot open the ledger at {masked(target.database_url)}: {exc}") from None
         if revision is None:
             raise _fail(f"the ledger at {masked(target.database_url)} is not migrated: run `sweeper migrate`")
-        yield Ledger(engine)
+        yield ledger
     finally:
-        engine.dispose()
+        ledger.dispose()
 
 
 def _trx(sun: int) -> Decimal:

@@ -512,7 +512,7 @@ def run_checks(settings: Settings) -> list[Check]:
     finally:
         http.close()
         if ctx.ledger is not None:
-            ctx.ledger.engine.dispose()
+            ctx.ledger.dispose()
     return found
 
 

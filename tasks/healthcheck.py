@@ -20,13 +20,13 @@ TIMEOUT_S = 5
 def problems(settings: Settings) -> list[str]:
     """What does not answer, one line each; empty when healthy."""
     found: list[str] = []
-    engine = create_engine_for(settings.database_url)
+    ledger = Ledger(create_engine_for(settings.database_url))
     try:
-        Ledger(engine).ping()
+        ledger.ping()
     except LedgerUnavailable as exc:
         found.append(_one_line(str(exc)))
     finally:
-        engine.dispose()
+        ledger.dispose()
     try:
         with Connection(settings.broker_url, connect_timeout=TIMEOUT_S) as broker:
             broker.ensure_connection(max_retries=0, timeout=TIMEOUT_S)

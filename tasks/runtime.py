@@ -58,7 +58,7 @@ class Runtime:
         close = getattr(self.keyring, "close", None)
         if close is not None:
             close()  # the signer client's own HTTP connections
-        self.ledger.engine.dispose()
+        self.ledger.dispose()
 
 
 def secret_values(settings: Settings) -> list[str]:

@@ -164,10 +164,10 @@ def _check_ledger(settings: Settings, found: Readiness, *, has_mnemonic: bool, a
         engine = create_engine_for(settings.database_url)
     except (SQLAlchemyError, ValueError):
         return
+    ledger = Ledger(engine)
     try:
         if current_revision(engine) is None:
             return
-        ledger = Ledger(engine)
         watched = ledger.address_count()
         if watched and not any_keys:
             found.problems.append(
@@ -185,4 +185,4 @@ def _check_ledger(settings: Settings, found: Readiness, *, has_mnemonic: bool, a
     except (SQLAlchemyError, SweeperError):
         return
     finally:
-        engine.dispose()
+        ledger.dispose()

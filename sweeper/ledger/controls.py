@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 
 from sweeper.ledger.records import OrderRecord, PauseState, Quarantined
 from sweeper.ledger.repository import Ledger
@@ -33,6 +33,38 @@ def _not_refused() -> Any:
     return ORDERS.c.refused_at.is_(None)
 
 
+def _quarantine_query() -> Any:
+    """FAILED sweeps that ended after their address was last released (or never released)."""
+    joined = SWEEPS.outerjoin(RELEASES, RELEASES.c.address == SWEEPS.c.address)
+    return (
+        select(SWEEPS.c.id, SWEEPS.c.address, SWEEPS.c.reason, SWEEPS.c.updated_at)
+        .select_from(joined)
+        .where(
+            SWEEPS.c.state == SweepState.FAILED.value,
+            (RELEASES.c.released_at.is_(None)) | (SWEEPS.c.updated_at > RELEASES.c.released_at),
+        )
+    )
+
+
+# Read before every order, so built once (sweeper/ledger/repository.py says why).
+_PAUSE = select(CONTROLS).where(CONTROLS.c.name == SPENDING)
+_QUARANTINED = (
+    _quarantine_query().where(SWEEPS.c.address == bindparam("address")).order_by(SWEEPS.c.id.desc()).limit(1)
+)
+_ADDRESS_ORDERS = (
+    select(func.count(), func.min(ORDERS.c.created_at))
+    .select_from(ORDERS.join(SWEEPS, SWEEPS.c.id == ORDERS.c.sweep_id))
+    .where(
+        SWEEPS.c.address == bindparam("address"),
+        ORDERS.c.created_at >= bindparam("since"),
+        _not_refused(),
+    )
+)
+_SPENT = select(func.coalesce(func.sum(func.coalesce(ORDERS.c.cost_sun, ORDERS.c.quoted_sun, 0)), 0)).where(
+    ORDERS.c.created_at >= bindparam("since"), _not_refused()
+)
+
+
 class SpendControls:
     """The spend guards' rows in one ledger; safe to share between threads like the ledger itself."""
 
@@ -51,7 +83,7 @@ class SpendControls:
 
     def pause_state(self) -> PauseState:
         with self._ledger._read() as conn:
-            row = conn.execute(select(CONTROLS).where(CONTROLS.c.name == SPENDING)).mappings().first()
+            row = conn.execute(_PAUSE).mappings().first()
         if row is None:
             return PauseState(paused=False)
         return PauseState(bool(row["paused"]), row["note"], row["changed_at"])
@@ -81,9 +113,8 @@ class SpendControls:
 
     def quarantined(self, address: str) -> Quarantined | None:
         """The failed sweep holding ``address`` in quarantine, if one does (its newest)."""
-        query = self._quarantine_query().where(SWEEPS.c.address == address).order_by(SWEEPS.c.id.desc())
         with self._ledger._read() as conn:
-            row = conn.execute(query.limit(1)).mappings().first()
+            row = conn.execute(_QUARANTINED, {"address": address}).mappings().first()
         return Quarantined.from_row(row) if row is not None else None
 
     def release(self, address: str, note: str | None = None) -> Quarantined | None:
@@ -103,7 +134,7 @@ class SpendControls:
     def quarantine_list(self, limit: int = 100) -> tuple[int, list[Quarantined]]:
         """How many addresses are quarantined, and the newest failure of each of the ``limit`` latest."""
         newest = (
-            self._quarantine_query()
+            _quarantine_query()
             .with_only_columns(func.max(SWEEPS.c.id).label("id"))
             .group_by(SWEEPS.c.address)
             .subquery()
@@ -119,30 +150,12 @@ class SpendControls:
             rows = [Quarantined.from_row(row) for row in conn.execute(query).mappings()]
         return total, rows
 
-    @staticmethod
-    def _quarantine_query() -> Any:
-        """FAILED sweeps that ended after their address was last released (or never released)."""
-        joined = SWEEPS.outerjoin(RELEASES, RELEASES.c.address == SWEEPS.c.address)
-        return (
-            select(SWEEPS.c.id, SWEEPS.c.address, SWEEPS.c.reason, SWEEPS.c.updated_at)
-            .select_from(joined)
-            .where(
-                SWEEPS.c.state == SweepState.FAILED.value,
-                (RELEASES.c.released_at.is_(None)) | (SWEEPS.c.updated_at > RELEASES.c.released_at),
-            )
-        )
-
     # -- what has been spent ------------------------------------------------------------------------
 
     def address_orders_since(self, address: str, since: datetime) -> tuple[int, datetime | None]:
         """Orders for ``address``'s sweeps since ``since`` that no source refused, and the oldest one."""
-        query = (
-            select(func.count(), func.min(ORDERS.c.created_at))
-            .select_from(ORDERS.join(SWEEPS, SWEEPS.c.id == ORDERS.c.sweep_id))
-            .where(SWEEPS.c.address == address, ORDERS.c.created_at >= since, _not_refused())
-        )
         with self._ledger._read() as conn:
-            count, oldest = conn.execute(query).one()
+            count, oldest = conn.execute(_ADDRESS_ORDERS, {"address": address, "since": since}).one()
         return int(count), oldest
 
     def spent_since(self, since: datetime) -> int:
@@ -151,10 +164,8 @@ class SpendControls:
         Orders a source refused outright count nothing; every other order counts, including one whose
         answer was lost or that failed after it was accepted (it may have been charged).
         """
-        cost = func.coalesce(ORDERS.c.cost_sun, ORDERS.c.quoted_sun, 0)
-        query = select(func.coalesce(func.sum(cost), 0)).where(ORDERS.c.created_at >= since, _not_refused())
         with self._ledger._read() as conn:
-            return int(conn.execute(query).scalar_one())
+            return int(conn.execute(_SPENT, {"since": since}).scalar_one())
 
     # -- budget crossings ---------------------------------------------------------------------------
 
