@@ -68,6 +68,35 @@ SIGNED_STATES = frozenset({SweepState.SIGNED, SweepState.BROADCAST})
 """States whose transfer is signed: a later deposit is not in it, and is swept once it is confirmed."""
 
 
+class SweepAddresses:
+    """Each open sweep's address, as this process last read it: the address lock is taken before the
+    sweep is read, and the address is one of the fields no change may touch (``MUTABLE_SWEEP_FIELDS``).
+    Bounded: the oldest entries go first, and an ended sweep's entry is dropped."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._known: dict[int, str] = {}
+        self._guard = threading.Lock()
+
+    def get(self, sweep_id: int) -> str | None:
+        return self._known.get(sweep_id)
+
+    def put(self, sweep_id: int, address: str) -> str:
+        with self._guard:
+            if len(self._known) >= self.LIMIT:
+                del self._known[next(iter(self._known))]
+            self._known[sweep_id] = address
+        return address
+
+    def drop(self, sweep_id: int) -> None:
+        with self._guard:
+            self._known.pop(sweep_id, None)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+
 class Flow:
     """Drives sweeps through the state machine; pure domain: no Celery, no configuration reads."""
 
@@ -122,6 +151,7 @@ class Flow:
         )
         self._read = threading.local()
         """What this call of ``advance`` read of the address (``_just_read``), per thread."""
+        self._addresses = SweepAddresses()
         self._handlers: dict[SweepState, Callable[[Sweep], Decision]] = {
             SweepState.DETECTED: self._detected,
             SweepState.ACTIVATING: self._waiting_for_energy,
@@ -168,6 +198,8 @@ class Flow:
                 {"balance": balance, "signed_amount": sweep.amount, "block": block},
             )
             log.info("deposit.after_signing", sweep_id=sweep.id, address=address, balance=balance)
+        if sweep is not None and sweep.is_open:
+            self._addresses.put(sweep.id, sweep.address)
         return sweep
 
     def advance(self, sweep_id: int) -> Step:
@@ -176,23 +208,32 @@ class Flow:
         A sweep that leaves flight here (sent or ended) wakes the oldest one queued at the in-flight
         cap (``Guards.queue``): the step's ``opened`` names it, so the task layer starts it now.
         """
-        sweep = self._sweep(sweep_id)
-        if not sweep.is_open:
-            return Step(sweep_id, sweep.state, None, sweep.reason or "")
-        step = self._advance(sweep)
+        address = self._addresses.get(sweep_id)
+        if address is None:
+            # The lock is per address; a sweep's address never changes, so it is read once per process.
+            sweep = self._sweep(sweep_id)
+            if not sweep.is_open:
+                return Step(sweep_id, sweep.state, None, sweep.reason or "")
+            address = self._addresses.put(sweep_id, sweep.address)
+        started: list[SweepState] = []
+        step = self._advance(sweep_id, address, started)
+        if step.state in TERMINAL_STATES:
+            self._addresses.drop(sweep_id)
         capped = self.guards.budgets.sweeps_in_flight > 0
-        if capped and sweep.state in IN_FLIGHT_STATES and step.state not in IN_FLIGHT_STATES:
+        if capped and started and started[0] in IN_FLIGHT_STATES and step.state not in IN_FLIGHT_STATES:
             woken = self.ledger.release_held(1)
             if woken:
                 step = dataclasses.replace(step, opened=(*step.opened, *woken))
         return step
 
-    def _advance(self, sweep: Sweep) -> Step:
-        sweep_id = sweep.id
+    def _advance(self, sweep_id: int, address: str, started: list[SweepState]) -> Step:
+        """The steps under the address lock; ``started`` gets the state the first read found."""
         self._read.account = None
-        with self.locks.hold(sweep.address):
+        with self.locks.hold(address):
             for _ in range(self.config.max_steps_per_call):
                 sweep = self._sweep(sweep_id)
+                if not started:
+                    started.append(sweep.state)
                 if not sweep.is_open:
                     return Step(sweep_id, sweep.state, None, sweep.reason or "", self._opened_after(sweep))
                 decision: Decision | None = None

@@ -1,0 +1,89 @@
+"""A waiting sweep is read once per look: its lock's address is known (docs/ARCHITECTURE.md §10.1)."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any
+
+import pytest
+
+from sweeper.flow import SweepAddresses
+from sweeper.models import SweepState
+from tests.fixtures.db import tron_address
+from tests.support.memory import heart
+
+pytestmark = pytest.mark.unit
+
+USDT = 1_000_000
+
+
+class RecordingLocks:
+    """Real exclusion is not the point here: which address each look locked, in order."""
+
+    def __init__(self) -> None:
+        self.held: list[str] = []
+
+    def hold(self, address: str) -> Any:
+        self.held.append(address)
+        return nullcontext()
+
+
+def counting(h: Any) -> list[int]:
+    reads: list[int] = []
+    real = h.ledger.get_sweep
+
+    def get_sweep(sweep_id: int) -> Any:
+        reads.append(sweep_id)
+        return real(sweep_id)
+
+    h.ledger.get_sweep = get_sweep
+    return reads
+
+
+def test_a_waiting_sweep_is_read_once_per_look_and_locked_by_its_own_address():
+    locks = RecordingLocks()
+    h = heart(locks=locks)
+    a = tron_address("reads-a")
+    h.deposit(a, 20 * USDT)
+    sid = h.open(a)
+    h.sources["cheap"].hold = True  # the provider takes the order and delegates later
+    first = h.flow.advance(sid)  # orders energy, then waits for it
+    assert first.state is SweepState.ENERGY_ORDERED and first.retry_in
+    reads = counting(h)
+
+    # No delegation has arrived: a plain look reads the sweep once, under the lock of its address.
+    for _ in range(3):
+        before = len(reads)
+        step = h.flow.advance(sid)
+        assert step.state is SweepState.ENERGY_ORDERED
+        assert len(reads) - before == 1
+    assert set(locks.held) == {a}
+    h.sources["cheap"].release()
+    assert h.run(sid) == "CONFIRMED"
+
+
+def test_a_process_that_never_saw_the_sweep_reads_its_address_first_and_an_ended_one_is_forgotten():
+    h = heart()
+    a = tron_address("reads-b")
+    h.deposit(a, 20 * USDT)
+    sid = h.open(a)
+    other = h.second_worker()
+    reads = counting(h)
+    step = other.advance(sid)  # knows nothing of the sweep: one read for the address, one under the lock
+    assert step.state is SweepState.ENERGY_ORDERED
+    assert reads[:2] == [sid, sid]
+    assert other._addresses.get(sid) == a
+    assert h.run(sid) == "CONFIRMED"
+    assert h.flow._addresses.get(sid) is None  # ended: its entry is dropped
+    assert len(h.flow._addresses) == 0
+
+
+def test_the_address_book_is_bounded_oldest_first():
+    book = SweepAddresses()
+    for i in range(SweepAddresses.LIMIT + 10):
+        book.put(i, f"T{i}")
+    assert len(book) == SweepAddresses.LIMIT
+    assert book.get(0) is None and book.get(9) is None
+    assert book.get(10) == "T10" and book.get(SweepAddresses.LIMIT + 9) == f"T{SweepAddresses.LIMIT + 9}"
+    book.drop(10)
+    assert book.get(10) is None
