@@ -59,3 +59,6 @@ class Step:
     opened: tuple[int, ...] = ()
     """Sweeps to start now: of the same address (a deposit that arrived after this one was signed), or
     the oldest one queued at the in-flight cap when this one left flight."""
+    began: SweepState | None = None
+    """The state this call found the sweep in (None if it never read it): a FAILED step that began
+    elsewhere is a failure this call caused."""

@@ -213,14 +213,15 @@ class Flow:
             # The lock is per address; a sweep's address never changes, so it is read once per process.
             sweep = self._sweep(sweep_id)
             if not sweep.is_open:
-                return Step(sweep_id, sweep.state, None, sweep.reason or "")
+                return Step(sweep_id, sweep.state, None, sweep.reason or "", began=sweep.state)
             address = self._addresses.put(sweep_id, sweep.address)
         started: list[SweepState] = []
         step = self._advance(sweep_id, address, started)
+        step = dataclasses.replace(step, began=started[0] if started else None)
         if step.state in TERMINAL_STATES:
             self._addresses.drop(sweep_id)
         capped = self.guards.budgets.sweeps_in_flight > 0
-        if capped and started and started[0] in IN_FLIGHT_STATES and step.state not in IN_FLIGHT_STATES:
+        if capped and step.began in IN_FLIGHT_STATES and step.state not in IN_FLIGHT_STATES:
             woken = self.ledger.release_held(1)
             if woken:
                 step = dataclasses.replace(step, opened=(*step.opened, *woken))

@@ -107,7 +107,6 @@ def advance(sweep_id: Any, token: str | None = None, **_: Any) -> dict[str, Any]
     rt = runtime()
     if _superseded(rt, sid, token):
         return {"ok": True, "sweep_id": sid, "superseded": True, "idle": True}
-    before = rt.ledger.get_sweep(sid)
     step = rt.flow.advance(sid)
     if step.retry_in is not None:
         schedule_advance(rt, sid, step.retry_in, new=step.state is SweepState.DETECTED)
@@ -115,7 +114,7 @@ def advance(sweep_id: Any, token: str | None = None, **_: Any) -> dict[str, Any]
     # left in flight: at full priority, so the woken one is not behind the backlog it waited in.
     for follow_up in step.opened:
         schedule_advance(rt, follow_up)
-    if step.state is SweepState.FAILED and before is not None and before.state is not SweepState.FAILED:
+    if step.state is SweepState.FAILED and step.began is not SweepState.FAILED:
         failed = rt.ledger.get_sweep(sid)  # this run ended it: a failure for Flower, not a SUCCESS
         why = failed.reason if failed is not None and failed.reason else "failed"
         raise SweepFailed(f"sweep {sid} FAILED: {why}", reason=why)

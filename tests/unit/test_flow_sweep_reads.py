@@ -87,3 +87,16 @@ def test_the_address_book_is_bounded_oldest_first():
     assert book.get(10) == "T10" and book.get(SweepAddresses.LIMIT + 9) == f"T{SweepAddresses.LIMIT + 9}"
     book.drop(10)
     assert book.get(10) is None
+
+
+def test_a_step_says_which_state_the_call_began_in_so_the_task_knows_who_failed_it():
+    h = heart()
+    a = tron_address("reads-c")
+    h.deposit(a, 20 * USDT, key=False)  # nobody holds its key: the sweep fails before paying
+    sid = h.open(a)
+    step = h.flow.advance(sid)
+    assert (step.began, step.state) == (SweepState.DETECTED, SweepState.FAILED)
+    again = h.flow.advance(sid)  # already failed: this call ended nothing
+    assert (again.began, again.state) == (SweepState.FAILED, SweepState.FAILED)
+    fresh = h.second_worker().advance(sid)  # a process that never looked at it reads it once
+    assert (fresh.began, fresh.state) == (SweepState.FAILED, SweepState.FAILED)
