@@ -311,8 +311,10 @@ class Procurement:
         A source is only called after the sweep's row names the order (compare-and-set), so a REQUESTED
         order the sweep does not name was never sent: mark it FAILED rather than leave it looking live.
         Judged by the ledger against the sweep row as it is then, not against ``s``, which may be stale.
+        A sweep with no order rows at all (every first order) has nothing to close: one read, no write.
         """
-        self.ledger.void_unnamed_orders(s.id, self.NEVER_SENT)
+        if self.ledger.count_orders(s.id):
+            self.ledger.void_unnamed_orders(s.id, self.NEVER_SENT)
 
     def record(self, s: Sweep, ordered: Ordered) -> OrderRecord:
         """Store the order number before anything can call the source with it."""

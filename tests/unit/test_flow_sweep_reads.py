@@ -100,3 +100,35 @@ def test_a_step_says_which_state_the_call_began_in_so_the_task_knows_who_failed_
     assert (again.began, again.state) == (SweepState.FAILED, SweepState.FAILED)
     fresh = h.second_worker().advance(sid)  # a process that never looked at it reads it once
     assert (fresh.began, fresh.state) == (SweepState.FAILED, SweepState.FAILED)
+
+
+def test_a_first_order_closes_no_leftover_rows_because_there_are_none():
+    from sqlalchemy import event
+
+    h = heart()
+    a = tron_address("reads-d")
+    h.deposit(a, 20 * USDT)
+    sid = h.open(a)
+    statements: list[str] = []
+
+    @event.listens_for(h.ledger.engine, "before_cursor_execute")
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    assert h.flow.advance(sid).state is SweepState.ENERGY_ORDERED
+    before_insert = statements[
+        : next(i for i, q in enumerate(statements) if q.startswith("INSERT INTO energy_orders"))
+    ]
+    assert not [q for q in before_insert if q.startswith("UPDATE energy_orders")]
+
+
+def test_a_row_a_crash_left_before_the_sweep_named_it_is_still_closed_as_never_sent():
+    h = heart()
+    a = tron_address("reads-e")
+    h.deposit(a, 20 * USDT)
+    sid = h.open(a)
+    orphan = h.ledger.record_order_request(sid, "energy", "cheap", "orphan-1", 65_000)  # the crash's row
+    assert h.flow.advance(sid).state is SweepState.ENERGY_ORDERED
+    left = h.ledger.get_order("cheap", orphan.order_no)
+    assert left is not None and left.status.value == "FAILED" and "never sent" in (left.detail or "")
+    assert "orphan-1" not in h.sources["cheap"].paid
