@@ -5,9 +5,10 @@ One end-to-end burst (4 worker processes, ``scaled(1000)`` deposits at ``BENCH_D
 1. **before**: the code as it was before the levers (the parent of the commit that added
    ``sweeper/chain/codec.py``, or ``BENCH_LEVERS_BASE``), exported with ``git archive`` into a temporary
    directory and run with this tree's ``bench/``;
-2. **the code levers** (orjson, one resources read, waits paced by the chain after the broadcast): this
-   tree with every switchable lever switched back off;
-3. then each setting lever turned on in turn: task events off, no pre-ping, quotes kept 3 s.
+2. **the code levers** (orjson, one resources read, waits paced by the chain after the broadcast): the
+   tree at ``SETTINGS_COMMIT``, where they were added, with every switchable lever switched back off;
+3. then each setting lever turned on in turn there: task events off, no pre-ping, quotes kept 3 s;
+4. then the code levers of later commits, each step the tree at its commit, the last this tree.
 
 Every step records the stack's CPU per sweep (worker, devnet, PostgreSQL, Redis: process CPU time, which
 the other helpers on a shared machine do not inflate much, unlike sweeps/min) and, with
@@ -28,21 +29,31 @@ from typing import Any
 from bench.common import BENCH_DIR, say, scaled
 
 ON = {"SWEEPER_TASK_EVENTS": "true", "SWEEPER_DATABASE_PRE_PING": "true"}
-STEPS: tuple[tuple[str, bool, dict[str, str]], ...] = (
-    ("before", True, {}),
+BASE = "base"
+"""A step's tree: the commit before the levers (``base_commit``)."""
+HERE = ""
+"""A step's tree: this one."""
+SETTINGS_COMMIT = "4795f2c"
+"""The commit whose code levers the setting levers were measured on (the first lever benchmark)."""
+STEPS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("before", BASE, {}),
     (
         "+ code levers (orjson, one resources read, chain-paced waits)",
-        False,
+        SETTINGS_COMMIT,
         {**ON, "SWEEPER_ENERGY__QUOTE_CACHE_SECONDS": "0"},
     ),
     (
         "+ task events off",
-        False,
+        SETTINGS_COMMIT,
         {"SWEEPER_DATABASE_PRE_PING": "true", "SWEEPER_ENERGY__QUOTE_CACHE_SECONDS": "0"},
     ),
-    ("+ no pre-ping", False, {"SWEEPER_ENERGY__QUOTE_CACHE_SECONDS": "0"}),
-    ("+ quotes kept 3 s (all levers)", False, {}),
+    ("+ no pre-ping", SETTINGS_COMMIT, {"SWEEPER_ENERGY__QUOTE_CACHE_SECONDS": "0"}),
+    ("+ quotes kept 3 s", SETTINGS_COMMIT, {}),
+    ("+ one account read, one getnodeinfo, learned first look after an order", "630f55d", {}),
+    ("+ ledger reads on an autocommit pool, statements built once, one sweep read a look", "3917bce", {}),
+    ("+ urllib3 node client (all levers)", HERE, {}),
 )
+
 WORKERS = 4
 
 
@@ -90,11 +101,17 @@ def run() -> dict[str, Any]:
     base = base_commit()
     steps: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-levers-") as tmp:
-        for name, old, env in STEPS:
-            tree = export(base, Path(tmp) / "before") if old else BENCH_DIR.parent
+        for name, at, env in STEPS:
+            commit = base if at == BASE else at
+            tree = BENCH_DIR.parent
+            if commit:  # each commit's tree exported once, for every step measured on it
+                tree = Path(tmp) / commit.replace("^", "-parent")
+                if not (tree / "sweeper").exists():
+                    export(commit, tree)
             say(f"[levers] {name}: {deposits} deposits, {WORKERS} worker processes ...")
             result = _step(name, tree, env, deposits)
             result["step"] = name
+            result["tree"] = commit or "this tree"
             steps.append(result)
             ms = result["cpu_ms_per_sweep"]
             say(f"[levers]   stack {_stack(ms)} ms per sweep (worker {ms['worker']})")

@@ -150,21 +150,24 @@ def levers_section(levers: dict[str, Any] | None, when: str, chart: list[str]) -
         "",
         f"The same burst ({base['deposits']:,} deposits at {base['deposit_rate_per_s']:g}/s, "
         f"{levers['workers']} worker processes, as benchmark 3) once per step: *before* is the code at "
-        f"`{levers['base']}` (exported with `git archive`, run with this tree's `bench/`), then this tree "
-        "with the setting levers switched off, then turned on one by one. CPU is process CPU time "
+        f"`{levers['base']}` (exported with `git archive`, run with this tree's `bench/`); every later "
+        "step is the tree at the commit its `tree` column names (the setting levers switched off there, "
+        "then turned on one by one; then the code levers of later commits), the last one this tree. "
+        "CPU is process CPU time "
         "(worker pool and main process, devnet, PostgreSQL, Redis) per confirmed sweep. On a shared "
         "machine it moves with the load: a slower run polls each sweep more often (more `advance` tasks), "
         "so read the steps next to their tasks per sweep, and the worker's CPU per task.",
         "",
-        "| step | stack ms/sweep | worker | devnet | PostgreSQL | Redis | advance tasks/sweep | "
+        "| step | tree | stack ms/sweep | worker | devnet | PostgreSQL | Redis | advance tasks/sweep | "
         "worker ms per task | sweeps/min | ratio to before |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     base_ms = stack_ms(base) or 1
     for s in steps:
         cpu = s["cpu_ms_per_sweep"]
         lines.append(
-            f"| {s['step']} | {stack_ms(s)} | {cpu.get('worker')} | {cpu.get('devnet')} | "
+            f"| {s['step']} | {s.get('tree', '')} | {stack_ms(s)} | {cpu.get('worker')} | "
+            f"{cpu.get('devnet')} | "
             f"{cpu.get('postgres')} | {cpu.get('redis')} | {s.get('tasks_per_sweep') or '?'} | "
             f"{_per_task(s)} | {s['sweeps_per_min']:,} | {stack_ms(s) / base_ms:.2f} |"
         )
