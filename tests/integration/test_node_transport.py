@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,7 @@ from devnet.server import Devnet
 from sweeper.chain import TronChain
 from sweeper.chain.transport import NodeProvider, Urllib3NodeHttp
 from sweeper.errors import ChainUnavailable
+from tests.support.stack import stack
 
 pytestmark = pytest.mark.integration
 
@@ -403,3 +405,15 @@ def test_the_chain_adapter_without_a_client_talks_to_the_node_over_urllib3(
         port = probe.getsockname()[1]
     with pytest.raises(ChainUnavailable, match="NewConnectionError"):
         TronChain(f"http://127.0.0.1:{port}/").head_block_number()
+
+
+def test_the_worker_runtime_sends_node_traffic_over_urllib3_not_the_providers_client(
+    devnet: Devnet, tmp_path: Path, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    with stack(devnet, tmp_path, no_proxy_env) as (rt, _):
+        through_providers_client: list[str] = []
+        rt.http.event_hooks["request"].append(lambda r: through_providers_client.append(r.url.path))
+        with urllib3_requests() as lines:
+            assert rt.chain.head_block().number >= 1
+        assert through_providers_client == []
+        assert any('"POST /wallet/getnowblock' in line for line in lines)
