@@ -32,6 +32,7 @@ import http.client
 import os
 import re
 import ssl
+import threading
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -99,7 +100,7 @@ class HttpxNodeHttp:
 class _Route(NamedTuple):
     """How requests to one origin go: through a proxy or straight, with the URL's credentials if any."""
 
-    opener: urllib3.PoolManager | urllib3.HTTPConnectionPool
+    opener: urllib3.ProxyManager | urllib3.HTTPConnectionPool
     """The origin's own pool when straight (it takes the path), the ``ProxyManager`` when proxied."""
     prefix: str
     """What goes before the path: ``""`` for a pool, ``scheme://host[:port]`` (no userinfo) for a proxy."""
@@ -125,16 +126,19 @@ class Urllib3NodeHttp:
     through unwrapped. A unit test walks ``urllib3.exceptions`` so that a new class cannot slip past."""
 
     def __init__(self, *, maxsize: int = POOL_SIZE) -> None:
-        tls = _ssl_context()
+        self._tls = _ssl_context()
         # retries=False: no retry, no redirect, and the first failure raised as itself (no MaxRetryError).
-        pool_kw: dict[str, Any] = {"maxsize": maxsize, "block": False, "retries": False, "ssl_context": tls}
-        self._direct = urllib3.PoolManager(num_pools=4, **pool_kw)
+        self._pool_kw: dict[str, Any] = {"maxsize": maxsize, "block": False, "retries": False}
         self._proxies = _environment_proxies()
         self._via = {
-            proxy: _proxy_manager(proxy, tls, pool_kw) for proxy in dict.fromkeys(self._proxies.values())
+            proxy: _proxy_manager(proxy, self._tls, self._pool_kw)
+            for proxy in dict.fromkeys(self._proxies.values())
         }
+        self._pools: list[urllib3.HTTPConnectionPool] = []
+        """The origins' own pools, kept here (not in a PoolManager's LRU, which closes what it evicts)."""
         self._routes: dict[tuple[str, str], _Route] = {}
         self._timeouts: dict[float, urllib3.Timeout] = {}
+        self._lock = threading.Lock()
 
     def post(
         self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
@@ -156,11 +160,23 @@ class Urllib3NodeHttp:
         return resp.status, resp.headers.get("Retry-After"), resp.data
 
     def close(self) -> None:
-        self._direct.clear()
-        for manager in self._via.values():
-            manager.clear()
+        """Close every pooled connection (``PoolManager.clear`` only forgets its pools: close them first)."""
+        with self._lock:
+            pools = list(self._pools)
+            for manager in self._via.values():
+                pools.extend(manager.pools[key] for key in manager.pools.keys())  # noqa: SIM118 - no iteration
+                manager.clear()
+            for pool in pools:
+                pool.close()
 
     def _route(self, scheme: str, netloc: str) -> _Route:
+        with self._lock:
+            route = self._routes.get((scheme, netloc))
+            if route is None:
+                route = self._routes[scheme, netloc] = self._new_route(scheme, netloc)
+            return route
+
+    def _new_route(self, scheme: str, netloc: str) -> _Route:
         userinfo, _, hostport = netloc.rpartition("@")
         headers = {"Accept-Encoding": "gzip, deflate"}  # what httpx asks for: block infos compress well
         if userinfo:  # as httpx does, a URL's user:password is sent as Basic auth
@@ -169,15 +185,19 @@ class Urllib3NodeHttp:
         proxy = None
         where = urlsplit(f"//{hostport}")
         host = where.hostname or ""
-        if not urllib.request.proxy_bypass(host):
+        if scheme in ("http", "https") and not urllib.request.proxy_bypass(host):
             proxy = self._proxies.get(scheme) or self._proxies.get("all")
-        if proxy is None:
-            pool = self._direct.connection_from_host(host, where.port, scheme)
-            route = _Route(pool, "", headers)
+        if proxy is not None:
+            return _Route(self._via[proxy], f"{scheme}://{hostport}", headers)
+        pool: urllib3.HTTPConnectionPool
+        if scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(host, where.port, ssl_context=self._tls, **self._pool_kw)
+        elif scheme == "http":
+            pool = urllib3.HTTPConnectionPool(host, where.port, **self._pool_kw)
         else:
-            route = _Route(self._via[proxy], f"{scheme}://{hostport}", headers)
-        self._routes[scheme, netloc] = route
-        return route
+            raise urllib3.exceptions.URLSchemeUnknown(scheme)
+        self._pools.append(pool)
+        return _Route(pool, "", headers)
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -212,7 +232,8 @@ def _proxy_manager(proxy: str, tls: ssl.SSLContext, pool_kw: dict[str, Any]) -> 
         f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}",
         num_pools=4,
         proxy_headers=proxy_headers,
-        proxy_ssl_context=tls,
+        proxy_ssl_context=tls,  # an https:// proxy's own certificate
+        ssl_context=tls,  # the node's, through the tunnel
         **pool_kw,
     )
 

@@ -11,6 +11,7 @@ import base64
 import gzip
 import json
 import logging
+import select
 import shutil
 import socket
 import subprocess
@@ -60,6 +61,8 @@ class Server:
     reply: Callable[[BaseHTTPRequestHandler, Seen], None]
     requests: list[Seen] = field(default_factory=list)
     connections: int = 0
+    closed: int = 0
+    """Connections the client has closed (or the handler gave up on)."""
     release: threading.Event = field(default_factory=threading.Event)
     """Set at teardown, so a handler that stalls on purpose lets the server stop."""
 
@@ -74,11 +77,30 @@ class Server:
                 owner.connections += 1
                 super().setup()
 
+            def finish(self) -> None:
+                super().finish()
+                owner.closed += 1
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 seen = Seen("POST", self.path, self.headers, self.rfile.read(length))
                 owner.requests.append(seen)
                 owner.reply(self, seen)
+
+            def do_CONNECT(self) -> None:  # a proxy's tunnel: bytes both ways until either side closes
+                owner.requests.append(Seen("CONNECT", self.path, self.headers, b""))
+                host, _, port = self.path.rpartition(":")
+                with socket.create_connection((host, int(port))) as upstream:
+                    self.send_response(200, "Connection established")
+                    self.end_headers()
+                    self.close_connection = True
+                    ends = {self.connection: upstream, upstream: self.connection}
+                    while not owner.release.is_set():
+                        for end in select.select(list(ends), [], [], 0.05)[0]:
+                            data = end.recv(65_536)
+                            if not data:
+                                return
+                            ends[end].sendall(data)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -328,8 +350,14 @@ def test_all_proxy_applies_when_no_scheme_proxy_is_set(
 ) -> None:
     proxy = serve(echo)
     no_proxy_env.setenv("ALL_PROXY", f"127.0.0.1:{proxy.port}")  # no scheme: http, as httpx reads it
-    provider("http://node.invalid/").make_request("wallet/getnodeinfo")
+    transport = Urllib3NodeHttp()
+    NodeProvider("http://node.invalid/", http=transport).make_request("wallet/getnodeinfo")
     assert [seen.target for seen in proxy.requests] == ["http://node.invalid/wallet/getnodeinfo"]
+    transport.close()
+    deadline = time.monotonic() + 5
+    while proxy.closed < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proxy.closed == 1  # close() closed the connection to the proxy too
 
 
 def test_a_proxy_the_transport_cannot_speak_is_refused_when_it_is_built(
@@ -382,6 +410,43 @@ def test_tls_is_verified_against_the_bundle_and_ssl_cert_file_names_another(
     no_proxy_env.setenv("SSL_CERT_DIR", self_signed.folder)
     assert provider(server.url("https")).make_request("wallet/getnodeinfo")["target"] == "/wallet/getnodeinfo"
     assert len(server.requests) == 2
+
+
+def test_an_https_node_behind_the_proxy_is_reached_through_a_tunnel_and_its_certificate_checked(
+    serve: Callable[..., Server], no_proxy_env: pytest.MonkeyPatch, self_signed: TlsFiles
+) -> None:
+    node = serve(echo, tls=self_signed)
+    proxy = serve(echo)
+    no_proxy_env.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+    no_proxy_env.delenv("SSL_CERT_FILE", raising=False)
+    no_proxy_env.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(ChainUnavailable, match="SSLError"):
+        provider(node.url("https")).make_request("wallet/getnodeinfo")
+    assert node.requests == []
+
+    no_proxy_env.setenv("SSL_CERT_FILE", self_signed.cert)
+    assert provider(node.url("https")).make_request("wallet/getnodeinfo")["target"] == "/wallet/getnodeinfo"
+    assert [(seen.method, seen.target) for seen in proxy.requests] == [
+        ("CONNECT", f"127.0.0.1:{node.port}")
+    ] * 2
+    assert [seen.target for seen in node.requests] == ["/wallet/getnodeinfo"]
+
+
+def test_one_transport_keeps_a_pool_per_origin_and_close_closes_every_connection(
+    serve: Callable[..., Server], no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    servers = [serve(echo) for _ in range(6)]  # more origins than a PoolManager's default LRU keeps
+    transport = Urllib3NodeHttp()
+    for _ in range(2):
+        for server in servers:
+            status, _, body = transport.post(server.url() + "wallet/getnodeinfo", b"{}", {}, 5.0)
+            assert (status, json.loads(body)["target"]) == (200, "/wallet/getnodeinfo")
+    assert [server.connections for server in servers] == [1] * 6  # each origin kept its connection
+    transport.close()
+    deadline = time.monotonic() + 5
+    while sum(server.closed for server in servers) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [server.closed for server in servers] == [1] * 6
 
 
 def test_the_chain_adapter_without_a_client_talks_to_the_node_over_urllib3(
