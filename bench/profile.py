@@ -2,8 +2,8 @@
 
 ``BENCH_PROFILE=1`` makes each end-to-end run record one (``py-spy record --subprocesses``, raw
 collapsed stacks); every sample is charged to the innermost frame that belongs to a known layer (the
-JSON decoder inside ``httpx`` counts as JSON, ``httpx`` inside the flow as HTTP), so the split says
-which lever can move the worker's CPU.
+JSON decoder inside ``httpx`` counts as JSON, ``httpx`` or ``urllib3`` inside the flow as HTTP), so the
+split says which lever can move the worker's CPU.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("JSON", ("(json/", "orjson", "(kombu/utils/json", "sweeper/chain/codec")),
     ("logging", ("(structlog/", "(logging/")),
     ("Celery events", ("(celery/events/", "(kombu/pidbox")),
-    ("HTTP client (httpx)", ("(httpx/", "(httpcore/", "(h11/", "(ssl.py", "(socket.py")),
+    (
+        "HTTP client (httpx, urllib3)",
+        ("(httpx/", "(httpcore/", "(h11/", "(urllib3/", "(http/client.py", "(ssl.py", "(socket.py"),
+    ),
     ("SQL (SQLAlchemy, psycopg)", ("(sqlalchemy/", "(psycopg")),
     ("tronpy (tx build, ABI, keys)", ("(tronpy/", "(coincurve/", "(Crypto/", "(eth_abi/", "(base58")),
     ("Redis client", ("(redis/",)),

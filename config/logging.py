@@ -61,7 +61,7 @@ class _Stderr:
 
 
 STDERR: Any = _Stderr()
-QUIET_LOGGERS = ("httpx", "httpcore")
+QUIET_LOGGERS = ("httpx", "httpcore", "urllib3")
 """One line per HTTP request is noise (and would carry provider URLs); our adapters log what matters."""
 CELERY_PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
 """Celery's own "received" / "succeeded in" lines: the task decorator writes the one canonical line per

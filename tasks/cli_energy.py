@@ -67,7 +67,7 @@ def _trx(sun: int) -> str:
 def _context(settings: Settings) -> tuple[Chain, dict[str, EnergySource]]:
     http = build_http_client()
     api_key = settings.tron.api_key.get_secret_value() if settings.tron.api_key else None
-    chain = TronChain(str(settings.tron.node_url), api_key=api_key, timeout=settings.tron.timeout, http=http)
+    chain = TronChain(str(settings.tron.node_url), api_key=api_key, timeout=settings.tron.timeout)
     try:
         sources = build_sources(settings, http, chain, signer_for=AddressOnly)
     except SweeperError as exc:

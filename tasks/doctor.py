@@ -497,7 +497,6 @@ def run_checks(settings: Settings) -> list[Check]:
         str(settings.tron.node_url),
         api_key=api_key,
         timeout=min(settings.tron.timeout, TIMEOUT_S),
-        http=http,
         reference_address=next(iter(settings.destinations().values()), None),
     )
     ctx = Context(settings, http, chain)
@@ -511,6 +510,7 @@ def run_checks(settings: Settings) -> list[Check]:
                 found.append(problem(area, "check", f"{type(exc).__name__}: {exc}", "run with --debug"))
     finally:
         http.close()
+        chain.close()
         if ctx.ledger is not None:
             ctx.ledger.dispose()
     return found

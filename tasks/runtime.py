@@ -55,6 +55,7 @@ class Runtime:
 
     def close(self) -> None:
         self.http.close()
+        self.chain.close()  # the node's own urllib3 pool (the providers' client is ``http``)
         close = getattr(self.keyring, "close", None)
         if close is not None:
             close()  # the signer client's own HTTP connections
@@ -128,12 +129,11 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     configure_logging(settings.log_format, settings.log_level)
     arm_failpoints(os.environ)
     register_secrets(secret_values(settings))
-    http = build_http_client()
+    http = build_http_client()  # the providers'; the node has a transport of its own (urllib3)
     chain = TronChain(
         str(settings.tron.node_url),
         api_key=settings.tron.api_key.get_secret_value() if settings.tron.api_key else None,
         timeout=settings.tron.timeout,
-        http=http,
         reference_address=settings.destination_of(settings.tokens[0].contract),
     )
     engine = create_engine_for(settings.database_url, pool_pre_ping=settings.database_pre_ping)

@@ -2,8 +2,9 @@
 
     upstream                                          project error
     ────────                                          ─────────────
-    httpx transport errors, timeouts, any HTTP        ChainUnavailable      (retry; a read never fails
-    error status, {"Error"} bodies (transport.py)                           a sweep, docs/TRON.md §10)
+    transport errors and timeouts (urllib3's in       ChainUnavailable      (retry; a read never fails
+    transport.py, httpx's here), any HTTP error                             a sweep, docs/TRON.md §10)
+    status, {"Error"} bodies (transport.py)
     node codes SERVER_BUSY, NO_CONNECTION, …          ChainUnavailable
     BANDWITH_ERROR (outside a broadcast)              ChainUnavailable      (bandwidth recovers; a
                                                       broadcast returns it as NO_BANDWIDTH)
@@ -17,7 +18,9 @@
     any other node code, ValidationError, TvmError    ChainRejected         (fail, record the reason)
 
 ``EXCEPTIONS`` names every exception class of ``tronpy.exceptions`` and ``httpx`` explicitly; a unit test
-fails when upstream adds one, so nothing escapes unmapped.
+fails when upstream adds one, so nothing escapes unmapped. The default node transport (``urllib3``,
+``sweeper/chain/transport.py``) turns its own failures into ``ChainUnavailable`` before they get here; a
+unit test walks ``urllib3.exceptions`` likewise.
 """
 
 from __future__ import annotations

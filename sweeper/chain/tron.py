@@ -1,4 +1,4 @@
-"""``TronChain``: the ``Chain`` port implemented with tronpy over our own ``httpx.Client``.
+"""``TronChain``: the ``Chain`` port implemented with tronpy over our own node transport (``urllib3``).
 
 Queries and transaction building go through tronpy (its request shapes are what nodes expect); the block
 scan calls ``gettransactioninfobyblocknum`` directly, because it is the hot path and tronpy adds nothing
@@ -27,7 +27,7 @@ from sweeper.chain.intent import TRX_ASSET, Intent, IntentKind, current_sweep
 from sweeper.chain.logs import contract_lookup, transfers_in
 from sweeper.chain.port import Signer, TokenTransfer
 from sweeper.chain.receipts import parse_receipt
-from sweeper.chain.transport import HttpxProvider
+from sweeper.chain.transport import HttpxNodeHttp, NodeHttp, NodeProvider, Urllib3NodeHttp
 from sweeper.errors import AccountNotActivated, ChainRejected, ChainUnavailable, SweeperError
 from sweeper.models import BlockRef, BroadcastOutcome, ChainParameters, Receipt, Resources, SignedTx
 
@@ -72,9 +72,10 @@ class TronChain:
         http: httpx.Client | None = None,
         reference_address: str | None = None,
     ) -> None:
+        # Without a client of the caller's, the node's traffic goes over urllib3 (sweeper/chain/transport.py).
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(limits=httpx.Limits(max_connections=32))
-        self._provider = HttpxProvider(node_url, http=self._http, timeout=timeout, api_key=api_key)
+        self._http: NodeHttp = Urllib3NodeHttp() if http is None else HttpxNodeHttp(http)
+        self._provider = NodeProvider(node_url, http=self._http, timeout=timeout, api_key=api_key)
         self._tron = Tron(self._provider)
         self._reference = validate(reference_address) if reference_address else None
         self._cache: dict[str, tuple[float, int]] = {}
@@ -82,7 +83,7 @@ class TronChain:
         self._node_url, self._api_key, self._timeout = node_url, api_key, timeout
 
     def close(self) -> None:
-        """Close the HTTP client if this instance created it."""
+        """Close the node transport if this instance created it (a caller's ``httpx.Client`` stays open)."""
         if self._owns_http:
             self._http.close()
 

@@ -9,9 +9,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 import tronpy.exceptions
+import urllib3.exceptions
 
 from sweeper.chain import TronChain
 from sweeper.chain.errors import EXCEPTIONS, NODE_CODES, from_node_code, translate
+from sweeper.chain.transport import NodeProvider, Urllib3NodeHttp
 from sweeper.chain.txid import txid as local_txid
 from sweeper.errors import (
     AccountNotActivated,
@@ -52,6 +54,24 @@ def _httpx_exception_classes() -> list[type[BaseException]]:
     return sorted(seen, key=lambda c: c.__name__)
 
 
+def _urllib3_exception_classes() -> list[type[BaseException]]:
+    """Every exception class urllib3 defines (its warnings are not raised), with their subclasses."""
+    roots = [
+        obj
+        for _, obj in inspect.getmembers(urllib3.exceptions, inspect.isclass)
+        if issubclass(obj, Exception) and not issubclass(obj, Warning)
+    ]
+    seen: set[type[BaseException]] = set()
+    stack = list(roots)
+    while stack:
+        cls = stack.pop()
+        if cls in seen or not cls.__module__.startswith("urllib3"):
+            continue
+        seen.add(cls)
+        stack.extend(cls.__subclasses__())
+    return sorted(seen, key=lambda c: c.__name__)
+
+
 @pytest.mark.parametrize("cls", _tronpy_exception_classes(), ids=lambda c: c.__name__)
 def test_every_tronpy_exception_has_its_own_entry_in_the_map(cls: type[BaseException]) -> None:
     assert cls in EXCEPTIONS, f"tronpy.exceptions.{cls.__name__} is not mapped in sweeper/chain/errors.py"
@@ -62,6 +82,50 @@ def test_every_tronpy_exception_has_its_own_entry_in_the_map(cls: type[BaseExcep
 def test_every_httpx_exception_has_its_own_entry_in_the_map(cls: type[BaseException]) -> None:
     assert cls in EXCEPTIONS, f"httpx.{cls.__name__} is not mapped in sweeper/chain/errors.py"
     assert issubclass(EXCEPTIONS[cls], SweeperError)
+
+
+@pytest.mark.parametrize("cls", _urllib3_exception_classes(), ids=lambda c: c.__name__)
+def test_every_urllib3_exception_is_a_failure_the_node_transport_reports_as_unavailable(
+    cls: type[BaseException],
+) -> None:
+    assert issubclass(cls, Urllib3NodeHttp.failures), f"urllib3.exceptions.{cls.__name__} escapes"
+
+
+class _Failing:
+    """A ``NodeHttp`` whose every POST raises ``exc`` (what the urllib3 transport lets out)."""
+
+    failures = Urllib3NodeHttp.failures
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def post(self, url: str, body: bytes, headers: object, timeout: float) -> tuple[int, str | None, bytes]:
+        raise self.exc
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        urllib3.exceptions.MaxRetryError(None, "http://user:secret@node.test/wallet/x"),  # type: ignore[arg-type]
+        urllib3.exceptions.ProxyError("Unable to connect to proxy", OSError("proxy.test refused")),
+        urllib3.exceptions.SSLError("certificate verify failed for node.test"),
+        urllib3.exceptions.DecodeError("bad gzip from node.test"),
+        urllib3.exceptions.LocationParseError("http://user:secret@node.test:x/"),
+        ConnectionResetError(104, "Connection reset by peer"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_a_urllib3_failure_is_unavailable_naming_the_method_and_class_never_the_url(
+    exc: BaseException,
+) -> None:
+    node = NodeProvider("http://user:secret@node.test/", http=_Failing(exc))  # type: ignore[arg-type]
+    with pytest.raises(ChainUnavailable) as info:
+        node.make_request("wallet/broadcasttransaction", {})
+    assert str(info.value) == f"wallet/broadcasttransaction: no answer from the node: {type(exc).__name__}"
+    assert info.value.__cause__ is exc
 
 
 def test_the_class_walks_find_the_upstream_classes_we_know() -> None:
