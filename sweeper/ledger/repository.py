@@ -100,6 +100,12 @@ class Ledger:
         self._reader_made = threading.Lock()
         self._deployment: str | None = None
 
+    def engines(self) -> tuple[Engine, ...]:
+        """Every engine this ledger runs statements on (the writers', then PostgreSQL's readers'), for
+        whoever instruments them."""
+        readers = self._readers() if self._postgres else self.engine
+        return (self.engine,) if readers is self.engine else (self.engine, readers)
+
     def dispose(self) -> None:
         """Close every pooled connection (the writers' and, on PostgreSQL, the readers')."""
         self.engine.dispose()

@@ -81,3 +81,14 @@ def test_the_read_pool_keeps_the_writers_url_and_pre_ping(pg_url: str) -> None:
             assert conn.execute(text("SHOW transaction_isolation")).scalar_one() == "read committed"
     finally:
         led.dispose()
+
+
+def test_engines_names_both_pools_on_postgresql_and_one_on_sqlite(pg_url: str, sqlite_url: str) -> None:
+    on_pg = Ledger(create_engine_for(pg_url))
+    on_sqlite = Ledger(create_engine_for(sqlite_url))
+    try:
+        assert on_pg.engines() == (on_pg.engine, on_pg._readers())
+        assert on_sqlite.engines() == (on_sqlite.engine,)
+    finally:
+        on_pg.dispose()
+        on_sqlite.dispose()

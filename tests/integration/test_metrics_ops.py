@@ -71,7 +71,8 @@ def sources_on(devnet: Devnet, http: httpx.Client, monkeypatch: pytest.MonkeyPat
 def statements(ledger: Ledger) -> list[str]:
     """Every SQL statement the ledger's engine runs from now on."""
     seen: list[str] = []
-    sa.event.listen(ledger.engine, "before_cursor_execute", lambda *a, **_: seen.append(a[2]))
+    for engine in ledger.engines():
+        sa.event.listen(engine, "before_cursor_execute", lambda *a, **_: seen.append(a[2]))
     return seen
 
 
