@@ -40,18 +40,22 @@ def _tronpy_exception_classes() -> list[type[BaseException]]:
     ]
 
 
-def _httpx_exception_classes() -> list[type[BaseException]]:
-    roots = [getattr(httpx, name) for name in httpx.__all__]
-    roots = [c for c in roots if inspect.isclass(c) and issubclass(c, BaseException)]
+def _defined_under(package: str, roots: list[type[BaseException]]) -> list[type[BaseException]]:
+    """``roots`` and all their subclasses that ``package`` defines, by name."""
     seen: set[type[BaseException]] = set()
     stack = list(roots)
     while stack:
         cls = stack.pop()
-        if cls in seen or not cls.__module__.startswith("httpx"):
+        if cls in seen or not cls.__module__.startswith(package):
             continue
         seen.add(cls)
         stack.extend(cls.__subclasses__())
     return sorted(seen, key=lambda c: c.__name__)
+
+
+def _httpx_exception_classes() -> list[type[BaseException]]:
+    roots = [getattr(httpx, name) for name in httpx.__all__]
+    return _defined_under("httpx", [c for c in roots if inspect.isclass(c) and issubclass(c, BaseException)])
 
 
 def _urllib3_exception_classes() -> list[type[BaseException]]:
@@ -61,15 +65,7 @@ def _urllib3_exception_classes() -> list[type[BaseException]]:
         for _, obj in inspect.getmembers(urllib3.exceptions, inspect.isclass)
         if issubclass(obj, Exception) and not issubclass(obj, Warning)
     ]
-    seen: set[type[BaseException]] = set()
-    stack = list(roots)
-    while stack:
-        cls = stack.pop()
-        if cls in seen or not cls.__module__.startswith("urllib3"):
-            continue
-        seen.add(cls)
-        stack.extend(cls.__subclasses__())
-    return sorted(seen, key=lambda c: c.__name__)
+    return _defined_under("urllib3", roots)
 
 
 @pytest.mark.parametrize("cls", _tronpy_exception_classes(), ids=lambda c: c.__name__)
