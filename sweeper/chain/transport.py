@@ -239,13 +239,13 @@ def _proxy_manager(proxy: str, tls: ssl.SSLContext, pool_kw: dict[str, Any]) -> 
 
 
 class NodeProvider(HTTPProvider):  # type: ignore[misc]  # tronpy is untyped
-    """A ``tronpy`` provider whose traffic goes through a ``NodeHttp`` (or an ``httpx.Client``, wrapped)."""
+    """A ``tronpy`` provider whose traffic goes through a ``NodeHttp``."""
 
     def __init__(
         self,
         endpoint_uri: str,
         *,
-        http: NodeHttp | httpx.Client,
+        http: NodeHttp,
         timeout: float = 10.0,
         api_key: str | None = None,
     ) -> None:
@@ -256,7 +256,7 @@ class NodeProvider(HTTPProvider):  # type: ignore[misc]  # tronpy is untyped
         self.timeout = timeout
         self.use_api_key = False  # tronpy's TronGrid key rotation; we send our one key ourselves
         self.jw_token = None
-        self._http: NodeHttp = HttpxNodeHttp(http) if isinstance(http, httpx.Client) else http
+        self._http = http
         self._headers = {"User-Agent": f"sweeper tronpy/{VERSION}", "Content-Type": "application/json"}
         if api_key:
             self._headers["TRON-PRO-API-KEY"] = api_key
@@ -301,10 +301,6 @@ class NodeProvider(HTTPProvider):  # type: ignore[misc]  # tronpy is untyped
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
-
-
-HttpxProvider = NodeProvider
-"""The earlier name, from when the provider carried ``httpx.Client`` traffic only."""
 
 
 def retry_after(value: str | None) -> float | None:
