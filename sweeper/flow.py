@@ -215,9 +215,7 @@ class Flow:
             if not sweep.is_open:
                 return Step(sweep_id, sweep.state, None, sweep.reason or "", began=sweep.state)
             address = self._addresses.put(sweep_id, sweep.address)
-        started: list[SweepState] = []
-        step = self._advance(sweep_id, address, started)
-        step = dataclasses.replace(step, began=started[0] if started else None)
+        step = self._advance(sweep_id, address)
         if step.state in TERMINAL_STATES:
             self._addresses.drop(sweep_id)
         capped = self.guards.budgets.sweeps_in_flight > 0
@@ -227,34 +225,39 @@ class Flow:
                 step = dataclasses.replace(step, opened=(*step.opened, *woken))
         return step
 
-    def _advance(self, sweep_id: int, address: str, started: list[SweepState]) -> Step:
-        """The steps under the address lock; ``started`` gets the state the first read found."""
+    def _advance(self, sweep_id: int, address: str) -> Step:
+        """The steps under the address lock; the step says which state the first read found."""
         self._read.account = None
         with self.locks.hold(address):
-            for _ in range(self.config.max_steps_per_call):
+            first = self._sweep(sweep_id)
+            return dataclasses.replace(self._steps(first), began=first.state)
+
+    def _steps(self, sweep: Sweep) -> Step:
+        """Take the next safe steps from ``sweep`` as read under the lock, until one has to wait."""
+        sweep_id = sweep.id
+        for n in range(self.config.max_steps_per_call):
+            if n:
                 sweep = self._sweep(sweep_id)
-                if not started:
-                    started.append(sweep.state)
-                if not sweep.is_open:
-                    return Step(sweep_id, sweep.state, None, sweep.reason or "", self._opened_after(sweep))
-                decision: Decision | None = None
-                try:
-                    with for_sweep(sweep.id):  # the signer's audit line names the sweep
-                        decision = self._handlers[sweep.state](sweep)
-                        wait = self._apply(sweep, decision)
-                except PermanentError as exc:
-                    decision = None
-                    current = self._sweep(sweep_id)
-                    wait = self._apply(current, self._failure(current, exc)) if current.is_open else None
-                if wait is not None:
-                    # A plain wait moved nothing, and the address lock keeps others from moving it.
-                    current = sweep if isinstance(decision, Wait) else self._sweep(sweep_id)
-                    if current.is_open:
-                        self.ledger.set_next_check(sweep_id, self._at(wait))
-                        return Step(sweep_id, current.state, wait)
-                    return Step(sweep_id, current.state, None, opened=self._opened_after(current))
-            current = self._sweep(sweep_id)
-            return Step(sweep_id, current.state, 0.0 if current.is_open else None)
+            if not sweep.is_open:
+                return Step(sweep_id, sweep.state, None, sweep.reason or "", self._opened_after(sweep))
+            decision: Decision | None = None
+            try:
+                with for_sweep(sweep.id):  # the signer's audit line names the sweep
+                    decision = self._handlers[sweep.state](sweep)
+                    wait = self._apply(sweep, decision)
+            except PermanentError as exc:
+                decision = None
+                current = self._sweep(sweep_id)
+                wait = self._apply(current, self._failure(current, exc)) if current.is_open else None
+            if wait is not None:
+                # A plain wait moved nothing, and the address lock keeps others from moving it.
+                current = sweep if isinstance(decision, Wait) else self._sweep(sweep_id)
+                if current.is_open:
+                    self.ledger.set_next_check(sweep_id, self._at(wait))
+                    return Step(sweep_id, current.state, wait)
+                return Step(sweep_id, current.state, None, opened=self._opened_after(current))
+        current = self._sweep(sweep_id)
+        return Step(sweep_id, current.state, 0.0 if current.is_open else None)
 
     def retry(self, sweep_id: int, *, skipped: bool = False) -> bool:
         """Re-open a FAILED sweep (or, with ``skipped``, a SKIPPED one) as a new attempt (`sweeper retry`).
