@@ -8,6 +8,7 @@ duplicates them. The domain sees the dataclasses of ``records.py``, never a Sess
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +17,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import Engine, Select, Table, Update, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -85,7 +86,95 @@ _NEXT_CHECK = (
     update(SWEEPS)
     .where(SWEEPS.c.id == bindparam("sweep_id"), SWEEPS.c.state.not_in(_TERMINAL))
     .values(next_check_at=bindparam("at"), updated_at=bindparam("now"))
+    .returning(SWEEPS.c.state)
 )
+# Writes are built once too. The columns they set are the parameters' keys (SQLAlchemy adds a SET or
+# VALUES entry for each key that names a column), so their WHERE parameters are named ``b_*``.
+_HISTORY_ROW = insert(HISTORY)
+_WATCHED = select(ADDRESSES.c.id).where(ADDRESSES.c.address == bindparam("address"))
+_ADDRESS_ROW = select(ADDRESSES).where(ADDRESSES.c.address == bindparam("address"))
+_ANY_WATCHED = select(ADDRESSES.c.address).where(
+    ADDRESSES.c.address.in_(bindparam("addresses", expanding=True))
+)
+_OPEN_FOR = select(SWEEPS).where(
+    SWEEPS.c.address == bindparam("address"),
+    SWEEPS.c.token_contract == bindparam("contract"),
+    SWEEPS.c.state.not_in(_TERMINAL),
+)
+_FLIGHT = (
+    select(SWEEPS.c.state, func.count())
+    .where(SWEEPS.c.state.in_([s.value for s in (*IN_FLIGHT_STATES, SweepState.DETECTED)]))
+    .group_by(SWEEPS.c.state)
+)
+_HELD = (
+    select(SWEEPS.c.id, SWEEPS.c.next_check_at)
+    .where(SWEEPS.c.state == SweepState.DETECTED.value, SWEEPS.c.next_check_at > bindparam("now"))
+    .order_by(SWEEPS.c.next_check_at, SWEEPS.c.id)  # the (state, next_check_at) index's order
+    .limit(bindparam("limit"))
+)
+_WAKE = (
+    update(SWEEPS)
+    .where(SWEEPS.c.id == bindparam("b_id"), SWEEPS.c.next_check_at == bindparam("b_at"))
+    .values(next_check_at=bindparam("now"))
+)
+
+
+def _sweep_cas(*, versioned: bool, adds_cost: bool) -> Update:
+    """``UPDATE sweeps … WHERE id AND state [AND version]`` returning the row as it left it."""
+    where = [SWEEPS.c.id == bindparam("b_id"), SWEEPS.c.state == bindparam("b_state")]
+    if versioned:
+        where.append(SWEEPS.c.version == bindparam("b_version"))
+    bumps: dict[str, Any] = {"version": SWEEPS.c.version + 1}
+    if adds_cost:
+        bumps["cost_sun"] = SWEEPS.c.cost_sun + bindparam("b_add_cost")
+    return update(SWEEPS).where(*where).values(**bumps).returning(*SWEEPS.c)
+
+
+_SWEEP_CAS = {(v, a): _sweep_cas(versioned=v, adds_cost=a) for v in (False, True) for a in (False, True)}
+_REOPEN = (
+    update(SWEEPS)
+    .where(SWEEPS.c.id == bindparam("b_id"), SWEEPS.c.state == bindparam("b_state"))
+    .values(attempt=SWEEPS.c.attempt + 1, version=SWEEPS.c.version + 1)
+    .returning(*SWEEPS.c)
+)
+_ORDER_SET = {
+    checked: update(ORDERS).where(
+        ORDERS.c.source == bindparam("b_source"),
+        ORDERS.c.order_no == bindparam("b_no"),
+        *([ORDERS.c.status == bindparam("b_from")] if checked else []),
+    )
+    for checked in (False, True)
+}
+_TX_SET = {
+    checked: update(TXS).where(
+        TXS.c.txid == bindparam("b_txid"), *([TXS.c.status == bindparam("b_from")] if checked else [])
+    )
+    for checked in (False, True)
+}
+
+
+def _sweeps_query(*, by_state: bool, by_address: bool) -> Select[Any]:
+    query = select(SWEEPS)
+    if by_state:
+        query = query.where(SWEEPS.c.state == bindparam("state"))
+    if by_address:
+        query = query.where(SWEEPS.c.address == bindparam("address"))
+    return query.order_by(SWEEPS.c.id.desc()).limit(bindparam("limit"))
+
+
+_SWEEPS = {(s, a): _sweeps_query(by_state=s, by_address=a) for s in (False, True) for a in (False, True)}
+_TXS_OF_SWEEP = {
+    by_kind: select(TXS)
+    .where(TXS.c.sweep_id == bindparam("sweep_id"), *([TXS.c.kind == bindparam("kind")] if by_kind else []))
+    .order_by(TXS.c.id)
+    for by_kind in (False, True)
+}
+
+
+@functools.cache
+def _insert_or_keep(table: Table, postgres: bool) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for ``table`` in the dialect's own syntax, built once."""
+    return (pg_insert(table) if postgres else sqlite_insert(table)).on_conflict_do_nothing()
 
 
 class Ledger:
@@ -99,6 +188,7 @@ class Ledger:
         self._reader: Engine | None = None if self._postgres else engine
         self._reader_made = threading.Lock()
         self._deployment: str | None = None
+        self._open_insert = _insert_or_keep(SWEEPS, self._postgres).returning(SWEEPS.c.id)
 
     def engines(self) -> tuple[Engine, ...]:
         """Every engine this ledger runs statements on (the writers', then PostgreSQL's readers'), for
@@ -198,7 +288,7 @@ class Ledger:
 
     def get_address(self, address: str) -> DepositAddress | None:
         with self._read() as conn:
-            row = conn.execute(select(ADDRESSES).where(ADDRESSES.c.address == address)).mappings().first()
+            row = conn.execute(_ADDRESS_ROW, {"address": address}).mappings().first()
         if row is None:
             return None
         return DepositAddress(row["address"], row["key_ref"], row["label"], row["created_at"])
@@ -210,9 +300,7 @@ class Ledger:
         with self._read() as conn:
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start : start + _IN_CHUNK]
-                found.update(
-                    conn.execute(select(ADDRESSES.c.address).where(ADDRESSES.c.address.in_(chunk))).scalars()
-                )
+                found.update(conn.execute(_ANY_WATCHED, {"addresses": chunk}).scalars())
         return found
 
     def watched_set(self) -> frozenset[str]:
@@ -270,41 +358,28 @@ class Ledger:
         check_address_shape(destination)
         now = self._clock()
         with self._write() as conn:
-            watched = conn.execute(select(ADDRESSES.c.id).where(ADDRESSES.c.address == address)).first()
-            if watched is None:
+            if conn.execute(_WATCHED, {"address": address}).first() is None:
                 return None
             inserted = conn.execute(
-                self._insert(SWEEPS)
-                .values(
-                    address=address,
-                    token_symbol=token.symbol,
-                    token_contract=token.contract,
-                    amount=amount,
-                    destination=destination,
-                    state=SweepState.DETECTED.value,
-                    attempt=0,
-                    cost_sun=0,
-                    dry_run=dry_run,
-                    detected_block=detected_block,
-                    next_check_at=next_check_at or now,
-                    created_at=now,
-                    updated_at=now,
-                    version=0,
-                )
-                .on_conflict_do_nothing()
-                .returning(SWEEPS.c.id)
+                self._open_insert,
+                {
+                    "address": address,
+                    "token_symbol": token.symbol,
+                    "token_contract": token.contract,
+                    "amount": amount,
+                    "destination": destination,
+                    "state": SweepState.DETECTED.value,
+                    "attempt": 0,
+                    "cost_sun": 0,
+                    "dry_run": dry_run,
+                    "detected_block": detected_block,
+                    "next_check_at": next_check_at or now,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 0,
+                },
             ).first()
-            row = (
-                conn.execute(
-                    select(SWEEPS).where(
-                        SWEEPS.c.address == address,
-                        SWEEPS.c.token_contract == token.contract,
-                        SWEEPS.c.state.not_in(_TERMINAL),
-                    )
-                )
-                .mappings()
-                .one()
-            )
+            row = conn.execute(_OPEN_FOR, {"address": address, "contract": token.contract}).mappings().one()
             sweep = Sweep.from_row(row)
             if inserted is not None:
                 detail = {"amount": amount, "detected_block": detected_block, "dry_run": dry_run}
@@ -320,13 +395,8 @@ class Ledger:
 
     def find_open_sweep(self, address: str, token_contract: str) -> Sweep | None:
         """The open (non-terminal) sweep for (address, token), if any."""
-        query = select(SWEEPS).where(
-            SWEEPS.c.address == address,
-            SWEEPS.c.token_contract == token_contract,
-            SWEEPS.c.state.not_in(_TERMINAL),
-        )
         with self._read() as conn:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(_OPEN_FOR, {"address": address, "contract": token_contract}).mappings().first()
         return Sweep.from_row(row) if row is not None else None
 
     def transition(
@@ -349,11 +419,39 @@ class Ledger:
         transaction only when the row changed. ``reason`` is kept on the sweep too. Raises StateConflict
         if the move would open a second sweep for the same address and token.
         """
+        moved = self.move(
+            sweep_id,
+            from_state,
+            to_state,
+            reason=reason,
+            note=note,
+            expected_version=expected_version,
+            add_cost=add_cost,
+            detail=detail,
+            **fields,
+        )
+        return moved is not None
+
+    def move(
+        self,
+        sweep_id: int,
+        from_state: SweepState,
+        to_state: SweepState,
+        *,
+        reason: str | None = None,
+        note: str | None = None,
+        expected_version: int | None = None,
+        add_cost: int = 0,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Sweep | None:
+        """:meth:`transition`, answering with the sweep as the move left it (None if it did not move),
+        so the caller that holds the address lock need not read it again."""
         if from_state == to_state:
             raise ValueError("a transition must change the state; use update_fields() to change fields")
         values = _mutable(fields, add_cost=add_cost)
         now = self._clock()
-        values.update(state=to_state.value, updated_at=now, version=SWEEPS.c.version + 1)
+        values.update(state=to_state.value, updated_at=now)
         if reason is not None:
             values["reason"] = reason
         history = dict(detail or {})
@@ -361,19 +459,27 @@ class Ledger:
         if fields:
             history["set"] = fields
         with self._write() as conn:
-            changed = self._compare_and_set(conn, sweep_id, from_state, expected_version, values)
-            if changed:
+            row = self._compare_and_set(
+                conn, sweep_id, from_state, expected_version, values, add_cost=add_cost
+            )
+            if row is not None:
                 self._history(conn, sweep_id, from_state, to_state, reason=reason, detail=history, at=now)
-        return changed
+        return row
 
     def update_fields(
         self, sweep_id: int, state: SweepState, *, expected_version: int | None = None, **fields: Any
     ) -> bool:
         """Set fields of a sweep that is still in ``state`` (and at ``expected_version``, if given)."""
+        return self.set_fields(sweep_id, state, expected_version=expected_version, **fields) is not None
+
+    def set_fields(
+        self, sweep_id: int, state: SweepState, *, expected_version: int | None = None, **fields: Any
+    ) -> Sweep | None:
+        """:meth:`update_fields`, answering with the sweep as it left it (None if nothing changed)."""
         values = _mutable(fields)
         if not values:
             raise ValueError("update_fields() needs at least one field")
-        values.update(updated_at=self._clock(), version=SWEEPS.c.version + 1)
+        values["updated_at"] = self._clock()
         with self._write() as conn:
             return self._compare_and_set(conn, sweep_id, state, expected_version, values)
 
@@ -385,11 +491,14 @@ class Ledger:
                 update(SWEEPS).where(SWEEPS.c.id == sweep_id).values(version=SWEEPS.c.version + 1, **values)
             )
 
-    def set_next_check(self, sweep_id: int, at: datetime) -> bool:
-        """Set when reconcile should look at an open sweep again; scheduling only, the version stays."""
+    def set_next_check(self, sweep_id: int, at: datetime) -> SweepState | None:
+        """Set when reconcile should look at an open sweep again; scheduling only, the version stays.
+
+        Answers with the sweep's state (truthy) when it is open, None when it has ended: the statement
+        that schedules the next look also says whether there is one."""
         with self._write() as conn:
-            changed = conn.execute(_NEXT_CHECK, {"sweep_id": sweep_id, "at": at, "now": self._clock()})
-            return bool(changed.rowcount == 1)
+            state = conn.execute(_NEXT_CHECK, {"sweep_id": sweep_id, "at": at, "now": self._clock()}).scalar()
+        return SweepState(state) if state is not None else None
 
     def reopen(
         self, sweep_id: int, *, reason: str = "reopened", state: SweepState = SweepState.FAILED
@@ -399,8 +508,9 @@ class Ledger:
             raise ValueError(f"only FAILED or SKIPPED sweeps are reopened, not {state.value}")
         now = self._clock()
         values: dict[str, Any] = {
+            "b_id": sweep_id,
+            "b_state": state.value,
             "state": SweepState.DETECTED.value,
-            "attempt": SWEEPS.c.attempt + 1,
             "reason": None,
             "energy_needed": None,
             "energy_source": None,
@@ -408,10 +518,10 @@ class Ledger:
             "txid": None,
             "next_check_at": now,
             "updated_at": now,
-            "version": SWEEPS.c.version + 1,
         }
         with self._write() as conn:
-            changed = self._compare_and_set(conn, sweep_id, state, None, values)
+            with _one_open_sweep(sweep_id):
+                changed = conn.execute(_REOPEN, values).first() is not None
             if changed:
                 self._history(conn, sweep_id, state, SweepState.DETECTED, reason=reason, detail={}, at=now)
         return changed
@@ -423,16 +533,19 @@ class Ledger:
         state: SweepState,
         expected_version: int | None,
         values: dict[str, Any],
-    ) -> bool:
-        where = [SWEEPS.c.id == sweep_id, SWEEPS.c.state == state.value]
+        *,
+        add_cost: int = 0,
+    ) -> Sweep | None:
+        """The compare-and-set every sweep change goes through; the row it left, or None."""
+        params = {**values, "b_id": sweep_id, "b_state": state.value}
         if expected_version is not None:
-            where.append(SWEEPS.c.version == expected_version)
-        try:
-            return bool(conn.execute(update(SWEEPS).where(*where).values(**values)).rowcount == 1)
-        except IntegrityError as exc:
-            raise StateConflict(
-                f"sweep {sweep_id}: another sweep is already open for this address and token"
-            ) from exc
+            params["b_version"] = expected_version
+        if add_cost:
+            params["b_add_cost"] = add_cost
+        statement = _SWEEP_CAS[expected_version is not None, bool(add_cost)]
+        with _one_open_sweep(sweep_id):
+            row = conn.execute(statement, params).mappings().first()
+        return Sweep.from_row(row) if row is not None else None
 
     def _history(
         self,
@@ -446,14 +559,15 @@ class Ledger:
         at: datetime,
     ) -> None:
         conn.execute(
-            insert(HISTORY).values(
-                sweep_id=sweep_id,
-                from_state=from_state.value if from_state is not None else None,
-                to_state=to_state.value,
-                reason=reason,
-                at=at,
-                detail=json.dumps(detail, sort_keys=True, default=str) if detail else None,
-            )
+            _HISTORY_ROW,
+            {
+                "sweep_id": sweep_id,
+                "from_state": from_state.value if from_state is not None else None,
+                "to_state": to_state.value,
+                "reason": reason,
+                "at": at,
+                "detail": json.dumps(detail, sort_keys=True, default=str) if detail else None,
+            },
         )
 
     def note(self, sweep_id: int, state: SweepState, reason: str, detail: dict[str, Any]) -> None:
@@ -481,12 +595,8 @@ class Ledger:
 
     def flight(self) -> tuple[int, int]:
         """(sweeps in flight, sweeps DETECTED): one grouped count for the admission gate (``Guards``)."""
-        wanted = [s.value for s in (*IN_FLIGHT_STATES, SweepState.DETECTED)]
-        query = (
-            select(SWEEPS.c.state, func.count()).where(SWEEPS.c.state.in_(wanted)).group_by(SWEEPS.c.state)
-        )
         with self._read() as conn:
-            counts = {str(state): int(n) for state, n in conn.execute(query)}
+            counts = {str(state): int(n) for state, n in conn.execute(_FLIGHT)}
         detected = counts.pop(SweepState.DETECTED.value, 0)
         return sum(counts.values()), detected
 
@@ -498,21 +608,10 @@ class Ledger:
         sweeps, or one twice at worst; reconcile starts the woken ones even if their task is lost.
         """
         now = self._clock()
-        query = (
-            select(SWEEPS.c.id, SWEEPS.c.next_check_at)
-            .where(SWEEPS.c.state == SweepState.DETECTED.value, SWEEPS.c.next_check_at > now)
-            .order_by(SWEEPS.c.next_check_at, SWEEPS.c.id)  # the (state, next_check_at) index's order
-            .limit(limit)
-        )
         woken: list[int] = []
         with self._write() as conn:
-            for sweep_id, at in conn.execute(query).all():
-                wake = (
-                    update(SWEEPS)
-                    .where(SWEEPS.c.id == sweep_id, SWEEPS.c.next_check_at == at)
-                    .values(next_check_at=now)
-                )
-                if conn.execute(wake).rowcount == 1:
+            for sweep_id, at in conn.execute(_HELD, {"now": now, "limit": limit}).all():
+                if conn.execute(_WAKE, {"b_id": sweep_id, "b_at": at, "now": now}).rowcount == 1:
                     woken.append(int(sweep_id))
         return woken
 
@@ -520,14 +619,14 @@ class Ledger:
         self, state: SweepState | None = None, limit: int = 100, *, address: str | None = None
     ) -> list[Sweep]:
         """Sweeps, newest first, optionally in one state or for one address."""
-        query = select(SWEEPS)
+        params: dict[str, Any] = {"limit": limit}
         if state is not None:
-            query = query.where(SWEEPS.c.state == state.value)
+            params["state"] = state.value
         if address is not None:
-            query = query.where(SWEEPS.c.address == address)
-        query = query.order_by(SWEEPS.c.id.desc()).limit(limit)
+            params["address"] = address
         with self._read() as conn:
-            return [Sweep.from_row(row) for row in conn.execute(query).mappings()]
+            rows = conn.execute(_SWEEPS[state is not None, address is not None], params).mappings()
+            return [Sweep.from_row(row) for row in rows]
 
     def summary(self) -> list[StateTotals]:
         """Count, amount and cost of sweeps by state and token (keyed by contract, for ``sweeper status``).
@@ -582,19 +681,18 @@ class Ledger:
         now = self._clock()
         with self._write() as conn:
             conn.execute(
-                self._insert(ORDERS)
-                .values(
-                    sweep_id=sweep_id,
-                    step=step,
-                    source=source,
-                    order_no=order_no,
-                    energy=energy,
-                    quoted_sun=quoted_sun,
-                    status=OrderRequestStatus.REQUESTED.value,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing()
+                _insert_or_keep(ORDERS, self._postgres),
+                {
+                    "sweep_id": sweep_id,
+                    "step": step,
+                    "source": source,
+                    "order_no": order_no,
+                    "energy": energy,
+                    "quoted_sun": quoted_sun,
+                    "status": OrderRequestStatus.REQUESTED.value,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
             row = self._order_row(conn, source, order_no)
         assert row is not None
@@ -633,11 +731,11 @@ class Ledger:
         ):
             if value is not None:
                 values[name] = value
-        where = [ORDERS.c.source == source, ORDERS.c.order_no == order_no]
+        values.update(b_source=source, b_no=order_no)
         if from_status is not None:
-            where.append(ORDERS.c.status == from_status.value)
+            values["b_from"] = from_status.value
         with self._write() as conn:
-            return bool(conn.execute(update(ORDERS).where(*where).values(**values)).rowcount == 1)
+            return bool(conn.execute(_ORDER_SET[from_status is not None], values).rowcount == 1)
 
     def charge_mismatches_since(self, since: datetime) -> dict[str, datetime]:
         """Per source, when it last charged far from its quote, if that was at or after ``since``.
@@ -740,18 +838,17 @@ class Ledger:
         now = self._clock()
         with self._write() as conn:
             conn.execute(
-                self._insert(TXS)
-                .values(
-                    txid=tx.txid,
-                    sweep_id=sweep_id,
-                    kind=kind.value,
-                    signed_json=tx.raw_json,
-                    expiration_ms=tx.expiration_ms,
-                    status=TxStatus.SIGNED.value,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing()
+                _insert_or_keep(TXS, self._postgres),
+                {
+                    "txid": tx.txid,
+                    "sweep_id": sweep_id,
+                    "kind": kind.value,
+                    "signed_json": tx.raw_json,
+                    "expiration_ms": tx.expiration_ms,
+                    "status": TxStatus.SIGNED.value,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
             row = conn.execute(_TX_BY_ID, {"txid": tx.txid}).mappings().one()
         stored = ChainTx.from_row(row)
@@ -774,11 +871,11 @@ class Ledger:
             values["block_number"] = block_number
         if fee_sun is not None:
             values["fee_sun"] = fee_sun
-        where = [TXS.c.txid == txid]
+        values["b_txid"] = txid
         if from_status is not None:
-            where.append(TXS.c.status == from_status.value)
+            values["b_from"] = from_status.value
         with self._write() as conn:
-            return bool(conn.execute(update(TXS).where(*where).values(**values)).rowcount == 1)
+            return bool(conn.execute(_TX_SET[from_status is not None], values).rowcount == 1)
 
     def get_tx(self, txid: str) -> ChainTx | None:
         with self._read() as conn:
@@ -786,11 +883,12 @@ class Ledger:
         return ChainTx.from_row(row) if row is not None else None
 
     def txs_for_sweep(self, sweep_id: int, kind: TxKind | None = None) -> list[ChainTx]:
-        query = select(TXS).where(TXS.c.sweep_id == sweep_id)
+        params: dict[str, Any] = {"sweep_id": sweep_id}
         if kind is not None:
-            query = query.where(TXS.c.kind == kind.value)
+            params["kind"] = kind.value
         with self._read() as conn:
-            return [ChainTx.from_row(row) for row in conn.execute(query.order_by(TXS.c.id)).mappings()]
+            rows = conn.execute(_TXS_OF_SWEEP[kind is not None], params).mappings()
+            return [ChainTx.from_row(row) for row in rows]
 
     # -- callbacks and cursors ----------------------------------------------------------------------
 
@@ -846,11 +944,20 @@ def _mutable(fields: dict[str, Any], *, add_cost: int = 0) -> dict[str, Any]:
     if refused:
         raise TypeError(f"these sweep fields cannot be set: {', '.join(sorted(refused))}")
     values = {name: value.value if isinstance(value, Enum) else value for name, value in fields.items()}
-    if add_cost:
-        if "cost_sun" in values:
-            raise TypeError("set cost_sun or add_cost, not both")
-        values["cost_sun"] = SWEEPS.c.cost_sun + add_cost
+    if add_cost and "cost_sun" in values:
+        raise TypeError("set cost_sun or add_cost, not both")
     return values
+
+
+@contextmanager
+def _one_open_sweep(sweep_id: int) -> Iterator[None]:
+    """A change that would leave two open sweeps for one address and token (the partial unique index)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise StateConflict(
+            f"sweep {sweep_id}: another sweep is already open for this address and token"
+        ) from exc
 
 
 @contextmanager

@@ -256,12 +256,47 @@ def test_set_next_check_reschedules_open_sweeps_only(ledger: Ledger, watched: st
     assert sweep is not None
     later = datetime(2031, 1, 1, tzinfo=UTC)
 
-    assert ledger.set_next_check(sweep.id, later)
+    assert ledger.set_next_check(sweep.id, later) is SweepState.DETECTED  # open: its state
     stored = ledger.get_sweep(sweep.id)
     assert stored is not None and (stored.next_check_at, stored.version) == (later, sweep.version)
 
     ledger.transition(sweep.id, SweepState.DETECTED, SweepState.SKIPPED)
-    assert not ledger.set_next_check(sweep.id, later)
+    assert ledger.set_next_check(sweep.id, later) is None  # ended: no next look
+
+
+def test_a_move_answers_with_the_row_as_stored_and_none_when_it_lost(ledger: Ledger, watched: str) -> None:
+    """The flow takes its next step from this answer instead of reading the sweep again."""
+    sweep = ledger.open_sweep(watched, USDT, 5_000_000, HOT_WALLET)
+    assert sweep is not None
+    moved = ledger.move(
+        sweep.id,
+        SweepState.DETECTED,
+        SweepState.ENERGY_ORDERED,
+        expected_version=sweep.version,
+        note="ordering",
+        energy_source="itrx",
+        order_no="o1",
+    )
+    assert moved is not None and moved == ledger.get_sweep(sweep.id)
+    assert (moved.state, moved.version, moved.energy_source, moved.order_no) == (
+        SweepState.ENERGY_ORDERED,
+        sweep.version + 1,
+        "itrx",
+        "o1",
+    )
+    # the same move again, from the version it was made on, loses and writes nothing
+    assert ledger.move(sweep.id, SweepState.DETECTED, SweepState.ENERGY_ORDERED, expected_version=0) is None
+    set_ = ledger.set_fields(sweep.id, SweepState.ENERGY_ORDERED, expected_version=moved.version, txid="t")
+    assert set_ is not None and set_ == ledger.get_sweep(sweep.id) and set_.version == moved.version + 1
+    stale = ledger.set_fields(sweep.id, SweepState.ENERGY_ORDERED, expected_version=moved.version, txid="u")
+    assert stale is None
+    costly = ledger.move(sweep.id, SweepState.ENERGY_ORDERED, SweepState.FAILED, add_cost=7, reason="x")
+    assert costly is not None and (costly.cost_sun, costly.reason) == (sweep.cost_sun + 7, "x")
+    assert [h.to_state for h in ledger.history(sweep.id)] == [
+        SweepState.DETECTED,
+        SweepState.ENERGY_ORDERED,
+        SweepState.FAILED,
+    ]
 
 
 # -- amounts up to uint256 ---------------------------------------------------------------------------
