@@ -233,28 +233,32 @@ class Flow:
             return dataclasses.replace(self._steps(first), began=first.state)
 
     def _steps(self, sweep: Sweep) -> Step:
-        """Take the next safe steps from ``sweep`` as read under the lock, until one has to wait."""
+        """Take the next safe steps from ``sweep`` as read under the lock, until one has to wait.
+
+        A move answers with the row it left, so the next step starts from that instead of reading the
+        sweep again; whatever else may have changed the row (a lost race, a step after the move, a
+        failure) makes the next step read it.
+        """
         sweep_id = sweep.id
-        for n in range(self.config.max_steps_per_call):
-            if n:
-                sweep = self._sweep(sweep_id)
+        known: Sweep | None = sweep
+        for _ in range(self.config.max_steps_per_call):
+            sweep = known if known is not None else self._sweep(sweep_id)
             if not sweep.is_open:
                 return Step(sweep_id, sweep.state, None, sweep.reason or "", self._opened_after(sweep))
-            decision: Decision | None = None
             try:
                 with for_sweep(sweep.id):  # the signer's audit line names the sweep
-                    decision = self._handlers[sweep.state](sweep)
-                    wait = self._apply(sweep, decision)
+                    wait, known = self._apply(sweep, self._handlers[sweep.state](sweep))
             except PermanentError as exc:
-                decision = None
                 current = self._sweep(sweep_id)
-                wait = self._apply(current, self._failure(current, exc)) if current.is_open else None
-            if wait is not None:
-                # A plain wait moved nothing, and the address lock keeps others from moving it.
-                current = sweep if isinstance(decision, Wait) else self._sweep(sweep_id)
+                wait, known = (None, None)
                 if current.is_open:
-                    self.ledger.set_next_check(sweep_id, self._at(wait))
-                    return Step(sweep_id, current.state, wait)
+                    wait, known = self._apply(current, self._failure(current, exc))
+            if wait is not None:
+                # Scheduling the next look says whether there is one: None when the sweep has ended.
+                state = self.ledger.set_next_check(sweep_id, self._at(wait))
+                if state is not None:
+                    return Step(sweep_id, state, wait)
+                current = self._sweep(sweep_id)
                 return Step(sweep_id, current.state, None, opened=self._opened_after(current))
         current = self._sweep(sweep_id)
         return Step(sweep_id, current.state, 0.0 if current.is_open else None)
@@ -271,35 +275,39 @@ class Flow:
 
     # -- the machine --------------------------------------------------------------------------------
 
-    def _apply(self, s: Sweep, decision: Decision) -> float | None:
-        """Carry out one decision; seconds to wait, or None to take the next step now."""
+    def _apply(self, s: Sweep, decision: Decision) -> tuple[float | None, Sweep | None]:
+        """Carry out one decision: seconds to wait (None: take the next step now), and the sweep as the
+        decision left it when that is known for sure (None: read it again)."""
         if isinstance(decision, Wait):
-            return decision.seconds
+            return decision.seconds, s  # a plain wait moved nothing
         if isinstance(decision, Proceed):
-            return self._apply(s, decision.then()) if decision.then is not None else None
-        if not self._move(s, decision):
+            return (self._apply(s, decision.then())[0], None) if decision.then is not None else (None, None)
+        moved = self._move(s, decision)
+        if moved is None:
             log.info("sweep.lost_race", sweep_id=s.id, state=s.state.value, version=s.version, to=decision.to)
-            return None  # lost a race: the next step re-reads the sweep
+            return None, None  # lost a race: the next step re-reads the sweep
         if decision.to in TERMINAL_STATES:
             self._ended(s, decision.to)
-        return self._apply(s, decision.then()) if decision.then is not None else None
+        if decision.then is None:
+            return None, moved
+        # What follows the move may change the row again; an ended sweep stays ended.
+        return self._apply(s, decision.then())[0], moved if not moved.is_open else None
 
-    def _move(self, s: Sweep, m: Move) -> bool:
+    def _move(self, s: Sweep, m: Move) -> Sweep | None:
         if m.to is s.state:
-            changed = self.ledger.update_fields(s.id, s.state, expected_version=s.version, **m.fields)
-        else:
-            changed = self.ledger.transition(
-                s.id,
-                s.state,
-                m.to,
-                reason=f"{m.reason}: {m.note}" if m.reason else None,
-                note=m.note,
-                expected_version=s.version,
-                **m.fields,
-            )
-        if changed and m.to is not s.state:
+            return self.ledger.set_fields(s.id, s.state, expected_version=s.version, **m.fields)
+        moved = self.ledger.move(
+            s.id,
+            s.state,
+            m.to,
+            reason=f"{m.reason}: {m.note}" if m.reason else None,
+            note=m.note,
+            expected_version=s.version,
+            **m.fields,
+        )
+        if moved is not None:
             log.info("sweep.transition", sweep_id=s.id, address=s.address, frm=s.state, to=m.to, note=m.note)
-        return changed
+        return moved
 
     def _failure(self, s: Sweep, exc: PermanentError) -> Move:
         log.warning("sweep.failed", sweep_id=s.id, state=s.state.value, error=exc.reason, detail=str(exc))

@@ -425,7 +425,7 @@ def test_a_worker_holding_a_stale_copy_of_the_sweep_never_orders_a_second_time()
     stale = h.ledger.get_sweep(sid)
 
     def worker_b() -> None:
-        assert h.flow._apply(stale, h.flow._handlers[stale.state](stale)) is None  # its move lost the race
+        assert h.flow._apply(stale, h.flow._handlers[stale.state](stale)) == (None, None)  # lost the race
         h.flow.advance(sid)  # B's next step reads A's order, still REQUESTED: the call is in flight
 
     h.sources["cheap"].on_order = worker_b

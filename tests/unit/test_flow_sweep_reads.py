@@ -132,3 +132,36 @@ def test_a_row_a_crash_left_before_the_sweep_named_it_is_still_closed_as_never_s
     left = h.ledger.get_order("cheap", orphan.order_no)
     assert left is not None and left.status.value == "FAILED" and "never sent" in (left.detail or "")
     assert "orphan-1" not in h.sources["cheap"].paid
+
+
+def test_a_look_that_moves_the_sweep_on_takes_each_next_step_from_the_row_its_move_left():
+    """The compare-and-set answers with the row, so a look reads the sweep once however many steps it
+    takes (before: once more after every move); a lost race or a failure still reads it again."""
+    h = heart()
+    a = tron_address("reads-c")
+    h.deposit(a, 20 * USDT)
+    sid = h.open(a)
+    h.sources["cheap"].hold = True
+    h.flow.advance(sid)  # the process now knows the sweep's address
+    reads = counting(h)
+    h.sources["cheap"].release()
+    step = h.flow.advance(sid)  # delivered -> ENERGY_READY -> SIGNED -> BROADCAST, then it waits
+    assert (step.began, step.state) == (SweepState.ENERGY_ORDERED, SweepState.BROADCAST)
+    assert reads == [sid]
+    assert h.run(sid) == "CONFIRMED"
+
+
+def test_the_first_look_orders_and_schedules_the_next_on_one_read():
+    h = heart()
+    a = tron_address("reads-d")
+    h.deposit(a, 20 * USDT)
+    sid = h.open(a)
+    h.sources["cheap"].hold = True
+    reads = counting(h)
+    step = h.flow.advance(sid)  # DETECTED -> ENERGY_ORDERED, the paid call, then a wait
+    assert step.state is SweepState.ENERGY_ORDERED and step.retry_in
+    assert reads == [sid]  # opened by this process: its address is known, and the move's row is used
+    stored = h.ledger.get_sweep(sid)
+    assert stored is not None and stored.next_check_at is not None
+    h.sources["cheap"].release()
+    assert h.run(sid) == "CONFIRMED"
