@@ -292,6 +292,17 @@ class TronChain:
             return _node_height(info, "block"), _node_height(info, "solidityBlock")
 
     def head_block(self) -> BlockRef:
+        """The head's header: ``getblock`` without ``id_or_num`` is the head, and ``detail: false`` leaves
+        out its transactions (java-tron ``Wallet.getBlock``, docs/TRON.md §8), which ``getnowblock`` sends
+        whole (a mainnet block's hundreds of transactions, to read two numbers). A node that has no
+        ``getblock`` (java-tron before 4.5.2: HTTP 404) or answers it without a header is asked
+        ``getnowblock``; one that is down or rate-limits us is not asked twice."""
+        try:
+            with translating("getblock"):
+                return _block_ref(self._call("wallet/getblock", {"detail": False}))
+        except ChainUnavailable as exc:
+            if exc.reason not in HEADERLESS:
+                raise
         with translating("getnowblock"):
             return _block_ref(self._call("wallet/getnowblock", {"visible": True}))
 
@@ -467,10 +478,14 @@ def _node_height(info: Any, key: str) -> int:
     return int(text.split(",ID:", 1)[0].removeprefix("Num:"))
 
 
+HEADERLESS = frozenset({"http_404", "node_error", "no_block_header"})
+"""How a node without ``getblock`` answers it: no such path, an error, or a body without a header."""
+
+
 def _block_ref(block: Any) -> BlockRef:
     raw = ((block or {}).get("block_header") or {}).get("raw_data") or {}
     if "timestamp" not in raw:
-        raise ChainUnavailable("the node answered a block without a header")
+        raise ChainUnavailable("the node answered a block without a header", reason="no_block_header")
     return BlockRef(number=int(raw.get("number", 0)), timestamp_ms=int(raw["timestamp"]))
 
 

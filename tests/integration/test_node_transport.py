@@ -461,7 +461,8 @@ def test_the_chain_adapter_without_a_client_talks_to_the_node_over_urllib3(
         opened = [line for line in lines if "new HTTP connection" in line]
         assert len(opened) == 1  # both calls, one keep-alive connection
         assert any('"POST /wallet/getnodeinfo' in line for line in lines)
-        assert any('"POST /wallet/getnowblock' in line for line in lines)
+        assert any('"POST /wallet/getblock' in line for line in lines)
+        assert not any('"POST /wallet/getnowblock' in line for line in lines)
     finally:
         chain.close()
 
@@ -481,4 +482,59 @@ def test_the_worker_runtime_sends_node_traffic_over_urllib3_not_the_providers_cl
         with urllib3_requests() as lines:
             assert rt.chain.head_block().number >= 1
         assert through_providers_client == []
-        assert any('"POST /wallet/getnowblock' in line for line in lines)
+        assert any('"POST /wallet/getblock' in line for line in lines)
+
+
+HEADER = {"blockID": "00" * 32, "block_header": {"raw_data": {"number": 77, "timestamp": 1_700_000_000_000}}}
+
+
+def test_the_head_is_read_as_a_header_without_its_transactions(
+    serve: Callable[..., Server], no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    """``getblock`` without ``id_or_num`` and with ``detail: false`` (java-tron ``Wallet.getBlock``): the head
+    without its transactions; ``getnowblock`` would send every transaction of the block."""
+    server = serve(lambda h, seen: answer(h, 200, json.dumps(HEADER).encode()))
+    chain = TronChain(server.url())
+    try:
+        head = chain.head_block()
+    finally:
+        chain.close()
+    assert (head.number, head.timestamp_ms) == (77, 1_700_000_000_000)
+    asked = [(r.target, json.loads(r.body)) for r in server.requests]
+    assert asked == [("/wallet/getblock", {"detail": False})]
+
+
+@pytest.mark.parametrize(
+    "old_answer",
+    [(404, b"<html>Not Found</html>"), (200, b"{}"), (200, b'{"Error": "no such method"}')],
+    ids=["no-such-path", "empty", "error"],
+)
+def test_a_node_without_getblock_is_asked_getnowblock(
+    serve: Callable[..., Server], no_proxy_env: pytest.MonkeyPatch, old_answer: tuple[int, bytes]
+) -> None:
+    def old_node(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        if seen.target == "/wallet/getblock":
+            answer(handler, *old_answer)
+        else:
+            answer(handler, 200, json.dumps({**HEADER, "transactions": []}).encode())
+
+    server = serve(old_node)
+    chain = TronChain(server.url())
+    try:
+        assert chain.head_block().number == 77
+    finally:
+        chain.close()
+    assert [r.target for r in server.requests] == ["/wallet/getblock", "/wallet/getnowblock"]
+
+
+def test_a_node_that_rate_limits_the_head_read_is_not_asked_twice(
+    serve: Callable[..., Server], no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    server = serve(lambda h, seen: answer(h, 429, b"slow down", {"Retry-After": "2"}))
+    chain = TronChain(server.url())
+    try:
+        with pytest.raises(ChainUnavailable, match="HTTP 429"):
+            chain.head_block()
+    finally:
+        chain.close()
+    assert [r.target for r in server.requests] == ["/wallet/getblock"]
