@@ -68,7 +68,7 @@ class ScriptedNode:
         body = json.loads(request.content or b"{}")
         if path == "wallet/getnodeinfo":
             return httpx.Response(200, json={"block": SOLID, "solidityBlock": SOLID})
-        if path == "wallet/getnowblock":
+        if path == "wallet/getblock" and body == {"detail": False}:  # the head, without its transactions
             header = {"raw_data": {"number": 9755, "timestamp": HEAD_TIME_MS}}
             return httpx.Response(200, json={"block_header": header})
         if path == "wallet/getsignweight":
@@ -117,7 +117,7 @@ def test_a_token_transfer_is_built_signed_and_stored_with_txid_and_expiration(si
     assert value["data"].endswith(format(25_000_000, "064x"))
     [signature] = stored["signature"]
     assert len(bytes.fromhex(signature)) == 65
-    assert node.paths == ["wallet/getnowblock", "wallet/getnodeinfo", "wallet/getsignweight"]
+    assert node.paths == ["wallet/getblock", "wallet/getnodeinfo", "wallet/getsignweight"]
 
 
 def test_the_signer_is_handed_the_raw_data_and_the_intent_naming_the_sweep(signer: KeySigner) -> None:
