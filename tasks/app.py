@@ -11,6 +11,7 @@ from celery.apps.beat import Beat
 from celery.apps.worker import Worker
 from celery.signals import setup_logging, worker_init
 
+from config import broker
 from config.celery import celery_settings
 from config.logging import configure_logging
 from config.settings import InvalidSettings, load_settings
@@ -58,6 +59,7 @@ def create_app() -> Celery:
         settings = load_settings()
     except InvalidSettings as exc:
         raise SystemExit(str(exc)) from None
+    broker.install()  # kombu's Redis transport with one client per channel (config/broker.py)
     celery = SweeperCelery("sweeper", include=["tasks.sweeping", "tasks.scanning"])
     celery.conf.update(
         celery_settings(settings.broker_url, settings.result_backend, task_events=settings.task_events)
