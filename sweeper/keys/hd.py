@@ -53,7 +53,21 @@ def seed_from_mnemonic(mnemonic: str, passphrase: str = "") -> bytes:
 class MnemonicKeyring:
     """Derives deposit addresses and their signers from one mnemonic; keys are never stored."""
 
-    __slots__ = ("__chain", "__key", "__public", "_account", "_index_of", "_lock", "_scan_limit", "_scanned")
+    __slots__ = (
+        "__chain",
+        "__key",
+        "__public",
+        "_account",
+        "_index_of",
+        "_lock",
+        "_scan_limit",
+        "_scanned",
+        "_verified",
+    )
+
+    VERIFIED_LIMIT = 16_384
+    """Addresses whose index ``index_of`` named and derivation confirmed, kept (oldest out first): an
+    address's index never changes, so the ledger is asked once per address, not before every signature."""
 
     def __init__(
         self,
@@ -80,6 +94,7 @@ class MnemonicKeyring:
         self._scan_limit = scan_limit
         self._index_of = index_of
         self._scanned: dict[str, int] = {}
+        self._verified: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -110,11 +125,15 @@ class MnemonicKeyring:
 
     def signer_for(self, address: str) -> LocalSigner:
         """A signer for ``address`` if this mnemonic derives it; ``UnknownKey`` otherwise."""
+        known = self._verified.get(address)
+        if known is not None:
+            return self.signer(known)
         if self._index_of is not None:
             index = self._index_of(address)
             if index is not None:
                 signer = self.signer(index)
                 if signer.address == address:
+                    self._remember(address, index)
                     return signer
         index = self._scan(address)
         if index is None:
@@ -122,6 +141,12 @@ class MnemonicKeyring:
                 f"{address} is not among the first {self._scan_limit} addresses of account {self._account}"
             )
         return self.signer(index)
+
+    def _remember(self, address: str, index: int) -> None:
+        with self._lock:
+            if len(self._verified) >= self.VERIFIED_LIMIT:
+                del self._verified[next(iter(self._verified))]
+            self._verified[address] = index
 
     def _scan(self, address: str) -> int | None:
         with self._lock:

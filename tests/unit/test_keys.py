@@ -129,6 +129,29 @@ def test_signer_for_uses_the_injected_index_lookup_beyond_the_scan_limit():
     assert keyring.signer_for(ABANDON_ADDRESSES[1]).address == ABANDON_ADDRESSES[1]
 
 
+def test_an_index_the_derivation_confirmed_is_looked_up_once_and_a_wrong_one_every_time():
+    """The ledger names each address's index once: an address's index never changes. A wrong or missing
+    answer is not kept, so an address added to the ledger later is found once it is there."""
+    far, near = MnemonicKeyring(ABANDON).derive(5000), ABANDON_ADDRESSES[1]
+    lookup: dict[str, int] = {near: 9}  # wrong: index 1 derives it
+    asked: list[str] = []
+
+    def index_of(address: str) -> int | None:
+        asked.append(address)
+        return lookup.get(address)
+
+    keyring = MnemonicKeyring(ABANDON, scan_limit=3, index_of=index_of)
+    for _ in range(3):
+        assert keyring.signer_for(near).address == near  # found by the scan, never by the wrong index
+    assert asked.count(near) == 3
+    with pytest.raises(UnknownKey):
+        keyring.signer_for(far)  # not in the ledger yet
+    lookup[far] = 5000  # added now
+    for _ in range(3):
+        assert keyring.signer_for(far).address == far
+    assert asked.count(far) == 2  # the miss, then once
+
+
 @pytest.mark.parametrize(
     "phrase",
     [
