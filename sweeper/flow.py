@@ -227,7 +227,7 @@ class Flow:
 
     def _advance(self, sweep_id: int, address: str) -> Step:
         """The steps under the address lock; the step says which state the first read found."""
-        self._read.account = None
+        self._read.account = self._read.signed = None
         with self.locks.hold(address):
             first = self._sweep(sweep_id)
             return dataclasses.replace(self._steps(first), began=first.state)
@@ -397,7 +397,8 @@ class Flow:
         if isinstance(built, Refusal):
             return skip(built.slug, built.why)
         # The signed bytes are stored before anything can broadcast them.
-        self.ledger.store_signed_tx(s.id, TxKind.TRANSFER, built.tx)
+        stored = self.ledger.store_signed_tx(s.id, TxKind.TRANSFER, built.tx)
+        self._read.signed = stored  # what the next step sends: a txid's bytes never change
         return Move(
             SweepState.SIGNED, "transfer signed", fields={"txid": built.tx.txid, "amount": built.amount}
         )
@@ -570,7 +571,9 @@ class Flow:
         return sweep
 
     def _tx(self, s: Sweep) -> SignedTx:
-        stored = self.ledger.get_tx(s.txid or "")
+        """The sweep's stored transaction: the row this call has just stored (``_energy_ready``), or read."""
+        signed, self._read.signed = getattr(self._read, "signed", None), None
+        stored = signed if signed is not None and signed.txid == s.txid else self.ledger.get_tx(s.txid or "")
         if stored is None:
             raise PermanentError(f"sweep {s.id} has no stored transaction {s.txid}", reason="tx_missing")
         return SignedTx(txid=stored.txid, raw_json=stored.signed_json, expiration_ms=stored.expiration_ms)

@@ -144,10 +144,14 @@ def test_a_look_that_moves_the_sweep_on_takes_each_next_step_from_the_row_its_mo
     h.sources["cheap"].hold = True
     h.flow.advance(sid)  # the process now knows the sweep's address
     reads = counting(h)
+    tx_reads: list[str] = []
+    real_get_tx = h.ledger.get_tx
+    h.ledger.get_tx = lambda txid: tx_reads.append(txid) or real_get_tx(txid)
     h.sources["cheap"].release()
     step = h.flow.advance(sid)  # delivered -> ENERGY_READY -> SIGNED -> BROADCAST, then it waits
     assert (step.began, step.state) == (SweepState.ENERGY_ORDERED, SweepState.BROADCAST)
     assert reads == [sid]
+    assert tx_reads == []  # the broadcast sends the row this look stored, not a fresh read of it
     assert h.run(sid) == "CONFIRMED"
 
 
