@@ -51,7 +51,9 @@ STEPS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("+ quotes kept 3 s", SETTINGS_COMMIT, {}),
     ("+ one account read, one getnodeinfo, learned first look after an order", "630f55d", {}),
     ("+ ledger reads on an autocommit pool, statements built once, one sweep read a look", "3917bce", {}),
-    ("+ urllib3 node client (all levers)", HERE, {}),
+    ("+ urllib3 node client", "e902055", {}),
+    ("+ writes built once, the next step from the move's row", "0091cee", {}),
+    ("+ head read as a header, one Redis client per broker channel (all levers)", HERE, {}),
 )
 
 WORKERS = 4
