@@ -13,15 +13,32 @@ def stack_ms(run: dict[str, Any]) -> int:
     return int(sum(cpu.get(k, 0) for k in STACK))
 
 
-SQL_PER_SWEEP = 61
-"""Ledger statements of one devnet sweep on PostgreSQL (2026-12-03, the tree of this stop's last lever:
-a SQLAlchemy ``before_cursor_execute`` listener on both of the ledger's engines, one activated deposit
-swept by ea888fee from detection to CONFIRMED)."""
-WRITES_PER_SWEEP = 18
-"""Write transactions of that sweep (``begin`` events of the writers' engine)."""
-HTTP_PER_SWEEP = 26
-"""Node and provider requests of that sweep (was ~32 the stop before: the node's and the providers'
-clients patched to count)."""
+SQL_PER_SWEEP = 57
+"""Ledger statements of one devnet sweep on PostgreSQL (2026-12-03, after this stop's last lever: a
+SQLAlchemy ``before_cursor_execute`` listener on both of the ledger's engines, one activated deposit swept
+by ea888fee from detection to CONFIRMED in 7 looks, two of them at a transfer mined but not yet deep
+enough). The last stop's tree (e902055), counted the same way today: 64."""
+WRITES_PER_SWEEP = 19
+"""Write transactions of that sweep (``commit`` events of the writers' engine; 19 at e902055 too)."""
+HTTP_PER_SWEEP = 28
+"""Node and provider requests of that sweep (the node's and the providers' clients patched to count; 28 at
+e902055 too: the head's header replaces the whole head block one for one)."""
+
+
+def _shares(run: dict[str, Any], where: str) -> str:
+    """The worker's profile split of ``run`` in words (recorded with ``BENCH_PROFILE=1``)."""
+    percent = (run.get("profile") or {}).get("percent") or {}
+    if not percent:
+        return "no profile was recorded"
+
+    def share(*prefixes: str) -> float:
+        return round(sum(float(v) for k, v in percent.items() if k.startswith(prefixes)), 1)
+
+    return (
+        f"{where} has SQL at {share('SQL')} % of the worker, the HTTP clients at {share('HTTP')} %, "
+        f"Celery, kombu and Redis at {share('Celery', 'Redis')} %, the sweeper's own code at "
+        f"{share('sweeper')} %"
+    )
 
 
 def goals(results: dict[str, Any]) -> list[str]:
@@ -39,6 +56,11 @@ def goals(results: dict[str, Any]) -> list[str]:
         four, where = e2e_four, f"benchmark 3, 4 workers, {e2e.get('measured_at', '?')}"
     best = four
     if best:
+        profiled = (
+            (best, "the profile of this run")
+            if best.get("profile")
+            else (levers[-1] if levers else {}, "the profile of benchmark 6's last step")
+        )
         ms = stack_ms(best)
         tasks = best.get("tasks_per_sweep") or "?"
         why = (
@@ -47,8 +69,7 @@ def goals(results: dict[str, Any]) -> list[str]:
             f"ledger statements in {WRITES_PER_SWEEP} write transactions and the reads between them (a "
             "write transaction is three round trips, BEGIN, the statement and COMMIT, which the read pool "
             f"and the built statements do not make cheaper) and ~{HTTP_PER_SWEEP} node and provider "
-            "requests (one devnet sweep, counted); the profile has SQL at about 40 % of the worker, the "
-            "HTTP clients at about 20 %, Celery and Redis at about 15 %. What is left to cut is per task "
+            f"requests (one devnet sweep, counted); {_shares(*profiled)}. What is left to cut is per task "
             "and per write: one task advancing every sweep due in a block (the shared poller, designed, "
             "not built), and the writes of a step in one transaction (docs/ARCHITECTURE.md §10.1)"
         )
