@@ -8,6 +8,7 @@ Set SWEEPER_CONSOLE_SCREENSHOTS=docs to refresh docs/console-*.png.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from sweeper.ledger.controls import SpendControls
 from sweeper.models import SweepState
@@ -56,6 +59,21 @@ def browser() -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
+
+
+def shown(driver: WebDriver, element_id: str, wanted: str) -> str:
+    """The element's text once it holds ``wanted``, or what it last held after 5 s. A click that submits a
+    form returns before the next page replaces this one, so the element read first may be the old page's
+    (it then holds the old text, or is gone: stale)."""
+    seen = [""]
+
+    def holds(d: WebDriver) -> bool:
+        seen[0] = d.find_element(By.ID, element_id).text
+        return wanted in seen[0]
+
+    with contextlib.suppress(TimeoutException):  # the caller's assertion shows what it held
+        WebDriverWait(driver, 5, ignored_exceptions=(StaleElementReferenceException,)).until(holds)
+    return seen[0]
 
 
 def sign_in(driver: WebDriver, base: str, user: tuple[str, str]) -> None:
@@ -122,17 +140,17 @@ def test_an_operator_retries_a_failed_sweep_and_flips_the_kill_switch_a_viewer_c
             sign_in(browser, base, OPERATOR)
             shoot(browser, tmp_path, "operator")
             browser.find_element(By.ID, f"retry-{failed.id}").click()
-            assert "re-opened as DETECTED (attempt 1)" in browser.find_element(By.ID, "done").text
+            assert "re-opened as DETECTED (attempt 1)" in shown(browser, "done", "re-opened")
             reopened = ledger.get_sweep(failed.id)
             assert reopened is not None and (reopened.state, reopened.attempt) == (SweepState.DETECTED, 1)
 
             browser.find_element(By.ID, "pause-reason").send_keys("browser test")
             browser.find_element(By.ID, "pause").click()
-            assert browser.find_element(By.ID, "spending").text == "PAUSED"
+            assert shown(browser, "spending", "PAUSED") == "PAUSED"
             assert SpendControls(ledger).pause_state().note == "browser test"
             shoot(browser, tmp_path, "paused")
             browser.find_element(By.ID, "resume").click()
-            assert browser.find_element(By.ID, "spending").text == "running"
+            assert shown(browser, "spending", "running") == "running"
             assert not SpendControls(ledger).paused()
         finally:
             group.stop()
