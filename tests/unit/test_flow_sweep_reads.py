@@ -28,25 +28,32 @@ class RecordingLocks:
         return nullcontext()
 
 
-def counting(h: Any) -> list[int]:
-    reads: list[int] = []
-    real = h.ledger.get_sweep
+def counting(h: Any, method: str = "get_sweep") -> list[Any]:
+    """What the ledger's ``method`` is asked from now on (the real call still answers)."""
+    reads: list[Any] = []
+    real = getattr(h.ledger, method)
 
-    def get_sweep(sweep_id: int) -> Any:
-        reads.append(sweep_id)
-        return real(sweep_id)
+    def spy(key: Any) -> Any:
+        reads.append(key)
+        return real(key)
 
-    h.ledger.get_sweep = get_sweep
+    setattr(h.ledger, method, spy)
     return reads
+
+
+def delivering_later(tag: str, **kwargs: Any) -> tuple[Any, str, int]:
+    """A heart with one open sweep whose provider takes the order and delegates when released."""
+    h = heart(**kwargs)
+    a = tron_address(tag)
+    h.deposit(a, 20 * USDT)
+    sid = h.open(a)
+    h.sources["cheap"].hold = True
+    return h, a, sid
 
 
 def test_a_waiting_sweep_is_read_once_per_look_and_locked_by_its_own_address():
     locks = RecordingLocks()
-    h = heart(locks=locks)
-    a = tron_address("reads-a")
-    h.deposit(a, 20 * USDT)
-    sid = h.open(a)
-    h.sources["cheap"].hold = True  # the provider takes the order and delegates later
+    h, a, sid = delivering_later("reads-a", locks=locks)
     first = h.flow.advance(sid)  # orders energy, then waits for it
     assert first.state is SweepState.ENERGY_ORDERED and first.retry_in
     reads = counting(h)
@@ -137,16 +144,9 @@ def test_a_row_a_crash_left_before_the_sweep_named_it_is_still_closed_as_never_s
 def test_a_look_that_moves_the_sweep_on_takes_each_next_step_from_the_row_its_move_left():
     """The compare-and-set answers with the row, so a look reads the sweep once however many steps it
     takes (before: once more after every move); a lost race or a failure still reads it again."""
-    h = heart()
-    a = tron_address("reads-c")
-    h.deposit(a, 20 * USDT)
-    sid = h.open(a)
-    h.sources["cheap"].hold = True
+    h, _, sid = delivering_later("reads-c")
     h.flow.advance(sid)  # the process now knows the sweep's address
-    reads = counting(h)
-    tx_reads: list[str] = []
-    real_get_tx = h.ledger.get_tx
-    h.ledger.get_tx = lambda txid: tx_reads.append(txid) or real_get_tx(txid)
+    reads, tx_reads = counting(h), counting(h, "get_tx")
     h.sources["cheap"].release()
     step = h.flow.advance(sid)  # delivered -> ENERGY_READY -> SIGNED -> BROADCAST, then it waits
     assert (step.began, step.state) == (SweepState.ENERGY_ORDERED, SweepState.BROADCAST)
@@ -156,11 +156,7 @@ def test_a_look_that_moves_the_sweep_on_takes_each_next_step_from_the_row_its_mo
 
 
 def test_the_first_look_orders_and_schedules_the_next_on_one_read():
-    h = heart()
-    a = tron_address("reads-d")
-    h.deposit(a, 20 * USDT)
-    sid = h.open(a)
-    h.sources["cheap"].hold = True
+    h, _, sid = delivering_later("reads-d")
     reads = counting(h)
     step = h.flow.advance(sid)  # DETECTED -> ENERGY_ORDERED, the paid call, then a wait
     assert step.state is SweepState.ENERGY_ORDERED and step.retry_in
