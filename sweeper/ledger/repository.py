@@ -1,7 +1,9 @@
 """The ledger: the source of truth for sweeps, and the only code that talks to the database.
 
 Every state change is a compare-and-set (``UPDATE … WHERE id=? AND state=?``) whose history row is
-written in the same transaction, and only when a row changed. Inserts that a retry may repeat (sweeps,
+written atomically with it, and only when a row changed: on PostgreSQL in the same statement (a
+data-modifying CTE, run in autocommit like every write that is one statement), on SQLite in the same
+transaction. Inserts that a retry may repeat (sweeps,
 orders, transactions, callbacks) are insert-or-get on a unique key, so at-least-once delivery never
 duplicates them. The domain sees the dataclasses of ``records.py``, never a Session or a Row.
 """
@@ -119,18 +121,39 @@ _WAKE = (
 )
 
 
-def _sweep_cas(*, versioned: bool, adds_cost: bool) -> Update:
-    """``UPDATE sweeps … WHERE id AND state [AND version]`` returning the row as it left it."""
+@functools.cache
+def _sweep_cas(keys: frozenset[str], *, versioned: bool, adds_cost: bool) -> Update:
+    """``UPDATE sweeps SET <keys> … WHERE id AND state [AND version]`` returning the row as it left it.
+
+    The columns set are named (parameters ``v_<column>``), not taken from the call's parameters, so the
+    statement also runs inside a CTE; one is built per set of columns, and a sweep's steps use a few."""
     where = [SWEEPS.c.id == bindparam("b_id"), SWEEPS.c.state == bindparam("b_state")]
     if versioned:
         where.append(SWEEPS.c.version == bindparam("b_version"))
-    bumps: dict[str, Any] = {"version": SWEEPS.c.version + 1}
+    values: dict[str, Any] = {key: bindparam(f"v_{key}", type_=SWEEPS.c[key].type) for key in sorted(keys)}
+    values["version"] = SWEEPS.c.version + 1
     if adds_cost:
-        bumps["cost_sun"] = SWEEPS.c.cost_sun + bindparam("b_add_cost")
-    return update(SWEEPS).where(*where).values(**bumps).returning(*SWEEPS.c)
+        values["cost_sun"] = SWEEPS.c.cost_sun + bindparam("b_add_cost")
+    return update(SWEEPS).where(*where).values(**values).returning(*SWEEPS.c)
 
 
-_SWEEP_CAS = {(v, a): _sweep_cas(versioned=v, adds_cost=a) for v in (False, True) for a in (False, True)}
+_HISTORY_COLUMNS = ("sweep_id", "from_state", "to_state", "reason", "at", "detail")
+
+
+@functools.cache
+def _logged_move(keys: frozenset[str], *, versioned: bool, adds_cost: bool) -> Select[Any]:
+    """PostgreSQL: the compare-and-set and its history row as one statement (a data-modifying CTE).
+
+    One statement is atomic on its own ("all the statements are executed with the same snapshot", and
+    the history row is inserted only for a row the UPDATE returned:
+    https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING), so it runs in
+    autocommit: one round trip where BEGIN, UPDATE, INSERT and COMMIT made four."""
+    moved = _sweep_cas(keys, versioned=versioned, adds_cost=adds_cost).cte("moved")
+    history = [bindparam(f"h_{name}", type_=HISTORY.c[name].type) for name in _HISTORY_COLUMNS[1:]]
+    logged = insert(HISTORY).from_select(list(_HISTORY_COLUMNS), select(moved.c.id, *history)).cte("logged")
+    return select(*moved.c).add_cte(logged)
+
+
 _REOPEN = (
     update(SWEEPS)
     .where(SWEEPS.c.id == bindparam("b_id"), SWEEPS.c.state == bindparam("b_state"))
@@ -177,6 +200,13 @@ def _insert_or_keep(table: Table, postgres: bool) -> Any:
     return (pg_insert(table) if postgres else sqlite_insert(table)).on_conflict_do_nothing()
 
 
+@functools.cache
+def _kept_or_new(table: Table, postgres: bool) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING *``: the new row, or none when one was there (a repeat
+    reads it after): one statement where the insert and the read back made a transaction of two."""
+    return _insert_or_keep(table, postgres).returning(*table.c)
+
+
 class Ledger:
     """Plain Python API over an Engine; safe to share between threads and across worker tasks."""
 
@@ -211,6 +241,17 @@ class Ledger:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with _mapped_errors(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _write_one(self) -> Iterator[Connection]:
+        """For a write that is one statement: on PostgreSQL it runs in autocommit (a statement is atomic
+        on its own, and BEGIN and COMMIT would be two more round trips); SQLite keeps its transaction."""
+        if not self._postgres:
+            with self._write() as conn:
+                yield conn
+            return
+        with _mapped_errors(), self._readers().connect() as conn:
             yield conn
 
     @contextmanager
@@ -458,13 +499,27 @@ class Ledger:
         history.update({k: v for k, v in (("note", note), ("add_cost", add_cost)) if v})
         if fields:
             history["set"] = fields
-        with self._write() as conn:
-            row = self._compare_and_set(
-                conn, sweep_id, from_state, expected_version, values, add_cost=add_cost
+        params = self._cas_params(sweep_id, from_state, expected_version, values, add_cost=add_cost)
+        keys, versioned = frozenset(values), expected_version is not None
+        if self._postgres:
+            params.update(
+                h_from_state=from_state.value,
+                h_to_state=to_state.value,
+                h_reason=reason,
+                h_at=now,
+                h_detail=_history_text(history),
             )
+            statement = _logged_move(keys, versioned=versioned, adds_cost=bool(add_cost))
+            with self._write_one() as conn, _one_open_sweep(sweep_id):
+                row = conn.execute(statement, params).mappings().first()
+            return Sweep.from_row(row) if row is not None else None
+        with self._write() as conn:
+            with _one_open_sweep(sweep_id):
+                cas = _sweep_cas(keys, versioned=versioned, adds_cost=bool(add_cost))
+                row = conn.execute(cas, params).mappings().first()
             if row is not None:
                 self._history(conn, sweep_id, from_state, to_state, reason=reason, detail=history, at=now)
-        return row
+        return Sweep.from_row(row) if row is not None else None
 
     def update_fields(
         self, sweep_id: int, state: SweepState, *, expected_version: int | None = None, **fields: Any
@@ -480,13 +535,16 @@ class Ledger:
         if not values:
             raise ValueError("update_fields() needs at least one field")
         values["updated_at"] = self._clock()
-        with self._write() as conn:
-            return self._compare_and_set(conn, sweep_id, state, expected_version, values)
+        params = self._cas_params(sweep_id, state, expected_version, values)
+        cas = _sweep_cas(frozenset(values), versioned=expected_version is not None, adds_cost=False)
+        with self._write_one() as conn, _one_open_sweep(sweep_id):
+            row = conn.execute(cas, params).mappings().first()
+        return Sweep.from_row(row) if row is not None else None
 
     def add_cost(self, sweep_id: int, cost_sun: int) -> None:
         """Add what was spent on a sweep (energy, burned TRX, activation) in one atomic increment."""
         values = {"cost_sun": SWEEPS.c.cost_sun + cost_sun, "updated_at": self._clock()}
-        with self._write() as conn:
+        with self._write_one() as conn:
             conn.execute(
                 update(SWEEPS).where(SWEEPS.c.id == sweep_id).values(version=SWEEPS.c.version + 1, **values)
             )
@@ -496,7 +554,7 @@ class Ledger:
 
         Answers with the sweep's state (truthy) when it is open, None when it has ended: the statement
         that schedules the next look also says whether there is one."""
-        with self._write() as conn:
+        with self._write_one() as conn:
             state = conn.execute(_NEXT_CHECK, {"sweep_id": sweep_id, "at": at, "now": self._clock()}).scalar()
         return SweepState(state) if state is not None else None
 
@@ -526,26 +584,23 @@ class Ledger:
                 self._history(conn, sweep_id, state, SweepState.DETECTED, reason=reason, detail={}, at=now)
         return changed
 
-    def _compare_and_set(
-        self,
-        conn: Connection,
+    @staticmethod
+    def _cas_params(
         sweep_id: int,
         state: SweepState,
         expected_version: int | None,
         values: dict[str, Any],
         *,
         add_cost: int = 0,
-    ) -> Sweep | None:
-        """The compare-and-set every sweep change goes through; the row it left, or None."""
-        params = {**values, "b_id": sweep_id, "b_state": state.value}
+    ) -> dict[str, Any]:
+        """The parameters of the compare-and-set every sweep change goes through (``_sweep_cas``)."""
+        params = {f"v_{key}": value for key, value in values.items()}
+        params.update(b_id=sweep_id, b_state=state.value)
         if expected_version is not None:
             params["b_version"] = expected_version
         if add_cost:
             params["b_add_cost"] = add_cost
-        statement = _SWEEP_CAS[expected_version is not None, bool(add_cost)]
-        with _one_open_sweep(sweep_id):
-            row = conn.execute(statement, params).mappings().first()
-        return Sweep.from_row(row) if row is not None else None
+        return params
 
     def _history(
         self,
@@ -566,13 +621,13 @@ class Ledger:
                 "to_state": to_state.value,
                 "reason": reason,
                 "at": at,
-                "detail": json.dumps(detail, sort_keys=True, default=str) if detail else None,
+                "detail": _history_text(detail),
             },
         )
 
     def note(self, sweep_id: int, state: SweepState, reason: str, detail: dict[str, Any]) -> None:
         """Record something seen about a sweep that does not move it (a history row from and to ``state``)."""
-        with self._write() as conn:
+        with self._write_one() as conn:
             self._history(conn, sweep_id, state, state, reason=reason, detail=detail, at=self._clock())
 
     def history(self, sweep_id: int) -> list[HistoryEntry]:
@@ -679,22 +734,20 @@ class Ledger:
         another sweep or step.
         """
         now = self._clock()
-        with self._write() as conn:
-            conn.execute(
-                _insert_or_keep(ORDERS, self._postgres),
-                {
-                    "sweep_id": sweep_id,
-                    "step": step,
-                    "source": source,
-                    "order_no": order_no,
-                    "energy": energy,
-                    "quoted_sun": quoted_sun,
-                    "status": OrderRequestStatus.REQUESTED.value,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            row = self._order_row(conn, source, order_no)
+        values = {
+            "sweep_id": sweep_id,
+            "step": step,
+            "source": source,
+            "order_no": order_no,
+            "energy": energy,
+            "quoted_sun": quoted_sun,
+            "status": OrderRequestStatus.REQUESTED.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._write_one() as conn:
+            inserted = conn.execute(_kept_or_new(ORDERS, self._postgres), values).mappings().first()
+        row = OrderRecord.from_row(inserted) if inserted is not None else self.get_order(source, order_no)
         assert row is not None
         if (row.sweep_id, row.step) != (sweep_id, step):
             raise StateConflict(f"order {source}:{order_no} belongs to sweep {row.sweep_id} step {row.step}")
@@ -734,7 +787,7 @@ class Ledger:
         values.update(b_source=source, b_no=order_no)
         if from_status is not None:
             values["b_from"] = from_status.value
-        with self._write() as conn:
+        with self._write_one() as conn:
             return bool(conn.execute(_ORDER_SET[from_status is not None], values).rowcount == 1)
 
     def charge_mismatches_since(self, since: datetime) -> dict[str, datetime]:
@@ -769,7 +822,7 @@ class Ledger:
             )
             .values(status=OrderRequestStatus.FAILED.value, detail=detail, updated_at=now, refused_at=now)
         )
-        with self._write() as conn:
+        with self._write_one() as conn:
             return int(conn.execute(query).rowcount)
 
     def note_provider_order_id(self, source: str, order_no: str, provider_order_id: str) -> bool:
@@ -783,7 +836,7 @@ class Ledger:
             ORDERS.c.order_no == order_no,
             ORDERS.c.provider_order_id.is_(None),
         ]
-        with self._write() as conn:
+        with self._write_one() as conn:
             result = conn.execute(update(ORDERS).where(*where).values(provider_order_id=provider_order_id))
             return bool(result.rowcount == 1)
 
@@ -799,7 +852,7 @@ class Ledger:
             )
             .values(updated_at=self._clock())
         )
-        with self._write() as conn:
+        with self._write_one() as conn:
             return bool(conn.execute(query).rowcount == 1)
 
     def get_order(self, source: str, order_no: str) -> OrderRecord | None:
@@ -836,22 +889,21 @@ class Ledger:
     def store_signed_tx(self, sweep_id: int | None, kind: TxKind, tx: SignedTx) -> ChainTx:
         """Persist a signed transaction before it is broadcast; a repeat returns the stored row."""
         now = self._clock()
-        with self._write() as conn:
-            conn.execute(
-                _insert_or_keep(TXS, self._postgres),
-                {
-                    "txid": tx.txid,
-                    "sweep_id": sweep_id,
-                    "kind": kind.value,
-                    "signed_json": tx.raw_json,
-                    "expiration_ms": tx.expiration_ms,
-                    "status": TxStatus.SIGNED.value,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            row = conn.execute(_TX_BY_ID, {"txid": tx.txid}).mappings().one()
-        stored = ChainTx.from_row(row)
+        values = {
+            "txid": tx.txid,
+            "sweep_id": sweep_id,
+            "kind": kind.value,
+            "signed_json": tx.raw_json,
+            "expiration_ms": tx.expiration_ms,
+            "status": TxStatus.SIGNED.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._write_one() as conn:
+            inserted = conn.execute(_kept_or_new(TXS, self._postgres), values).mappings().first()
+        stored = ChainTx.from_row(inserted) if inserted is not None else self.get_tx(tx.txid)
+        if stored is None:
+            raise LedgerUnavailable(f"transaction {tx.txid} was neither stored nor found")
         if stored.sweep_id != sweep_id:
             raise StateConflict(f"transaction {tx.txid} belongs to sweep {stored.sweep_id}")
         return stored
@@ -874,7 +926,7 @@ class Ledger:
         values["b_txid"] = txid
         if from_status is not None:
             values["b_from"] = from_status.value
-        with self._write() as conn:
+        with self._write_one() as conn:
             return bool(conn.execute(_TX_SET[from_status is not None], values).rowcount == 1)
 
     def get_tx(self, txid: str) -> ChainTx | None:
@@ -896,7 +948,7 @@ class Ledger:
         self, provider: str, event_key: str, payload: str, *, order_no: str | None = None
     ) -> bool:
         """Record a provider callback once; False if this event key was seen before (a replay)."""
-        with self._write() as conn:
+        with self._write_one() as conn:
             inserted = conn.execute(
                 self._insert(CALLBACKS)
                 .values(
@@ -920,7 +972,7 @@ class Ledger:
     def set_cursor(self, name: str, block_number: int, *, expected: int | None = None) -> bool:
         """Store a scanner's cursor; with ``expected``, only if it still stands there (True if stored)."""
         now = self._clock()
-        with self._write() as conn:
+        with self._write_one() as conn:
             if expected is not None:
                 query = (
                     update(CURSORS)
@@ -947,6 +999,10 @@ def _mutable(fields: dict[str, Any], *, add_cost: int = 0) -> dict[str, Any]:
     if add_cost and "cost_sun" in values:
         raise TypeError("set cost_sun or add_cost, not both")
     return values
+
+
+def _history_text(detail: dict[str, Any]) -> str | None:
+    return json.dumps(detail, sort_keys=True, default=str) if detail else None
 
 
 @contextmanager
