@@ -426,8 +426,8 @@ class Flow:
         it; the first look comes then (or within ``UNSEEN_WAIT_CAP_S``), not one block from now. The
         transfer is sent and recorded: a node that cannot say how far the chain is only means a poll."""
         try:
-            head, solid = self.chain.block_heights()
-            return self._pace(head + 1, head, head - solid, "sent", cap=UNSEEN_WAIT_CAP_S)
+            depth = max(self.chain.solid_lag(), self.config.confirmations)
+            return self._blocks_wait(1 + depth, "sent", cap=UNSEEN_WAIT_CAP_S)  # the next block, then depth
         except TransientError:
             return self._poll()
 
@@ -546,7 +546,10 @@ class Flow:
         a solid block that fell further behind) just waits again. ``advance`` re-reads everything then,
         and a callback or reconcile that wakes the sweep sooner only costs a look.
         """
-        blocks = block + max(lag, self.config.confirmations) - head
+        return self._blocks_wait(block + max(lag, self.config.confirmations) - head, why, cap=cap)
+
+    def _blocks_wait(self, blocks: int, why: str, *, cap: float = CHAIN_WAIT_CAP_S) -> Wait:
+        """``blocks`` at the chain's own pace, at least ``poll_seconds`` and at most ``cap``."""
         seconds = blocks * self.chain.block_seconds()
         return Wait(max(self.config.poll_seconds, min(seconds, cap)), f"{why}: {blocks} block(s) to go")
 

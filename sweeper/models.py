@@ -208,10 +208,12 @@ class ChainParameters:
 
 @dataclass(frozen=True, slots=True)
 class BlockRef:
-    """A block's number and timestamp: chain time, the only clock expiry is judged by."""
+    """A block's number and timestamp: chain time, the only clock expiry is judged by; with its id
+    (``blockID``, 64 hex digits, the number in the first 16) when the node sent it."""
 
     number: int
     timestamp_ms: int
+    block_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

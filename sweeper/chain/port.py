@@ -117,6 +117,12 @@ class Chain(Protocol):
         """(head, solid) block numbers from one node answer: a wait paced by both asks once."""
         ...
 
+    def solid_lag(self) -> int:
+        """How many blocks the solid block trails the head: as ``block_heights`` last read it in this
+        process, if lately (implementations keep it a minute), else read now. It only paces the first
+        look after a broadcast, which depends on nothing else."""
+        ...
+
     def head_block(self) -> BlockRef:
         """The head block's number and timestamp: the chain time transactions are judged by."""
         ...

@@ -48,6 +48,8 @@ BLOCK_PACE_SPAN = 20
 BLOCK_PACE_TTL_S = 600.0
 BLOCK_PACE_RETRY_S = 60.0
 """After a failed measurement, the default serves this long before the node is asked again."""
+SOLID_LAG_TTL_S = 60.0
+"""How long the solid block's lag behind the head, as last read, paces a first wait (``solid_lag``)."""
 DEFAULT_BLOCK_MS = 3_000
 """TRON's block interval (java-tron ``BLOCK_PRODUCED_INTERVAL``, docs/TRON.md §8): used only while the chain
 is too short to measure or the node cannot say."""
@@ -226,7 +228,7 @@ class TronChain:
         builder._raw_data["timestamp"] = head.timestamp_ms
         builder._raw_data["expiration"] = head.timestamp_ms + EXPIRATION_MS
         with translating("build"):
-            txn = builder.build()  # getnodeinfo (reference block) + getsignweight (txid, permission)
+            txn = _referenced(builder, head, self._tron)
         if txn._permission is None and not self.is_activated(owner.address):
             raise AccountNotActivated(f"owner {owner.address} is not activated")
         self._reference = self._reference or owner.address
@@ -289,7 +291,15 @@ class TronChain:
         for each of the two above), so one request answers both."""
         with translating("getnodeinfo"):
             info = self._call("wallet/getnodeinfo", {})
-            return _node_height(info, "block"), _node_height(info, "solidityBlock")
+            head, solid = _node_height(info, "block"), _node_height(info, "solidityBlock")
+        self._cache["solid_lag"] = (time.monotonic(), head - solid)
+        return head, solid
+
+    def solid_lag(self) -> int:
+        """The lag the last ``block_heights`` saw, for ``SOLID_LAG_TTL_S``: a chain's solid block trails
+        its head by a steady depth (18-19 blocks on mainnet, docs/TRON.md §8), and the looks of waiting
+        sweeps read it often, so the first wait after a broadcast asks nothing."""
+        return self._cached("solid_lag", SOLID_LAG_TTL_S, lambda: _lag(*self.block_heights()))
 
     def head_block(self) -> BlockRef:
         """The head's header: ``getblock`` without ``id_or_num`` is the head, and ``detail: false`` leaves
@@ -471,6 +481,10 @@ def _parameters(entries: Any) -> ChainParameters:
     )
 
 
+def _lag(head: int, solid: int) -> int:
+    return head - solid
+
+
 def _node_height(info: Any, key: str) -> int:
     text = str((info or {}).get(key) or "")
     if not text.startswith("Num:"):
@@ -486,7 +500,28 @@ def _block_ref(block: Any) -> BlockRef:
     raw = ((block or {}).get("block_header") or {}).get("raw_data") or {}
     if "timestamp" not in raw:
         raise ChainUnavailable("the node answered a block without a header", reason="no_block_header")
-    return BlockRef(number=int(raw.get("number", 0)), timestamp_ms=int(raw["timestamp"]))
+    block_id = str(block.get("blockID") or "")
+    return BlockRef(number=int(raw.get("number", 0)), timestamp_ms=int(raw["timestamp"]), block_id=block_id)
+
+
+def _referenced(builder: Any, head: BlockRef, client: Tron) -> Transaction:
+    """The transaction with its TaPoS reference on ``head``, the block just read for its time.
+
+    TronWeb references the head block it reads with ``getblock`` (docs/TRON.md §12), so only
+    ``getsignweight`` (txid and the owner's permission) is asked; tronpy's own build would first ask
+    ``getnodeinfo`` for the solid block. A head without a well-formed id (an old node's answer without
+    ``blockID``, or an id whose first 8 bytes are not the header's number) is built the tronpy way.
+    """
+    block_id = head.block_id
+    try:
+        ours = len(block_id) == 64 and int(block_id[:16], 16) == head.number
+    except ValueError:
+        ours = False
+    if not ours:
+        return builder.build()  # getnodeinfo (reference block) + getsignweight (txid, permission)
+    builder._raw_data["ref_block_bytes"] = block_id[12:16]  # bytes 6-7: the number's low 16 bits
+    builder._raw_data["ref_block_hash"] = block_id[16:32]  # bytes 8-15 of the id
+    return Transaction(builder._raw_data, client=client, method=builder._method)
 
 
 def _positive(*amounts: int) -> None:

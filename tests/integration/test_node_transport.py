@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from devnet.server import Devnet
-from sweeper.chain import TronChain
+from sweeper.chain import TronChain, tron
 from sweeper.chain.transport import NodeProvider, Urllib3NodeHttp
 from sweeper.errors import ChainUnavailable
 from tests.support.stack import stack
@@ -485,7 +485,8 @@ def test_the_worker_runtime_sends_node_traffic_over_urllib3_not_the_providers_cl
         assert any('"POST /wallet/getblock' in line for line in lines)
 
 
-HEADER = {"blockID": "00" * 32, "block_header": {"raw_data": {"number": 77, "timestamp": 1_700_000_000_000}}}
+HEAD_ID = f"{77:016x}" + "9a" * 24
+HEADER = {"blockID": HEAD_ID, "block_header": {"raw_data": {"number": 77, "timestamp": 1_700_000_000_000}}}
 
 
 def test_the_head_is_read_as_a_header_without_its_transactions(
@@ -499,9 +500,30 @@ def test_the_head_is_read_as_a_header_without_its_transactions(
         head = chain.head_block()
     finally:
         chain.close()
-    assert (head.number, head.timestamp_ms) == (77, 1_700_000_000_000)
+    assert (head.number, head.timestamp_ms, head.block_id) == (77, 1_700_000_000_000, HEAD_ID)
     asked = [(r.target, json.loads(r.body)) for r in server.requests]
     assert asked == [("/wallet/getblock", {"detail": False})]
+
+
+def test_the_solid_lag_is_kept_from_the_last_heights_read_for_a_minute(
+    serve: Callable[..., Server], no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    """The first wait after a broadcast needs only how far the solid block trails the head: what the
+    waiting sweeps' ``getnodeinfo`` reads (``block_heights``) last saw, asked again only after a minute."""
+    info = {"block": "Num:120,ID:" + "01" * 32, "solidityBlock": "Num:102,ID:" + "02" * 32}
+    server = serve(lambda h, seen: answer(h, 200, json.dumps(info).encode()))
+    chain = TronChain(server.url())
+    try:
+        assert chain.solid_lag() == 18  # nothing known yet: asked
+        assert chain.solid_lag() == 18  # kept
+        assert chain.block_heights() == (120, 102)  # a waiting sweep's look reads the heights...
+        assert chain.solid_lag() == 18  # ...and the lag comes from it
+        assert len(server.requests) == 2
+        chain._cache["solid_lag"] = (time.monotonic() - tron.SOLID_LAG_TTL_S, 18)  # a minute later
+        assert chain.solid_lag() == 18
+    finally:
+        chain.close()
+    assert [r.target for r in server.requests] == ["/wallet/getnodeinfo"] * 3
 
 
 @pytest.mark.parametrize(

@@ -238,6 +238,10 @@ class MemoryChain:
         self._up()
         return self.head, self.solid_block().number
 
+    def solid_lag(self) -> int:
+        head, solid = self.block_heights()
+        return head - solid
+
     def block_seconds(self) -> float:
         """Blocks come every 3 s here, as on mainnet (``mine``)."""
         self._up()

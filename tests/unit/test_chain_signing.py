@@ -27,6 +27,8 @@ pytestmark = pytest.mark.unit
 USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 RECIPIENT = "TRsbuxREXKJKonexpejWhacE4sYHt1BSHV"
 SOLID = "Num:66987547,ID:0000000003fe261b9e6e8091f5bd92dc67816890ec4739f6fe5109ad7779120c"
+HEAD_NUMBER = 9755
+HEAD_ID = f"{HEAD_NUMBER:016x}" + "4f1c2b7a9d3e6058" + "11" * 16  # the number in its first 8 bytes
 
 
 class KeySigner:
@@ -55,8 +57,16 @@ HEAD_TIME_MS = int(time.time() * 1000) + 3_600_000  # a node whose head runs an 
 class ScriptedNode:
     """Answers getnodeinfo/getsignweight/getaccount/broadcast like java-tron, with knobs for faults."""
 
-    def __init__(self, signer_hex: str, *, activated: bool = True, txid_override: str | None = None) -> None:
+    def __init__(
+        self,
+        signer_hex: str,
+        *,
+        activated: bool = True,
+        txid_override: str | None = None,
+        head_id: str | None = HEAD_ID,
+    ) -> None:
         self.signer_hex = signer_hex
+        self.head_id = head_id
         self.activated = activated
         self.txid_override = txid_override
         self.broadcasts: list[dict[str, Any]] = []
@@ -69,8 +79,11 @@ class ScriptedNode:
         if path == "wallet/getnodeinfo":
             return httpx.Response(200, json={"block": SOLID, "solidityBlock": SOLID})
         if path == "wallet/getblock" and body == {"detail": False}:  # the head, without its transactions
-            header = {"raw_data": {"number": 9755, "timestamp": HEAD_TIME_MS}}
-            return httpx.Response(200, json={"block_header": header})
+            header = {"raw_data": {"number": HEAD_NUMBER, "timestamp": HEAD_TIME_MS}}
+            block: dict[str, Any] = {"block_header": header}
+            if self.head_id is not None:
+                block["blockID"] = self.head_id
+            return httpx.Response(200, json=block)
         if path == "wallet/getsignweight":
             txid = self.txid_override or proto.calculate_txid_from_raw_data(body["raw_data"])
             answer: dict[str, Any] = {
@@ -111,13 +124,31 @@ def test_a_token_transfer_is_built_signed_and_stored_with_txid_and_expiration(si
     assert tx.expiration_ms == raw["expiration"] == HEAD_TIME_MS + 60_000  # chain time, not our clock
     assert raw["timestamp"] == HEAD_TIME_MS
     assert raw["fee_limit"] == 30_000_000
-    assert raw["ref_block_bytes"] == "261b" and raw["ref_block_hash"] == "9e6e8091f5bd92dc"
+    # TaPoS on the head block read for the time (as TronWeb builds): bytes 6-7 and 8-15 of its id.
+    assert raw["ref_block_bytes"] == HEAD_ID[12:16] == "261b" and raw["ref_block_hash"] == "4f1c2b7a9d3e6058"
     value = raw["contract"][0]["parameter"]["value"]
     assert value["data"].startswith("a9059cbb")
     assert value["data"].endswith(format(25_000_000, "064x"))
     [signature] = stored["signature"]
     assert len(bytes.fromhex(signature)) == 65
+    assert node.paths == ["wallet/getblock", "wallet/getsignweight"]  # no getnodeinfo for a reference
+
+
+@pytest.mark.parametrize(
+    "head_id",
+    [None, "", f"{HEAD_NUMBER + 1:016x}" + "ab" * 24, "zz" * 32, HEAD_ID[:40]],
+    ids=["no id", "empty", "another block's number", "not hex", "short"],
+)
+def test_a_head_without_a_well_formed_id_is_referenced_the_tronpy_way(
+    signer: KeySigner, head_id: str | None
+) -> None:
+    node = ScriptedNode(PrivateKey(bytes.fromhex("88" * 32)).public_key.to_hex_address(), head_id=head_id)
+    tx = _chain(node).build_trx_transfer(signer, RECIPIENT, 2_000_000)
+
+    raw = json.loads(tx.raw_json)["raw_data"]
+    assert raw["ref_block_bytes"] == "261b" and raw["ref_block_hash"] == "9e6e8091f5bd92dc"  # the solid block
     assert node.paths == ["wallet/getblock", "wallet/getnodeinfo", "wallet/getsignweight"]
+    assert raw["timestamp"] == HEAD_TIME_MS  # still stamped with the head's time
 
 
 def test_the_signer_is_handed_the_raw_data_and_the_intent_naming_the_sweep(signer: KeySigner) -> None:
