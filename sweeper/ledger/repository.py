@@ -32,6 +32,7 @@ from sweeper.ledger.clock import LedgerClock
 from sweeper.ledger.deployment import new_deployment_id
 from sweeper.ledger.engine import READ_ONLY, create_engine_for
 from sweeper.ledger.errors import LedgerUnavailable
+from sweeper.ledger.keep import insert_or_keep
 from sweeper.ledger.records import (
     ChainTx,
     DepositAddress,
@@ -196,8 +197,50 @@ _TXS_OF_SWEEP = {
 
 @functools.cache
 def _insert_or_keep(table: Table, postgres: bool) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING`` for ``table`` in the dialect's own syntax, built once."""
-    return (pg_insert(table) if postgres else sqlite_insert(table)).on_conflict_do_nothing()
+    """``INSERT … ON CONFLICT DO NOTHING`` for ``table`` in the dialect's own syntax, built once and
+    kept by the statement cache (``keep.py``)."""
+    return insert_or_keep(table, postgres=postgres)
+
+
+_OPEN_COLUMNS = (
+    "address",
+    "token_symbol",
+    "token_contract",
+    "amount",
+    "destination",
+    "state",
+    "attempt",
+    "cost_sun",
+    "dry_run",
+    "detected_block",
+    "next_check_at",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
+def _logged_open() -> Select[Any]:
+    """PostgreSQL: open a sweep for a watched address and write its first history row, one statement.
+
+    ``INSERT … SELECT … WHERE EXISTS (watched) ON CONFLICT DO NOTHING RETURNING *`` inserts nothing for an
+    address that is not watched or already has an open sweep for the token (the partial unique index);
+    the history row is written only for a row it returned. Where BEGIN, the watched check, the insert,
+    the read back, the history row and COMMIT made six round trips, a new sweep takes one."""
+    values = [bindparam(f"v_{name}", type_=SWEEPS.c[name].type) for name in _OPEN_COLUMNS]
+    watched = exists().where(ADDRESSES.c.address == values[0])
+    opened = (
+        insert_or_keep(SWEEPS, postgres=True)
+        .from_select(list(_OPEN_COLUMNS), select(*values).where(watched))
+        .returning(*SWEEPS.c)
+        .cte("opened")
+    )
+    history = [bindparam(f"h_{name}", type_=HISTORY.c[name].type) for name in _HISTORY_COLUMNS[1:]]
+    logged = insert(HISTORY).from_select(list(_HISTORY_COLUMNS), select(opened.c.id, *history)).cte("logged")
+    return select(*opened.c).add_cte(logged)
+
+
+_OPEN_LOGGED = _logged_open()
 
 
 @functools.cache
@@ -398,32 +441,53 @@ class Ledger:
         """
         check_address_shape(destination)
         now = self._clock()
+        values = {
+            "address": address,
+            "token_symbol": token.symbol,
+            "token_contract": token.contract,
+            "amount": amount,
+            "destination": destination,
+            "state": SweepState.DETECTED.value,
+            "attempt": 0,
+            "cost_sun": 0,
+            "dry_run": dry_run,
+            "detected_block": detected_block,
+            "next_check_at": next_check_at or now,
+            "created_at": now,
+            "updated_at": now,
+            "version": 0,
+        }
+        detail = {"amount": amount, "detected_block": detected_block, "dry_run": dry_run}
+        if self._postgres:
+            params = {f"v_{key}": value for key, value in values.items()}
+            params.update(
+                h_from_state=None,
+                h_to_state=SweepState.DETECTED.value,
+                h_reason="detected",
+                h_at=now,
+                h_detail=_history_text(detail),
+            )
+            for _ in range(2):  # the open sweep the insert met may end before it is read: then open anew
+                with self._write_one() as conn:
+                    opened = conn.execute(_OPEN_LOGGED, params).mappings().first()
+                if opened is not None:
+                    return Sweep.from_row(opened)
+                # Nothing inserted: not watched, or a sweep is open for the token already (that one).
+                with self._read() as conn:
+                    if conn.execute(_WATCHED, {"address": address}).first() is None:
+                        return None
+                    lookup = {"address": address, "contract": token.contract}
+                    found = conn.execute(_OPEN_FOR, lookup).mappings().first()
+                if found is not None:
+                    return Sweep.from_row(found)
+            raise StateConflict(f"no sweep could be opened or found for {address} ({token.symbol})")
         with self._write() as conn:
             if conn.execute(_WATCHED, {"address": address}).first() is None:
                 return None
-            inserted = conn.execute(
-                self._open_insert,
-                {
-                    "address": address,
-                    "token_symbol": token.symbol,
-                    "token_contract": token.contract,
-                    "amount": amount,
-                    "destination": destination,
-                    "state": SweepState.DETECTED.value,
-                    "attempt": 0,
-                    "cost_sun": 0,
-                    "dry_run": dry_run,
-                    "detected_block": detected_block,
-                    "next_check_at": next_check_at or now,
-                    "created_at": now,
-                    "updated_at": now,
-                    "version": 0,
-                },
-            ).first()
+            inserted = conn.execute(self._open_insert, values).first()
             row = conn.execute(_OPEN_FOR, {"address": address, "contract": token.contract}).mappings().one()
             sweep = Sweep.from_row(row)
             if inserted is not None:
-                detail = {"amount": amount, "detected_block": detected_block, "dry_run": dry_run}
                 self._history(
                     conn, sweep.id, None, SweepState.DETECTED, reason="detected", detail=detail, at=now
                 )
