@@ -3,10 +3,12 @@
 The whole product as deployed: a Celery worker (prefork, ``-c N``) on its own Redis, beat (block
 scanner, reconcile), the callback receiver, the ledger on PostgreSQL, the energy providers and the TRON
 node of the devnet (its own process, 3 s blocks as on mainnet, providers delegating one block after an
-order). 1,000 deposits land on watched, activated addresses at 20 per second, faster than any of these
-configurations sweeps, so each run shows its capacity; the scanner finds them and every sweep runs
-through its states until its transfer is confirmed. A last run with the most workers takes deposits
-at a light, steady rate, for the latency of the pipeline itself rather than of a queue. Each run measures:
+order). 1,000 deposits land on watched, activated addresses at 40 per second (2,400 a minute, above the
+2,000 a minute the fastest configuration is to reach), so each run shows its capacity, not the rate of
+arrival; the scanner finds them and every sweep runs through its states until its transfer is
+confirmed. Two more runs with the most workers measure latency: a burst of 1,000 deposits a minute
+(the issue's figure for "under a burst"), and a light, steady rate, for the latency of the pipeline
+itself rather than of a queue. Each run measures:
 
 - sweeps per minute in the steady state: the 10th to the 90th percentile of confirmations, over the
   time between them (and, for reference, all sweeps over first deposit to last confirmation);
@@ -49,8 +51,11 @@ from bench.common import (
 DEPOSITS = 1_000
 WORKER_COUNTS = (1, 2, 4)
 BLOCK_TIME = float(os.environ.get("BENCH_BLOCK_TIME", "3"))
-DEPOSIT_RATE = float(os.environ.get("BENCH_DEPOSIT_RATE", "20"))
-"""Deposits per second: above the 600/min target, so a run shows its capacity, not the arrival rate."""
+DEPOSIT_RATE = float(os.environ.get("BENCH_DEPOSIT_RATE", "40"))
+"""Deposits per second of the capacity runs: above the 2,000/min goal, so a run shows its capacity, not
+the arrival rate (at 20/s, 1,200 a minute, no run could have shown more than about that)."""
+BURST_PER_MIN = float(os.environ.get("BENCH_BURST_PER_MIN", "1000"))
+"""The latency-under-a-burst run: deposits a minute, with the most worker processes."""
 LIGHT_DEPOSITS = 300
 LIGHT_RATE = 4.0
 """The light-load run: deposits well under capacity, so latency is the pipeline's, not a queue's."""
@@ -360,7 +365,8 @@ def _one(workers: int, deposits: int, rate: float, name: str) -> dict[str, Any]:
 
 
 def run(worker_counts: tuple[int, ...] = WORKER_COUNTS, *, light: bool = True) -> dict[str, Any]:
-    """The burst runs (one per worker count) and, with ``light``, the steady light-load run."""
+    """The capacity runs (one per worker count) and, with ``light``, the latency runs: the burst of
+    ``BURST_PER_MIN`` and the steady light load."""
     quiet_logs()
     deposits = scaled(DEPOSITS, 20)
     runs = [_one(n, deposits, DEPOSIT_RATE, f"e2e-{n}-workers") for n in worker_counts]
@@ -375,5 +381,6 @@ def run(worker_counts: tuple[int, ...] = WORKER_COUNTS, *, light: bool = True) -
     }
     if light:
         workers = max(worker_counts)
+        out["burst"] = _one(workers, deposits, BURST_PER_MIN / 60, f"e2e-{workers}-workers-burst")
         out["light"] = _one(workers, scaled(LIGHT_DEPOSITS, 20), LIGHT_RATE, f"e2e-{workers}-workers-light")
     return out

@@ -53,7 +53,8 @@ STEPS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("+ ledger reads on an autocommit pool, statements built once, one sweep read a look", "3917bce", {}),
     ("+ urllib3 node client", "e902055", {}),
     ("+ writes built once, the next step from the move's row", "0091cee", {}),
-    ("+ head read as a header, one Redis client per broker channel (all levers)", HERE, {}),
+    ("+ head read as a header, one Redis client per broker channel", "af0f980", {}),
+    ("+ one-statement writes in autocommit, TaPoS on the head just read (all levers)", HERE, {}),
 )
 
 WORKERS = 4

@@ -87,11 +87,12 @@ def goals(results: dict[str, Any]) -> list[str]:
             )
         )
         limit = e2e.get("provider_delay_blocks", 1) + 3  # the levers' bursts use benchmark 3's devnet
-        p50 = four.get("latency_blocks_p50")
+        burst = e2e.get("burst") or four
+        p50 = burst.get("latency_blocks_p50")
         rows.append(
             (
-                f"p50 ≤ {limit} blocks under a burst ({four['deposit_rate_per_s'] * 60:,.0f} deposits/min)",
-                f"p50 {p50} blocks",
+                f"p50 ≤ {limit} blocks under a burst ({burst['deposit_rate_per_s'] * 60:,.0f} deposits/min)",
+                f"p50 {p50} blocks, p95 {burst.get('latency_blocks_p95')} ({burst['workers']} workers)",
                 _yes(p50 is not None and p50 <= limit),
                 "the burst arrives faster than the stack sweeps, so deposits wait in the queue",
             )
