@@ -46,7 +46,7 @@ def _memory_alone() -> dict[str, Any]:
     """Benchmark 5 on its own: one worker process does every sweep (the harder case for a leak)."""
     from bench import e2e
 
-    return e2e.run((1,), light=False)
+    return e2e.run((1,), light=False, rate=e2e.MEMORY_RATE)
 
 
 def _hosts() -> dict[str, Any]:

@@ -54,6 +54,9 @@ BLOCK_TIME = float(os.environ.get("BENCH_BLOCK_TIME", "3"))
 DEPOSIT_RATE = float(os.environ.get("BENCH_DEPOSIT_RATE", "40"))
 """Deposits per second of the capacity runs: above the 2,000/min goal, so a run shows its capacity, not
 the arrival rate (at 20/s, 1,200 a minute, no run could have shown more than about that)."""
+MEMORY_RATE = float(os.environ.get("BENCH_MEMORY_RATE", "15"))
+"""Deposits per second of benchmark 5 (one worker process): below what that process sweeps, so the queue
+stays short and what its RSS gains over 10,000 sweeps is growth, not a backlog it holds."""
 BURST_PER_MIN = float(os.environ.get("BENCH_BURST_PER_MIN", "1000"))
 """The latency-under-a-burst run: deposits a minute, with the most worker processes."""
 LIGHT_DEPOSITS = 300
@@ -364,12 +367,14 @@ def _one(workers: int, deposits: int, rate: float, name: str) -> dict[str, Any]:
     return result
 
 
-def run(worker_counts: tuple[int, ...] = WORKER_COUNTS, *, light: bool = True) -> dict[str, Any]:
+def run(
+    worker_counts: tuple[int, ...] = WORKER_COUNTS, *, light: bool = True, rate: float | None = None
+) -> dict[str, Any]:
     """The capacity runs (one per worker count) and, with ``light``, the latency runs: the burst of
     ``BURST_PER_MIN`` and the steady light load."""
     quiet_logs()
     deposits = scaled(DEPOSITS, 20)
-    runs = [_one(n, deposits, DEPOSIT_RATE, f"e2e-{n}-workers") for n in worker_counts]
+    runs = [_one(n, deposits, rate or DEPOSIT_RATE, f"e2e-{n}-workers") for n in worker_counts]
     out: dict[str, Any] = {
         "block_time_s": BLOCK_TIME,
         "provider_delay_blocks": PROVIDER_DELAY_BLOCKS,
