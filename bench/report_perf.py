@@ -141,8 +141,10 @@ def goals(results: dict[str, Any]) -> list[str]:
                 "the worker's main process (Celery's consumer, which runs no sweep) "
                 f"{main_rest} → {main} MB; the pool process that ran every sweep {rest} → {after} MB. "
                 "The main process starts at "
-                "what the app imports and levels off in its first few thousand sweeps (bench/RESULTS.md §5); "
-                "what it keeps is not found yet (tracemalloc in the main process is the next step)"
+                "what the app imports and levels off in its first few thousand sweeps; what it gains is the "
+                "allocator's part-used arenas, not Python objects (tracemalloc flat while RSS grew: "
+                "bench/RESULTS.md §5). Next: a smaller main process (it imports the whole app before "
+                "forking) or another allocator, measured"
             )
         else:
             why = (
@@ -296,6 +298,11 @@ def _per_task(step: dict[str, Any]) -> str:
     return f"{step['cpu_ms_per_sweep'].get('worker', 0) / tasks:.1f}" if tasks else "?"
 
 
+def _arrival(hosts: dict[str, Any]) -> str:
+    rate = hosts.get("deposit_rate_per_s")
+    return f"; deposits arrive at {rate:g}/s." if rate else "."
+
+
 def hosts_section(hosts: dict[str, Any] | None, when: str) -> list[str]:
     if not hosts:
         return []
@@ -310,7 +317,7 @@ def hosts_section(hosts: dict[str, Any] | None, when: str) -> list[str]:
         "cores, so an added host adds a fixed share of CPU.",
         "",
         "Sweeps/min is the whole run's: confirmed sweeps over the time from the first deposit to the last "
-        "confirmation.",
+        "confirmation" + _arrival(hosts),
         "",
         "| worker hosts | deposits | confirmed | sweeps/min | ratio to 1 host |",
         "|---|---|---|---|---|",
