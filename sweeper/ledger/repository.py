@@ -149,10 +149,31 @@ def _logged_move(keys: frozenset[str], *, versioned: bool, adds_cost: bool) -> S
     the history row is inserted only for a row the UPDATE returned:
     https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING), so it runs in
     autocommit: one round trip where BEGIN, UPDATE, INSERT and COMMIT made four."""
-    moved = _sweep_cas(keys, versioned=versioned, adds_cost=adds_cost).cte("moved")
+    return _logged(_sweep_cas(keys, versioned=versioned, adds_cost=adds_cost).cte("moved"))
+
+
+def _logged(changed: Any) -> Select[Any]:
+    """``changed`` (a CTE of the sweep rows a write returned) with a history row for each, in the same
+    statement: parameters ``h_<column>`` (``_history_params``); the rows are what the statement answers."""
     history = [bindparam(f"h_{name}", type_=HISTORY.c[name].type) for name in _HISTORY_COLUMNS[1:]]
-    logged = insert(HISTORY).from_select(list(_HISTORY_COLUMNS), select(moved.c.id, *history)).cte("logged")
-    return select(*moved.c).add_cte(logged)
+    logged = insert(HISTORY).from_select(list(_HISTORY_COLUMNS), select(changed.c.id, *history))
+    return select(*changed.c).add_cte(logged.cte("logged"))
+
+
+def _history_params(
+    from_state: SweepState | None,
+    to_state: SweepState,
+    reason: str | None,
+    at: datetime,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "h_from_state": from_state.value if from_state is not None else None,
+        "h_to_state": to_state.value,
+        "h_reason": reason,
+        "h_at": at,
+        "h_detail": _history_text(detail),
+    }
 
 
 _REOPEN = (
@@ -235,9 +256,7 @@ def _logged_open() -> Select[Any]:
         .returning(*SWEEPS.c)
         .cte("opened")
     )
-    history = [bindparam(f"h_{name}", type_=HISTORY.c[name].type) for name in _HISTORY_COLUMNS[1:]]
-    logged = insert(HISTORY).from_select(list(_HISTORY_COLUMNS), select(opened.c.id, *history)).cte("logged")
-    return select(*opened.c).add_cte(logged)
+    return _logged(opened)
 
 
 _OPEN_LOGGED = _logged_open()
@@ -460,13 +479,7 @@ class Ledger:
         detail = {"amount": amount, "detected_block": detected_block, "dry_run": dry_run}
         if self._postgres:
             params = {f"v_{key}": value for key, value in values.items()}
-            params.update(
-                h_from_state=None,
-                h_to_state=SweepState.DETECTED.value,
-                h_reason="detected",
-                h_at=now,
-                h_detail=_history_text(detail),
-            )
+            params.update(_history_params(None, SweepState.DETECTED, "detected", now, detail))
             for _ in range(2):  # the open sweep the insert met may end before it is read: then open anew
                 with self._write_one() as conn:
                     opened = conn.execute(_OPEN_LOGGED, params).mappings().first()
@@ -566,13 +579,7 @@ class Ledger:
         params = self._cas_params(sweep_id, from_state, expected_version, values, add_cost=add_cost)
         keys, versioned = frozenset(values), expected_version is not None
         if self._postgres:
-            params.update(
-                h_from_state=from_state.value,
-                h_to_state=to_state.value,
-                h_reason=reason,
-                h_at=now,
-                h_detail=_history_text(history),
-            )
+            params.update(_history_params(from_state, to_state, reason, now, history))
             statement = _logged_move(keys, versioned=versioned, adds_cost=bool(add_cost))
             with self._write_one() as conn, _one_open_sweep(sweep_id):
                 row = conn.execute(statement, params).mappings().first()
