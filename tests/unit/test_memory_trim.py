@@ -1,5 +1,6 @@
 """Worker processes give freed heap back to the OS (tasks/memory.py): rate-limited, off at 0, and on
-glibc it really returns what a fragmented heap holds."""
+glibc it really returns what a fragmented heap holds; the main process's timer loses the entries tasks
+cancelled (kombu's own timer here; a real worker in tests/integration/test_worker_timer.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kombu.asynchronous.timer import Timer
 
-from tasks.memory import Trimmer, glibc_trim
+from tasks.memory import Trimmer, drop_cancelled, glibc_trim
 
 pytestmark = pytest.mark.unit
 
@@ -76,3 +79,47 @@ def test_on_glibc_heap_that_free_kept_is_given_back(tmp_path: Path) -> None:
     )
     released_mb = int(out.stdout.strip())
     assert released_mb > 150, f"malloc_trim gave back only {released_mb} MB of 200 MB freed"
+
+
+def _is_heap(items: list[Any]) -> bool:
+    return all(not items[child] < items[(child - 1) // 2] for child in range(1, len(items)))
+
+
+def test_cancelled_timer_entries_are_dropped_and_the_rest_fire_in_order() -> None:
+    timer = Timer()
+    fired: list[str] = []
+    cancelled = [timer.call_after(90, fired.append, ("never",)) for _ in range(100)]
+    for entry in cancelled:
+        entry.cancel()
+    timer.call_after(-2, fired.append, ("first",))
+    timer.call_after(-1, fired.append, ("second",))
+    later = timer.call_after(60, fired.append, ("later",))
+    assert drop_cancelled(timer) == 100
+    assert len(timer._queue) == 3
+    assert _is_heap(timer._queue)
+    assert drop_cancelled(timer) == 0  # nothing more to drop: the heap is left as it is
+    for _ in range(3):
+        _, entry = next(iter(timer))
+        if entry is not None:
+            entry()
+    assert fired == ["first", "second"]
+    assert [item.entry for item in timer._queue] == [later]
+
+
+def test_the_iterator_a_timer_runs_sees_the_heap_dropped_in_place() -> None:
+    timer = Timer()
+    fired: list[int] = []
+    scheduler = iter(timer)  # what the worker's event loop holds across ticks
+    stale = timer.call_after(-5, fired.append, (0,))
+    stale.cancel()
+    timer.call_after(-1, fired.append, (1,))
+    drop_cancelled(timer)
+    _, entry = next(scheduler)
+    assert entry is not None
+    entry()
+    assert fired == [1]
+    assert timer._queue == []
+
+
+def test_a_timer_without_its_heap_is_left_alone() -> None:
+    assert drop_cancelled(object()) == 0
