@@ -114,6 +114,24 @@ def worker_rss(pid: int) -> dict[str, float]:
     }
 
 
+RSS_SAMPLE_EVERY_S = 30.0
+"""While deposits arrive, the worker's RSS is read this often: growth after the warm-up shows in them."""
+
+
+class RssSamples:
+    """The worker's RSS every ``every`` seconds, against the deposits sent so far."""
+
+    def __init__(self, pid: int, every: float = RSS_SAMPLE_EVERY_S) -> None:
+        self.pid, self.every = pid, every
+        self.rows: list[dict[str, float]] = []
+        self._next = time.monotonic() + every
+
+    def maybe(self, deposits: int) -> None:
+        if time.monotonic() >= self._next:
+            self._next += self.every
+            self.rows.append({"deposits": deposits, **worker_rss(self.pid)})
+
+
 def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[str, Any]:
     """One end-to-end run with ``workers`` pool processes; returns its measurements."""
     from sweeper.chain import TronChain
@@ -158,6 +176,7 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
             group.beat()
             _wait_until_ready(ledger, dn)
             at_rest = worker_rss(worker.pid)
+            samples = RssSamples(worker.pid)
             cpu_before = _cpu_snapshot(dn.pid, group, broker)
             profiler = profile.Profiler(worker.pid, workdir / "profile.txt") if profile.enabled() else None
 
@@ -168,6 +187,7 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
                 due = started + i / rate
                 if (wait := due - time.time()) > 0:
                     time.sleep(wait)
+                samples.maybe(i)
                 dn.admin("mint", {"address": address, "amount": (100 + i % 900) * 1_000_000})
             sweeps = _wait_for(ledger, deposits, terminal, timeout=max(600.0, deposits * 1.5))
             finished = time.time()
@@ -227,6 +247,7 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
         "cost_sun_mean": round(statistics.mean(s.cost_sun for s in confirmed)) if confirmed else None,
         "rss_at_rest": at_rest,
         "rss_after": after,
+        "rss_samples": samples.rows,
         "cpu_cores": {k: round(v / max(elapsed, 1e-9), 2) for k, v in cpu.items()},
         "cpu_ms_per_sweep": {k: round(v * 1000 / max(len(confirmed), 1)) for k, v in cpu.items()},
         "tasks_per_sweep": round(tasks / max(len(confirmed), 1), 2) if tasks else None,

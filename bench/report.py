@@ -690,6 +690,22 @@ def _second_same_day(cost: dict[str, Any]) -> list[str]:
     ]
 
 
+RSS_SAMPLE_S = 30.0
+"""bench/e2e.py reads the worker's RSS this often while the deposits arrive (``RSS_SAMPLE_EVERY_S``)."""
+
+
+def _rss_points(run: dict[str, Any], count: int = 6) -> list[str]:
+    """About ``count`` of a run's RSS samples, evenly spread, and the end of the run."""
+    samples = run.get("rss_samples") or []
+    if not samples:
+        return []
+    step = max(1, len(samples) // count)
+    picked = samples[step - 1 :: step]
+    points = [f"{s['deposits']:,} → {s['main_mb']} / {s['pool_max_mb']} MB" for s in picked]
+    end = run["rss_after"]
+    return [*points, f"all {run['confirmed']:,} swept → {end['main_mb']} / {end['pool_max_mb']} MB"]
+
+
 def _memory_section(memory: dict[str, Any] | None, drawn: dict[str, str]) -> list[str]:
     if not memory:
         return []
@@ -701,18 +717,30 @@ def _memory_section(memory: dict[str, Any] | None, drawn: dict[str, str]) -> lis
         "RSS of the Celery worker's processes, read from `/proc`, once the worker has started and run its",
         "first scans (at rest), and again after every deposit of the run is swept. With one process, that",
         "process did every sweep. The deposits arrive below the rate one process sweeps, so the queue stays",
-        "short and what the processes gain is growth, not a backlog: the worker's main process holds every",
-        "countdown message it has fetched until it is due (Celery's ETA handling), so its RSS follows the",
-        "queue (measured 2026-12-04 at 05b52dd: 130.2 → 157.1 MB after 10,000 deposits at 40/s on one "
-        "process, a backlog of thousands of messages; the pool process 125.3 → 136.9 MB). Without a "
-        "backlog the main process still gains about 22 MB, early, then levels off: sampled every 10 s "
-        "over 4,000 deposits at 15/s (same day and tree), 130 MB at rest, 146 after about 1,000 sweeps, "
-        "150 after about 2,000, 152.1 after 4,000, against 152.4 after the 10,000 below. It is not Python "
-        "objects: with tracemalloc on in the main process, what Python had allocated went from 48.8 to "
-        "49.0 MB between the 1,000th and the 2,500th sweep while its RSS grew 10 MB (one thread, trimmed "
-        "every 10 s), so what it keeps is the allocator's: arenas left part-used, which neither "
-        "`malloc_trim` nor Python hands back.",
+        "short and what the processes gain is growth, not a backlog (the worker's main process holds every",
+        "countdown message it has fetched until it is due, Celery's ETA handling, so under a backlog its RSS",
+        "follows the queue). Until 2026-12-07 the main process, which runs no sweep, gained about 22 MB in",
+        "its first few thousand sweeps and levelled off (130.2 → 152.4 MB after 10,000 at 05b52dd): finished",
+        "task requests (Celery's `Request`, its message and decoded body) died in reference cycles and",
+        "waited for a full collection, which Python runs only once the objects promoted since the last one",
+        "exceed a quarter of the ~180,000 the imports left; 2,038 of them were alive at once at 15",
+        "sweeps/s, and the arenas they filled stayed fragmented. The main process now freezes what start-up",
+        "left before the pool forks and collects once a second, about 1 ms each (tasks/memory.py); it also",
+        "drops the soft time limits finished tasks cancelled, which kombu keeps for the whole 90 s of the",
+        "limit. Same rate, 900 sweeps: 131.5 → 150.3 MB before, 131.4 → 134.5 MB after.",
         "",
+    ]
+    for r in memory["runs"]:
+        points = _rss_points(r)
+        if points:
+            lines += [
+                f"Sampled every {RSS_SAMPLE_S:g} s while the deposits arrived ({r['workers']} process"
+                f"{'es' if r['workers'] > 1 else ''}; deposits sent → main process / largest pool process): "
+                + "; ".join(points)
+                + ".",
+                "",
+            ]
+    lines += [
         "| worker processes | sweeps, rate | pool process at rest → after (largest) | main process | all "
         "processes | energy orders (per sweep) |",
         "|---|---|---|---|---|---|",
