@@ -43,10 +43,11 @@ def _cost() -> dict[str, Any]:
 
 
 def _memory_alone() -> dict[str, Any]:
-    """Benchmark 5 on its own: one worker process does every sweep (the harder case for a leak)."""
+    """Benchmark 5 on its own: one worker process does every sweep (the harder case for a leak), the
+    deposits going to ``MEMORY_ADDRESSES`` addresses in turn."""
     from bench import e2e
 
-    return e2e.run((1,), light=False, rate=e2e.MEMORY_RATE)
+    return e2e.run((1,), light=False, rate=e2e.MEMORY_RATE, distinct=e2e.MEMORY_ADDRESSES)
 
 
 def _hosts() -> dict[str, Any]:

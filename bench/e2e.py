@@ -20,6 +20,7 @@ itself rather than of a queue. Each run measures:
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import shutil
@@ -54,6 +55,10 @@ BLOCK_TIME = float(os.environ.get("BENCH_BLOCK_TIME", "3"))
 DEPOSIT_RATE = float(os.environ.get("BENCH_DEPOSIT_RATE", "40"))
 """Deposits per second of the capacity runs: above the 2,000/min goal, so a run shows its capacity, not
 the arrival rate (at 20/s, 1,200 a minute, no run could have shown more than about that)."""
+MEMORY_ADDRESSES = int(os.environ.get("BENCH_MEMORY_ADDRESSES", "2000"))
+"""Benchmark 5's deposits go to this many addresses in turn (10,000 deposits: five to each, 133 s apart at
+15/s): a worker warms the caches it keeps per address (bounded, 16,384 addresses in each of the two
+address caches) within the run, so what its RSS gains after the warm-up is growth, not a cache filling."""
 MEMORY_RATE = float(os.environ.get("BENCH_MEMORY_RATE", "15"))
 """Deposits per second of benchmark 5 (one worker process): below what that process sweeps, so the queue
 stays short and what its RSS gains over 10,000 sweeps is growth, not a backlog it holds."""
@@ -132,8 +137,11 @@ class RssSamples:
             self.rows.append({"deposits": deposits, **worker_rss(self.pid)})
 
 
-def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[str, Any]:
-    """One end-to-end run with ``workers`` pool processes; returns its measurements."""
+def run_once(
+    workers: int, deposits: int, rate: float, workdir: Path, distinct: int | None = None
+) -> dict[str, Any]:
+    """One end-to-end run with ``workers`` pool processes; returns its measurements. ``distinct``: the
+    deposits go to that many addresses in turn (each deposit to an address of its own without it)."""
     from sweeper.chain import TronChain
     from sweeper.ledger.engine import create_engine_for
     from sweeper.ledger.migrate import upgrade
@@ -143,7 +151,7 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
     from tasks.devnet_profile import DEVNET_MNEMONIC, devnet_env
     from tasks.processes import ProcessGroup, free_port
 
-    addresses = deposit_addresses(deposits)
+    addresses = deposit_addresses(min(distinct or deposits, deposits))
     terminal = {SweepState.CONFIRMED, SweepState.SKIPPED, SweepState.FAILED}
     devnet_args = [
         "--block-time",
@@ -183,12 +191,14 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
             say(f"[e2e] {workers} worker process(es): {deposits} deposits at {rate:g}/s ...")
             first_block = dn.admin("produce", {"blocks": 1})["head"]  # deposits land after this block
             started = time.time()
-            for i, address in enumerate(addresses):
+            for i in range(deposits):
                 due = started + i / rate
                 if (wait := due - time.time()) > 0:
                     time.sleep(wait)
                 samples.maybe(i)
-                dn.admin("mint", {"address": address, "amount": (100 + i % 900) * 1_000_000})
+                dn.admin(
+                    "mint", {"address": addresses[i % len(addresses)], "amount": (100 + i % 900) * 1_000_000}
+                )
             sweeps = _wait_for(ledger, deposits, terminal, timeout=max(600.0, deposits * 1.5))
             finished = time.time()
             cpu_after = _cpu_snapshot(dn.pid, group, broker)
@@ -209,14 +219,19 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
             chain.close()
         ledger.engine.dispose()
 
-    deposit_block = {t.to_address: t.block_number for t in transfers if t.from_address == ZERO}
+    deposit_blocks: dict[str, list[int]] = {}
+    for t in transfers:
+        if t.from_address == ZERO:
+            deposit_blocks.setdefault(t.to_address, []).append(t.block_number)
     confirmed = [s for s in sweeps if s.state is SweepState.CONFIRMED]
-    lat_blocks = [s.confirmed_block - deposit_block[s.address] for s in confirmed if s.confirmed_block]
-    lat_seconds = [
-        (timestamps[s.confirmed_block] - timestamps[deposit_block[s.address]]) / 1000
+    # An address deposited to several times: a sweep swept the latest deposit before its confirmation
+    pairs = [
+        (s.confirmed_block, _deposit_before(deposit_blocks.get(s.address, []), s.confirmed_block))
         for s in confirmed
         if s.confirmed_block
     ]
+    lat_blocks = [done - came for done, came in pairs if came is not None]
+    lat_seconds = [(timestamps[done] - timestamps[came]) / 1000 for done, came in pairs if came is not None]
     done_at = sorted(s.updated_at.timestamp() for s in confirmed)
     last_done = done_at[-1] if done_at else finished
     span = max(last_done - started, 1e-9)
@@ -233,6 +248,7 @@ def run_once(workers: int, deposits: int, rate: float, workdir: Path) -> dict[st
         "workers": workers,
         "deposits": deposits,
         "deposit_rate_per_s": rate,
+        "addresses": len(addresses),
         "arrival_seconds": round(deposits / rate, 1),
         "confirmed": len(confirmed),
         "states": states,
@@ -346,14 +362,28 @@ def _wait_until_ready(ledger: Any, dn: DevnetProcess, timeout: float = 120) -> N
     time.sleep(5.0)
 
 
+def _deposit_before(blocks: list[int], block: int) -> int | None:
+    """The last of ``blocks`` (ascending) at or before ``block``."""
+    at = bisect.bisect_right(blocks, block)
+    return blocks[at - 1] if at else None
+
+
+QUIET_S = 60.0
+"""Deposits to an address whose sweep was still open joined it: the run ends when every sweep has ended
+and none has opened for this long."""
+
+
 def _wait_for(ledger: Any, expected: int, terminal: set[Any], timeout: float) -> list[Any]:
     deadline = time.monotonic() + timeout
     sweeps: list[Any] = []
     last_report = time.monotonic()
+    seen, settled_since = -1, time.monotonic()
     while time.monotonic() < deadline:
         sweeps = ledger.sweeps(limit=100_000)
         done = sum(1 for s in sweeps if s.state in terminal)
-        if len(sweeps) >= expected and done == len(sweeps):
+        if len(sweeps) != seen or done != len(sweeps):
+            seen, settled_since = len(sweeps), time.monotonic()
+        if done == len(sweeps) and (len(sweeps) >= expected or time.monotonic() - settled_since > QUIET_S):
             return sweeps
         if time.monotonic() - last_report > 15:
             say(f"[e2e]   {done}/{expected} sweeps settled")
@@ -376,11 +406,11 @@ def _block_times(dn: DevnetProcess, first: int, last: int) -> dict[int, int]:
     return times
 
 
-def _one(workers: int, deposits: int, rate: float, name: str) -> dict[str, Any]:
+def _one(workers: int, deposits: int, rate: float, name: str, distinct: int | None = None) -> dict[str, Any]:
     workdir = BENCH_DIR / "out" / name  # the processes' logs, kept for reading
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    result = run_once(workers, deposits, rate, workdir)
+    result = run_once(workers, deposits, rate, workdir, distinct)
     say(
         f"[e2e]   {result['sweeps_per_min']}/min, p50 {result['latency_blocks_p50']} blocks "
         f"({result['latency_s_p50']} s), p95 {result['latency_blocks_p95']} blocks"
@@ -389,13 +419,17 @@ def _one(workers: int, deposits: int, rate: float, name: str) -> dict[str, Any]:
 
 
 def run(
-    worker_counts: tuple[int, ...] = WORKER_COUNTS, *, light: bool = True, rate: float | None = None
+    worker_counts: tuple[int, ...] = WORKER_COUNTS,
+    *,
+    light: bool = True,
+    rate: float | None = None,
+    distinct: int | None = None,
 ) -> dict[str, Any]:
     """The capacity runs (one per worker count) and, with ``light``, the latency runs: the burst of
-    ``BURST_PER_MIN`` and the steady light load."""
+    ``BURST_PER_MIN`` and the steady light load. ``distinct``: the addresses the deposits go to in turn."""
     quiet_logs()
     deposits = scaled(DEPOSITS, 20)
-    runs = [_one(n, deposits, rate or DEPOSIT_RATE, f"e2e-{n}-workers") for n in worker_counts]
+    runs = [_one(n, deposits, rate or DEPOSIT_RATE, f"e2e-{n}-workers", distinct) for n in worker_counts]
     out: dict[str, Any] = {
         "block_time_s": BLOCK_TIME,
         "provider_delay_blocks": PROVIDER_DELAY_BLOCKS,
