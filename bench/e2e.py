@@ -168,8 +168,11 @@ def run_once(
         ledger = Ledger(create_engine_for(db))
         hot = dn.admin("accounts", {"count": 1, "sun": 10 * TRX, "usdt": 1})["accounts"][0]["address"]
         ledger.add_addresses(DepositAddress(a, f"mnemonic:{i}", f"user-{i}") for i, a in enumerate(addresses))
-        for address in addresses:  # returning customers: the addresses are activated already
-            dn.admin("fund", {"address": address, "sun": 1 * TRX})
+        # Returning customers: the addresses are activated already, and hold the TRX that pays for the
+        # bandwidth of each of their sweeps beyond the first (the free 600 a day cover one, 345 bytes)
+        trx = 1 + -(-deposits // len(addresses))
+        for address in addresses:
+            dn.admin("fund", {"address": address, "sun": trx * TRX})
         head = dn.admin("produce", {"blocks": 1})["head"]
         ledger.set_cursor("blocks", head)
         mnemonic = workdir / "mnemonic.txt"
