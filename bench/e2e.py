@@ -169,7 +169,8 @@ def run_once(
         hot = dn.admin("accounts", {"count": 1, "sun": 10 * TRX, "usdt": 1})["accounts"][0]["address"]
         ledger.add_addresses(DepositAddress(a, f"mnemonic:{i}", f"user-{i}") for i, a in enumerate(addresses))
         # Returning customers: the addresses are activated already, and hold the TRX that pays for the
-        # bandwidth of each of their sweeps beyond the first (the free 600 a day cover one, 345 bytes)
+        # bandwidth of each of their sweeps beyond the first (the free 600 bytes a day cover one of 345;
+        # docs/TRON.md, bandwidth: staked, then free, then 1,000 sun a byte burned)
         trx = 1 + -(-deposits // len(addresses))
         for address in addresses:
             dn.admin("fund", {"address": address, "sun": trx * TRX})

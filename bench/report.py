@@ -12,6 +12,7 @@ from typing import Any
 
 from bench import report_perf
 from bench.common import BENCH_DIR, TRX
+from bench.e2e import RSS_SAMPLE_EVERY_S
 
 RESULTS_JSON = BENCH_DIR / "results.json"
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
@@ -691,16 +692,19 @@ def _second_same_day(cost: dict[str, Any]) -> list[str]:
     ]
 
 
-MEMORY_ADDRESSES = 2000
-"""bench/e2e.py: benchmark 5's deposits go to this many addresses in turn (``MEMORY_ADDRESSES``)."""
-RSS_SAMPLE_S = 30.0
-"""bench/e2e.py reads the worker's RSS this often while the deposits arrive (``RSS_SAMPLE_EVERY_S``)."""
-
-
 def _to_addresses(run: dict[str, Any]) -> str:
     """ ", to N addresses" where a run's deposits went to fewer addresses than there were deposits."""
     n = run.get("addresses")
     return f", to {n:,} addresses" if n and n < run.get("deposits", 0) else ""
+
+
+def _reuse_sentence(runs: list[dict[str, Any]]) -> list[str]:
+    """Where a run's deposits went to fewer addresses than deposits: how many, and how many each."""
+    for r in runs:
+        n, deposits = r.get("addresses"), r.get("deposits", 0)
+        if n and n < deposits:
+            return [f"The deposits below went to {n:,} addresses in turn, {deposits / n:g} to each."]
+    return []
 
 
 def _rss_points(run: dict[str, Any], count: int = 6) -> list[str]:
@@ -737,9 +741,10 @@ def _memory_section(memory: dict[str, Any] | None, drawn: dict[str, str]) -> lis
         "sweeps/s, and the arenas they filled stayed fragmented. The main process now freezes what start-up",
         "left before the pool forks and collects once a second, about 1 ms each (tasks/memory.py); it also",
         "drops the soft time limits finished tasks cancelled, which kombu keeps for the whole 90 s of the",
-        "limit. Same rate, 900 sweeps: 131.5 → 150.3 MB before, 131.4 → 134.5 MB after. The deposits go to",
-        f"{MEMORY_ADDRESSES:,} addresses in turn (`BENCH_MEMORY_ADDRESSES`; six deposits each here),",
-        "so the caches a pool process keeps per address, bounded, are warm after the first fifth of the run:",
+        "limit. Same rate, 900 sweeps: 131.5 → 150.3 MB before, 131.4 → 134.5 MB after.",
+        *_reuse_sentence(memory["runs"]),
+        "The caches a pool process keeps per address, bounded, are warm after the first fifth of a run",
+        "whose deposits go to addresses in turn (`BENCH_MEMORY_ADDRESSES`):",
         "over 10,000 distinct addresses (2026-12-07, this tree) the pool process still gained about 1 MB per",
         "1,000 sweeps at the end (128.3 MB after 450 deposits, 137.6 after 9,900), and tracemalloc put the",
         "largest share in the two address caches (`sweeper/chain/addresses.py`, about 450 B per new address,",
@@ -750,7 +755,7 @@ def _memory_section(memory: dict[str, Any] | None, drawn: dict[str, str]) -> lis
         points = _rss_points(r)
         if points:
             lines += [
-                f"Sampled every {RSS_SAMPLE_S:g} s while the deposits arrived ({r['workers']} process"
+                f"Sampled every {RSS_SAMPLE_EVERY_S:g} s while the deposits arrived ({r['workers']} process"
                 f"{'es' if r['workers'] > 1 else ''}; deposits sent → main process / largest pool process): "
                 + "; ".join(points)
                 + ".",
